@@ -1,0 +1,23 @@
+"""The rnnmem dashboard: ``streamlit run app.py``.
+
+The entry point declares the pages and the sidebar they share (units and models); each page is a short
+script in pages/ over rnnmem.ui. Which model serves each unit comes from models.toml (see README).
+"""
+
+import streamlit as st
+
+from rnnmem import ui
+
+st.set_page_config(page_title="Memorization in RNNs", page_icon=":material/neurology:", layout="wide")
+ui.configure_runtime()
+ui.begin_run()
+
+page = st.navigation([
+    st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/autocomplete.py", title="Autocomplete", icon=":material/keyboard:", url_path="autocomplete"),
+    st.Page("pages/connectivity.py", title="Connectivity", icon=":material/hub:", url_path="connectivity"),
+    st.Page("pages/accuracy.py", title="Accuracy", icon=":material/monitoring:", url_path="accuracy"),
+    st.Page("pages/training.py", title="Training", icon=":material/trending_down:", url_path="training"),
+])
+ui.sidebar(ui.app_settings())
+page.run()

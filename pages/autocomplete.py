@@ -1,0 +1,54 @@
+"""Autocomplete: every selected unit's suggestions for the word being typed, updated as you type."""
+
+import pandas as pd
+import streamlit as st
+
+from rnnmem import ui
+
+ui.header("Autocomplete",
+          "Each model reads the text one character at a time; the suggestions are its most likely words for "
+          "the word being typed. Delete letters to see what the models guess from the context alone.")
+settings = ui.app_settings()
+ui.check_link(["text", "k"])
+ui.check_text("text", ui.MAX_RAW_TEXT)
+ui.check_int("k", 1, 10, "number of suggestions", "showing 5")
+
+left, right = st.columns([5, 1], vertical_alignment="bottom")
+raw = left.text_input("Type here", value=ui.AUTOCOMPLETE_EXAMPLE, key="text", bind="query-params",
+                      live="150ms", max_chars=ui.MAX_RAW_TEXT,
+                      help="Letters, digits and spaces count (other characters act as spaces). "
+                           "Suggestions follow as you type.")
+k = right.number_input("Suggestions", min_value=1, max_value=10, value=5, step=1, key="k", bind="query-params")
+
+units = ui.require_units(settings)
+text, cut = ui.fit_text(raw, keep="tail")
+if cut:
+    st.warning(ui.plain(cut), icon=":material/content_cut:")
+if not text:
+    ui.stop("Type a few letters to see suggestions.")
+models = ui.load_models(settings, units)
+
+# The suggestions for the end of the text, one column per unit.
+prefix = text.rsplit(" ", 1)[-1]
+st.caption(f"Completing **{ui.plain(prefix)}**" if prefix else "Predicting the next word")
+for column, item in zip(st.columns(len(models), border=True), models):
+    with column:
+        ui.model_heading(item)
+        result = ui.suggestions(item.key, item.model, text, int(k))
+        ui.suggestion_list(result.words, result.probabilities)
+
+# The top suggestion after every character of the last word: how each guess sharpens letter by letter.
+end = len(text.rstrip(" "))
+start = text.rfind(" ", 0, end)
+rows = []
+for stop_at in range(max(start + 1, len(text) - 24), len(text) + 1):
+    typed = text[start + 1:stop_at]
+    row = {"typed": "(no letters yet)" if not typed else "(next word)" if typed.endswith(" ") else typed}
+    for item in models:
+        best = ui.suggestions(item.key, item.model, text[:stop_at], int(k))
+        row[item.name] = f"{best.words[0]}  {best.probabilities[0]:.0%}" if best.words else ""
+    rows.append(row)
+st.subheader("Letter by letter", divider="gray")
+st.caption("The top suggestion of each unit after each character of the last word: the context alone "
+           "(first row), then every letter typed.")
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

@@ -1,0 +1,37 @@
+"""Landing page: what each page shows, and why."""
+
+import streamlit as st
+
+from rnnmem import ui
+
+ui.header("Visualizing memorization in RNNs",
+          "Character-level recurrent networks that complete the word you are typing, after the Distill "
+          "article by Andreas Madsen (2019). Which of the earlier characters does each kind of unit use?")
+ui.check_link([])
+
+st.markdown(
+    "Each model reads text one character at a time and, at every character, predicts the word being typed. "
+    "Comparing recurrent units on that task shows how much of the past each one remembers and uses."
+)
+pages = [
+    ("pages/autocomplete.py", "Autocomplete", ":material/keyboard:",
+     "Type, and every selected unit suggests the word you are typing, side by side. Delete letters: good "
+     "models keep making sensible guesses from the context alone."),
+    ("pages/connectivity.py", "Connectivity", ":material/hub:",
+     "Click a character: every earlier character turns green by how strongly the prediction there depends "
+     "on it (the gradient of the desired word's logit). Three moments from the article are one click away."),
+    ("pages/accuracy.py", "Accuracy", ":material/monitoring:",
+     "How often the right word is among the top 1, 2 or 3 suggestions after 0, 1, 2, … of its letters, "
+     "against the article's published curves; or score your own text."),
+    ("pages/training.py", "Training", ":material/trending_down:",
+     "Each model's training and validation loss as it learned."),
+]
+for path, label, icon, text in pages:
+    with st.container(border=True):
+        st.page_link(path, label=label, icon=icon)
+        st.caption(text)
+
+st.info("The shipped models are small and trained on a CPU for a short while, so they are far "
+        "weaker than the article's 2×600 GPU-trained models; their figures come from their model cards and "
+        "evaluation files. Every view's address is a share link that reproduces it.",
+        icon=":material/info:")

@@ -1,0 +1,56 @@
+"""Training: each model's training and validation loss curves from its training log."""
+
+import pandas as pd
+import streamlit as st
+
+from rnnmem import charts, ui
+from rnnmem.settings import SettingsError, model_directory, read_training
+
+ui.header("Training",
+          "Cross-entropy of each model while it learned: on its training batches, and on a held-out validation "
+          "subset (full softmax) at every checkpoint.")
+settings = ui.app_settings()
+ui.check_link(["x", "logy"])
+ui.check_bool("logy", "log scale")
+AXES = {"chars": "characters seen", "steps": "steps", "time": "time"}
+ui.check_choice("x", list(AXES), "x axis")
+
+left, right = st.columns([3, 1], vertical_alignment="bottom")
+x = left.segmented_control("Against", list(AXES), default="chars", format_func=AXES.get, key="x",
+                           bind="query-params")
+log_y = right.toggle("Log scale", value=False, key="logy", bind="query-params")
+
+units = ui.require_units(settings)
+models = ui.load_models(settings, units)
+logs, summaries, missing = {}, [], []
+for item in models:
+    try:
+        rows, summary = read_training(model_directory(item.source))
+    except SettingsError as error:
+        st.warning(ui.plain(f"{item.name}: {error}"), icon=":material/warning:")
+        continue
+    if rows:
+        logs[item.unit] = rows
+    else:
+        missing.append(item)
+    if summary:
+        summaries.append({"unit": item.name, "model": item.source,
+                          "characters seen": summary.get("characters_seen"), "steps": summary.get("steps"),
+                          "epochs": summary.get("epochs_completed"), "seconds": summary.get("seconds"),
+                          "device": summary.get("device"), "softmax": summary.get("softmax"),
+                          "final train loss": summary.get("final_train_loss"),
+                          "final valid loss": summary.get("final_valid_loss")})
+
+frame = charts.loss_frame(logs)
+if missing:
+    st.info(ui.plain("No training log for " + ", ".join(f"{i.name} ({i.source})" for i in missing)
+                     + " (a model from the Hub, or trained elsewhere)."), icon=":material/info:")
+if frame.empty:
+    ui.stop("None of the selected models has logged losses yet.")
+sparse = [charts.UNIT_NAMES[u] for u, rows in logs.items() if len(rows) < 2]
+if sparse:
+    st.caption(ui.plain(f"Only one logged point so far for {', '.join(sparse)}: the curve is a single dot."))
+st.altair_chart(charts.loss_chart(frame, x=x or "chars", log_y=bool(log_y)), width="stretch",
+                alt="Training and validation loss against training progress, one colour per unit")
+if summaries:
+    st.dataframe(pd.DataFrame(summaries), hide_index=True, width="stretch")

@@ -1,0 +1,250 @@
+"""Altair charts for the app: accuracy by characters seen, training curves, and the clickable text of the
+connectivity view. Pure functions of plain data (no Streamlit), so tests can inspect the specs.
+
+User text only ever reaches a chart as data in text marks and tooltips; Vega draws it as text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .model import UNIT_NAMES, UNITS
+
+# One colour per unit everywhere in the app (Tableau 10, which Altair and Streamlit also use).
+UNIT_COLOURS = {"rnn": "#8c8c8c", "gru": "#4c78a8", "lstm": "#f58518", "nlstm": "#54a24b"}
+TOPK_DASHES = {"top-1": [1, 0], "top-2": [6, 3], "top-3": [2, 2]}
+ARTICLE_SOURCE = "article (2×600, GPU)"
+# The article's unit names in its published numbers -> our unit ids.
+ARTICLE_UNITS = {"GRU": "gru", "LSTM": "lstm", "Nested LSTM": "nlstm"}
+# The article maps each row's connectivity / row max onto the middle of viridis (DEFINITIONS.md).
+CONNECTIVITY_SCHEME = alt.SchemeParams(name="viridis", extent=[0.29, 0.67])
+TEXT_COLUMNS = 64  # characters per line of the connectivity text
+CELL_WIDTH, CELL_HEIGHT = 11, 22  # pixels per character cell (monospace)
+
+
+def unit_colour_scale() -> alt.Scale:
+    names = [UNIT_NAMES[u] for u in UNITS]
+    return alt.Scale(domain=names, range=[UNIT_COLOURS[u] for u in UNITS])
+
+
+# ---- accuracy given characters seen ------------------------------------------------------------------
+
+def load_article_accuracy() -> dict[str, dict]:
+    """The article's published accuracy curves, by our unit id, in the shape of an evaluation file
+    (``accuracy_by_chars_seen`` with top1/top2/top3; no counts). Trailing all-zero columns are dropped:
+    they mark word lengths the authors' test split did not have, not zero accuracy."""
+    text = resources.files("rnnmem").joinpath("data/article_accuracy.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    curves = {}
+    for name, unit in ARTICLE_UNITS.items():
+        rows = [list(map(float, row)) for row in data[name]]
+        n = len(rows[0])
+        while n > 0 and all(row[n - 1] == 0 for row in rows):
+            n -= 1
+        curves[unit] = {"accuracy_by_chars_seen": {f"top{k + 1}": rows[k][:n] for k in range(3)}, "counts": None}
+    return curves
+
+
+def accuracy_frame(series: Iterable[tuple[str, str, Mapping]], topk: Sequence[int] = (1, 2, 3),
+                   max_seen: int | None = None) -> pd.DataFrame:
+    """Long table for ``accuracy_chart``: one row per (unit, source, top-k, characters seen).
+
+    ``series``: (unit id, source label, evaluation dict with ``accuracy_by_chars_seen`` and optional
+    ``counts``). Points with a count of zero (nothing was scored there) are left out."""
+    rows = []
+    for unit, source, evaluation in series:
+        table = evaluation["accuracy_by_chars_seen"]
+        counts = evaluation.get("counts")
+        for k in topk:
+            for seen, accuracy in enumerate(table[f"top{k}"]):
+                if max_seen is not None and seen > max_seen:
+                    break
+                count = counts[seen] if counts is not None and seen < len(counts) else None
+                if count == 0:
+                    continue
+                rows.append({"unit": UNIT_NAMES.get(unit, unit), "source": source, "top-k": f"top-{k}",
+                             "chars seen": seen, "accuracy": float(accuracy), "characters scored": count})
+    frame = pd.DataFrame(rows, columns=["unit", "source", "top-k", "chars seen", "accuracy", "characters scored"])
+    frame["characters scored"] = frame["characters scored"].astype("Int64")
+    return frame
+
+
+def accuracy_chart(frame: pd.DataFrame, *, height: int = 420) -> alt.Chart:
+    """Accuracy against characters seen: colour = unit, dash = top-k, and the article's curves (when in
+    ``frame``) as lighter lines with points."""
+    sources = list(dict.fromkeys(frame["source"])) or ["this app"]
+    opacity = alt.Scale(domain=sources, range=[1.0 if s != ARTICLE_SOURCE else 0.45 for s in sources])
+    return (
+        alt.Chart(frame)
+        .mark_line(point=alt.OverlayMarkDef(size=28, filled=True), strokeWidth=2)
+        .encode(
+            x=alt.X("chars seen:Q", title="characters of the word seen", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=alt.Color("unit:N", scale=unit_colour_scale(), title="unit"),
+            strokeDash=alt.StrokeDash("top-k:N", scale=alt.Scale(domain=list(TOPK_DASHES),
+                                                                 range=list(TOPK_DASHES.values())), title="top-k"),
+            opacity=alt.Opacity("source:N", scale=opacity, title="source"),
+            detail="source:N",
+            tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("source:N"), alt.Tooltip("top-k:N"),
+                     alt.Tooltip("chars seen:Q", title="characters seen"),
+                     alt.Tooltip("accuracy:Q", format=".1%"),
+                     alt.Tooltip("characters scored:Q", format=",")],
+        )
+        .properties(height=height)
+    )
+
+
+# ---- training curves -----------------------------------------------------------------------------------
+
+LOSS_X = {"chars": ("chars_seen", "characters seen"), "steps": ("step", "training steps"),
+          "time": ("seconds", "seconds of training")}
+
+
+def loss_frame(logs: Mapping[str, Sequence[Mapping]]) -> pd.DataFrame:
+    """Long table for ``loss_chart``: one row per (unit, logged row, split). Missing or non-finite losses
+    are left out."""
+    rows = []
+    for unit, log in logs.items():
+        for entry in log:
+            for split, column in (("training", "train_loss"), ("validation", "valid_loss")):
+                value = entry.get(column)
+                if value is None or not math.isfinite(float(value)):
+                    continue
+                rows.append({"unit": UNIT_NAMES.get(unit, unit), "split": split, "step": int(entry["step"]),
+                             "chars_seen": int(entry["chars_seen"]), "seconds": float(entry["seconds"]),
+                             "loss": float(value)})
+    return pd.DataFrame(rows, columns=["unit", "split", "step", "chars_seen", "seconds", "loss"])
+
+
+def loss_chart(frame: pd.DataFrame, *, x: str = "chars", log_y: bool = False, height: int = 380) -> alt.Chart:
+    """Training and validation cross-entropy against characters seen, steps or time."""
+    field, title = LOSS_X[x]
+    return (
+        alt.Chart(frame)
+        .mark_line(point=alt.OverlayMarkDef(size=30, filled=True), strokeWidth=2)
+        .encode(
+            x=alt.X(f"{field}:Q", title=title, axis=alt.Axis(format="~s")),
+            y=alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(type="log" if log_y else "linear",
+                                                                             zero=False)),
+            color=alt.Color("unit:N", scale=unit_colour_scale(), title="unit"),
+            strokeDash=alt.StrokeDash("split:N", scale=alt.Scale(domain=["training", "validation"],
+                                                                 range=[[1, 0], [5, 3]]), title="loss"),
+            tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("split:N", title="loss"),
+                     alt.Tooltip("loss:Q", format=".3f"), alt.Tooltip("step:Q", format=","),
+                     alt.Tooltip("chars_seen:Q", title="characters seen", format=","),
+                     alt.Tooltip("seconds:Q", format=",.0f")],
+        )
+        .properties(height=height)
+    )
+
+
+# ---- the connectivity text -----------------------------------------------------------------------------
+
+def text_layout(text: str, columns: int = TEXT_COLUMNS) -> list[tuple[int, int]]:
+    """(line, column) of every character, wrapping at word boundaries like running text: a word that does
+    not fit with the space after it starts the next line (its leading space ends the previous one), so no
+    line starts with a space; a word longer than a line is split where it falls."""
+    if columns < 2:
+        raise ValueError("columns must be at least 2")
+    places: list[tuple[int, int]] = []
+    line = col = 0
+    i = 0
+    while i < len(text):
+        if text[i] == " ":
+            if col >= columns:
+                line, col = line + 1, 0
+            places.append((line, col))
+            col += 1
+            i += 1
+            continue
+        end = text.find(" ", i)
+        end = len(text) if end < 0 else end
+        length = end - i
+        if col > 0 and col + length + 1 > columns and length + 1 <= columns:
+            line, col = line + 1, 0
+        for _ in range(i, end):
+            if col >= columns:
+                line, col = line + 1, 0
+            places.append((line, col))
+            col += 1
+        i = end
+    return places
+
+
+def connectivity_text_frame(text: str, scaled: np.ndarray, position: int, raw: np.ndarray | None = None,
+                            columns: int = TEXT_COLUMNS) -> pd.DataFrame:
+    """One row per character: where it is drawn, its scaled connectivity to the output at ``position``
+    (0 after it), and whether it is before, at or after the selected character."""
+    places = text_layout(text, columns)
+    index = np.arange(len(text))
+    state = np.where(index < position, "context", np.where(index == position, "selected", "later"))
+    is_space = np.array([c == " " for c in text], dtype=bool)
+    seen = index - np.maximum.accumulate(np.where(is_space, index, 0))  # letters of the word seen
+    frame = pd.DataFrame({
+        "index": index,
+        "char": list(text),
+        "line": [p[0] for p in places],
+        "col": [p[1] for p in places],
+        "connectivity": np.where(index <= position, np.asarray(scaled, dtype=float), 0.0),
+        "raw": np.where(index <= position, np.asarray(raw if raw is not None else scaled, dtype=float), 0.0),
+        "state": state,
+        "seen": seen,
+    })
+    frame["x"] = frame["col"] * CELL_WIDTH
+    frame["y"] = frame["line"] * CELL_HEIGHT
+    frame["label"] = frame["char"].where(frame["char"] != " ", "␣")
+    return frame
+
+
+def connectivity_text_chart(frame: pd.DataFrame, *, select_on: str = "click", name: str = "pick",
+                            columns: int = TEXT_COLUMNS) -> alt.LayerChart:
+    """The text as a grid of character cells, each earlier character's background green by its
+    connectivity (article's viridis middle), the selected character outlined. Clicking (or, with
+    ``select_on="pointerover"``, hovering) a cell selects it through the point selection ``name``."""
+    lines = int(frame["line"].max()) + 1 if len(frame) else 1
+    width, height = columns * CELL_WIDTH, lines * CELL_HEIGHT
+    pick = alt.selection_point(name=name, fields=["index"], on=select_on, clear=False, empty=False,
+                               nearest=False, toggle=False)
+    pixel = alt.Scale(domain=[0, width], range=[0, width])
+    pixel_y = alt.Scale(domain=[0, height], range=[0, height])
+    base = alt.Chart(frame).encode(
+        tooltip=[alt.Tooltip("label:N", title="character"), alt.Tooltip("index:Q", title="position"),
+                 alt.Tooltip("seen:Q", title="letters of its word seen"),
+                 alt.Tooltip("connectivity:Q", title="connectivity / max", format=".2f"),
+                 alt.Tooltip("raw:Q", title="connectivity", format=".3g")])
+    cells = base.mark_rect(cornerRadius=2).encode(
+        x=alt.X("x:Q", scale=pixel, axis=None),
+        x2=alt.X2("x_end:Q"),
+        y=alt.Y("y:Q", scale=pixel_y, axis=None),
+        y2=alt.Y2("y_end:Q"),
+        fill=alt.Fill("connectivity:Q", scale=alt.Scale(scheme=CONNECTIVITY_SCHEME, domain=[0, 1]), legend=None),
+        # Opacity on a square-root scale: connectivity falls off fast with distance, and the article's
+        # figure still shows the faint long-range links.
+        fillOpacity=alt.FillOpacity("connectivity:Q", scale=alt.Scale(type="sqrt", domain=[0, 1], range=[0, 1]),
+                                    legend=None),
+        stroke=alt.condition(alt.datum.state == "selected", alt.value("#d62728"), alt.value(None)),
+        strokeWidth=alt.condition(alt.datum.state == "selected", alt.value(2.5), alt.value(0)),
+    ).transform_calculate(x_end=f"datum.x + {CELL_WIDTH - 1}", y_end=f"datum.y + {CELL_HEIGHT - 2}").add_params(pick)
+    letters = base.mark_text(font="monospace", fontSize=15, baseline="middle", align="center").encode(
+        x=alt.X("x_mid:Q", scale=pixel, axis=None),
+        y=alt.Y("y_mid:Q", scale=pixel_y, axis=None),
+        text=alt.Text("char:N"),
+        color=alt.condition(alt.datum.state == "later", alt.value("#a0a0a0"), alt.value("#1a1a1a")),
+    ).transform_calculate(x_mid=f"datum.x + {CELL_WIDTH / 2}", y_mid=f"datum.y + {CELL_HEIGHT / 2 - 1}")
+    return (
+        alt.layer(cells, letters)
+        .properties(width=width, height=height)
+        .configure_view(strokeWidth=0)
+        .configure(background="transparent")
+    )
+
+
+__all__ = ["UNIT_COLOURS", "ARTICLE_SOURCE", "load_article_accuracy", "accuracy_frame", "accuracy_chart",
+           "loss_frame", "loss_chart", "text_layout", "connectivity_text_frame", "connectivity_text_chart"]

@@ -1,0 +1,162 @@
+"""CLI commands over the analysis API: suggest, connectivity, evaluate."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("suggest", help="top words for the word being typed at the end of TEXT")
+    p.add_argument("model", help="unit name (rnn, gru, lstm, nlstm), model directory, or hf://OWNER/NAME[@REV]")
+    p.add_argument("text")
+    p.add_argument("-k", type=int, default=3, help="number of suggestions")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=run_suggest)
+
+    p = sub.add_parser("connectivity", help="connectivity of the desired output to earlier characters")
+    p.add_argument("model")
+    p.add_argument("text")
+    p.add_argument("--position", type=int, default=None,
+                   help="character index in the normalised text; without it, the whole matrix")
+    p.add_argument("--target", default=None, help="desired word (default: the word at --position)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run_connectivity)
+
+    p = sub.add_parser("evaluate", help="accuracy given characters seen, and cross-entropy")
+    p.add_argument("model")
+    p.add_argument("--corpus", default=None, help="'text8' or a corpus file; scores its --split")
+    p.add_argument("--split", choices=("valid", "test"), default="test")
+    p.add_argument("--data-seed", type=int, default=0, help="split seed the model was trained with")
+    p.add_argument("--text-file", default=None, help="score this text file instead of a corpus split")
+    p.add_argument("--max-chars", type=int, default=None, help="score at most this many characters")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run_evaluate)
+
+
+def _load(ref: str):
+    from .refs import load_model
+
+    return load_model(ref)
+
+
+def run_suggest(args) -> int:
+    from .analysis import suggest
+
+    model = _load(args.model)
+    result = suggest(model, args.text, k=args.k)
+    if args.json:
+        print(json.dumps({"model": str(model.source), "unit": model.unit, **result.as_dict()}))
+    else:
+        print(f"{result.text!r} (typing {result.prefix!r}):")
+        for word, p in zip(result.words, result.probabilities):
+            print(f"  {word:20s} {p:.3f}")
+    return 0
+
+
+def run_connectivity(args) -> int:
+    from .analysis import connectivity, connectivity_matrix, prepare_text
+
+    model = _load(args.model)
+    if args.position is None:
+        if args.target is not None:
+            raise ValueError("--target needs --position")
+        result = connectivity_matrix(model, args.text)
+        if args.json:
+            print(json.dumps({"model": str(model.source), "unit": model.unit, "text": result.text,
+                              "desired": result.desired, "top_words": result.top_words,
+                              "top_probabilities": np.round(result.top_probabilities, 6).tolist(),
+                              "connectivity": result.connectivity.tolist()}))
+        else:
+            print(f"{result.text!r}: {len(result.text)} positions")
+            for t, word in enumerate(result.desired):
+                row = result.scaled_row(t)
+                strongest = int(np.argsort(row[:t + 1])[-1])
+                print(f"  {t:4d} {result.text[t]!r} -> {word:15s} strongest input {strongest} {result.text[strongest]!r}")
+        return 0
+    text = prepare_text(model, args.text).text
+    values = connectivity(model, args.text, args.position, target=args.target)
+    if args.json:
+        print(json.dumps({"model": str(model.source), "unit": model.unit, "text": text,
+                          "position": args.position, "connectivity": values.tolist()}))
+    else:
+        peak = float(values.max()) or 1.0
+        for i, (ch, v) in enumerate(zip(text, values)):
+            if i > args.position:
+                break
+            print(f"  {i:4d} {ch!r} {v:.4g} {'#' * int(round(30 * v / peak))}")
+    return 0
+
+
+def _corpus_sequences(model, corpus: str, split: str, data_seed: int):
+    """The corpus split's sequences, with targets re-indexed into the model's vocabulary (a model
+    trained on another corpus has other word ids)."""
+    from .analysis import word_index
+    from .dataset import UNKNOWN_ID, DatasetConfig, prepare_dataset
+
+    dataset = prepare_dataset(corpus, DatasetConfig(vocab_words=len(model.words) - 2,
+                                                    max_seq_len=model.config.max_seq_len, seed=data_seed),
+                              log=lambda m: print(m, file=sys.stderr))
+    if list(dataset.words) == list(model.words):
+        remap = None
+    else:
+        index = word_index(model)
+        remap = np.array([index.get(w, UNKNOWN_ID) for w in dataset.words], dtype=np.int64)
+    starts, lengths = dataset.sequences(split)
+
+    def sequences():
+        for s, n in zip(starts.tolist(), lengths.tolist()):
+            targets = np.asarray(dataset.targets[s:s + n], dtype=np.int64)
+            yield np.asarray(dataset.chars[s:s + n]), (remap[targets] if remap is not None else targets)
+
+    return sequences(), int(lengths.sum()), getattr(dataset, "description", corpus)
+
+
+def _take_chars(sequences, max_chars: int | None):
+    seen = 0
+    for chars, targets in sequences:
+        if max_chars is not None and seen >= max_chars:
+            return
+        seen += len(chars)
+        yield chars, targets
+
+
+def run_evaluate(args) -> int:
+    from tqdm.auto import tqdm
+
+    from .analysis import accuracy_by_chars_seen, text_sequences
+
+    model = _load(args.model)
+    if (args.corpus is None) == (args.text_file is None):
+        raise ValueError("give exactly one of --corpus or --text-file")
+    if args.text_file is not None:
+        try:
+            with open(args.text_file, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError as error:
+            raise ValueError(f"cannot read {args.text_file}: {error.strerror}") from error
+        sequences = text_sequences(model, text)
+        total = sum(len(c) for c, _ in sequences)
+        source, split = args.text_file, "text-file"
+    else:
+        sequences, total, source = _corpus_sequences(model, args.corpus, args.split, args.data_seed)
+        split = args.split
+    if args.max_chars is not None:
+        total = min(total, args.max_chars)
+    with tqdm(total=total, unit="char", unit_scale=True, desc=f"evaluate {model.unit}", file=sys.stderr,
+              disable=None) as bar:
+        result = accuracy_by_chars_seen(model, _take_chars(sequences, args.max_chars),
+                                        batch_size=args.batch_size, progress=bar.update)
+    report = {"model": str(model.source), "unit": model.unit, "corpus": source, "split": split,
+              **result.as_dict()}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{model.unit}: {result.chars:,} characters, cross-entropy {result.cross_entropy:.4f}")
+        print("chars seen  " + " ".join(f"{n:>6d}" for n in range(min(10, len(result.top1)))))
+        for k in ("top1", "top2", "top3"):
+            print(f"{k:11s} " + " ".join(f"{v:6.3f}" for v in getattr(result, k)[:10]))
+    return 0

@@ -1,0 +1,197 @@
+"""The autocomplete dataset of the article (DEFINITIONS.md, "The autocomplete problem").
+
+Pure functions build each piece (vocabulary, alignment, packing, split); ``prepare_dataset`` runs them
+once per corpus and settings and caches the arrays on disk, memory-mapped on reload.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .text import encode_chars
+
+EOS, UNKNOWN = "<eos>", "<unknown>"
+EOS_ID, UNKNOWN_ID = 0, 1  # both are masked out of the loss and the accuracy
+CACHE_FORMAT = 1  # bump when the arrays on disk change meaning
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Settings that define a prepared dataset; all of them are part of its cache key."""
+
+    vocab_words: int = 2**14  # most frequent words kept; the rest become <unknown>
+    max_seq_len: int = 200  # characters per sequence, packed at word boundaries
+    valid_fraction: float = 0.05
+    test_fraction: float = 0.05
+    seed: int = 0  # the one seed of the split shuffle
+
+
+def build_vocabulary(words: list[str], size: int) -> list[str]:
+    """``<eos>``, ``<unknown>``, then the ``size`` most frequent words (ties broken by first appearance,
+    which is what Counter.most_common does, so the vocabulary is deterministic)."""
+    counts = Counter(words)
+    return [EOS, UNKNOWN] + [w for w, _ in counts.most_common(size)]
+
+
+def align(text: str, word_ids: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets of normalised text: every character of a word, its leading space included,
+    has the whole word as target. `` the cat`` -> targets ``the the the the cat cat cat cat``.
+
+    Returns (char ids uint8, target word ids int32), both as long as ``text``.
+    """
+    chars = encode_chars(text)
+    if len(text) and text[0] != " ":
+        raise ValueError("normalised text starts with a space")
+    words = text.split(" ")[1:]  # the leading space makes the first element empty
+    ids = np.fromiter((word_ids.get(w, UNKNOWN_ID) for w in words), dtype=np.int32, count=len(words))
+    word_index = np.cumsum(chars == 1) - 1  # (T,) which word each character belongs to
+    targets = ids[word_index]
+    # A trailing space starts a word not yet typed; it has no target (the empty word).
+    if text.endswith(" "):
+        targets[-1] = EOS_ID
+    return chars, targets
+
+
+def pack_sequences(word_lengths: np.ndarray, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Greedily pack words (lengths include the leading space) into sequences of at most ``max_len``
+    characters without splitting a word. Words longer than ``max_len`` are dropped (text8 has a
+    handful). Returns (start offset, length) per sequence, in characters of the text."""
+    starts, lengths = [], []
+    offsets = np.concatenate([[0], np.cumsum(word_lengths)])
+    seq_start, seq_len = 0, 0
+    for i, n in enumerate(word_lengths.tolist()):
+        if seq_len + n > max_len:
+            if seq_len:
+                starts.append(seq_start)
+                lengths.append(seq_len)
+            seq_start, seq_len = int(offsets[i]), 0
+            if n > max_len:  # cannot fit anywhere: skip it and start after it
+                seq_start = int(offsets[i + 1])
+                continue
+        seq_len += n
+    if seq_len:
+        starts.append(seq_start)
+        lengths.append(seq_len)
+    return np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int32)
+
+
+def split_indices(n: int, config: DatasetConfig) -> dict[str, np.ndarray]:
+    """Shuffle sequence indices with ``config.seed`` and cut them into train / valid / test."""
+    order = np.random.default_rng(config.seed).permutation(n)
+    n_valid = int(round(n * config.valid_fraction))
+    n_test = int(round(n * config.test_fraction))
+    return {
+        "valid": np.sort(order[:n_valid]),
+        "test": np.sort(order[n_valid:n_valid + n_test]),
+        "train": np.sort(order[n_valid + n_test:]),
+    }
+
+
+@dataclass
+class PreparedDataset:
+    """Arrays of a prepared corpus. ``chars``/``targets`` are the whole aligned text; a sequence is a
+    slice ``[start, start + length)`` of them; ``splits`` holds sequence indices per split."""
+
+    words: list[str]
+    chars: np.ndarray  # (N,) uint8
+    targets: np.ndarray  # (N,) uint16
+    starts: np.ndarray  # (S,) int64
+    lengths: np.ndarray  # (S,) int32
+    splits: dict[str, np.ndarray]
+    config: DatasetConfig
+    corpus_sha256: str
+
+    def sequences(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """(start, length) of each sequence in ``split``."""
+        idx = self.splits[split]
+        return self.starts[idx], self.lengths[idx]
+
+    def split_chars(self, split: str) -> int:
+        return int(self.lengths[self.splits[split]].sum())
+
+
+def build_dataset(text: str, config: DatasetConfig, corpus_sha256: str = "") -> PreparedDataset:
+    """All the pure steps on normalised ``text``, in memory."""
+    words = text.split(" ")[1:]
+    if text.endswith(" "):
+        words = words[:-1]
+        text = text[:-1]
+    vocab = build_vocabulary(words, config.vocab_words)
+    word_ids = {w: i for i, w in enumerate(vocab)}
+    chars, targets = align(text, word_ids)
+    word_lengths = np.fromiter((len(w) + 1 for w in words), dtype=np.int64, count=len(words))
+    starts, lengths = pack_sequences(word_lengths, config.max_seq_len)
+    return PreparedDataset(
+        words=vocab,
+        chars=chars,
+        targets=targets.astype(np.uint16),
+        starts=starts,
+        lengths=lengths,
+        splits=split_indices(len(starts), config),
+        config=config,
+        corpus_sha256=corpus_sha256,
+    )
+
+
+_ARRAYS = ("chars", "targets", "starts", "lengths")
+
+
+def cache_key(corpus_sha256: str, config: DatasetConfig) -> str:
+    import hashlib
+
+    blob = json.dumps({"corpus": corpus_sha256, "format": CACHE_FORMAT, **asdict(config)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def save_dataset(dataset: PreparedDataset, folder: Path) -> None:
+    """Write the arrays as .npy (memory-mappable) and the rest as JSON; the folder appears atomically."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name in _ARRAYS:
+        np.save(tmp / f"{name}.npy", getattr(dataset, name))
+    for split, idx in dataset.splits.items():
+        np.save(tmp / f"split_{split}.npy", idx)
+    meta = {"words": dataset.words, "config": asdict(dataset.config), "corpus_sha256": dataset.corpus_sha256}
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    tmp.replace(folder)
+
+
+def load_dataset(folder: Path) -> PreparedDataset:
+    meta = json.loads((folder / "meta.json").read_text())
+    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    splits = {s: np.load(folder / f"split_{s}.npy") for s in ("train", "valid", "test")}
+    return PreparedDataset(
+        words=meta["words"],
+        splits=splits,
+        config=DatasetConfig(**meta["config"]),
+        corpus_sha256=meta["corpus_sha256"],
+        **arrays,
+    )
+
+
+def prepare_dataset(source: str, config: DatasetConfig, cache_root: Path | None = None,
+                    log=print) -> PreparedDataset:
+    """Load ``source`` ("text8" or a path), prepare it once, and reuse the cached arrays afterwards."""
+    from .corpus import cache_dir, corpus_fingerprint, load_corpus
+
+    started = time.perf_counter()
+    text, description = load_corpus(source)
+    sha = corpus_fingerprint(text)
+    folder = (cache_root or cache_dir() / "datasets") / cache_key(sha, config)
+    if (folder / "meta.json").exists():
+        dataset = load_dataset(folder)
+        log(f"dataset: reloaded {folder} in {time.perf_counter() - started:.1f}s")
+    else:
+        dataset = build_dataset(text, config, sha)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        save_dataset(dataset, folder)
+        dataset = load_dataset(folder)
+        log(f"dataset: prepared {len(text):,} characters into {folder} in {time.perf_counter() - started:.1f}s")
+    dataset.description = description  # type: ignore[attr-defined]
+    return dataset

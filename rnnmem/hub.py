@@ -1,0 +1,473 @@
+"""The Hugging Face Hub: load pinned models through the standard cache, publish models, and fail gently.
+
+- ``load_hub_model(repo_id, revision)`` resolves a branch, tag or commit to the exact commit, downloads only
+  ``config.json`` and ``model.safetensors`` into the standard Hugging Face cache (``HF_HOME``/``HF_HUB_CACHE``),
+  checks them, and returns the model with ``model.revision`` = that commit and ``model.source`` = the reference.
+  A commit that is already cached loads without any network call; offline (``HF_HUB_OFFLINE=1``, or the Hub
+  unreachable) a branch or tag loads the commit it last resolved to.
+- Pickle weights are never loaded (they can run code); a repository offering only pickle files is refused.
+- Every failure becomes a ``HubError`` with a one-line message that never contains the token. A download
+  whose bytes do not match the checksum the Hub gave for them is removed from the cache, so it is never reused.
+- ``load_with_fallback(ref, unit)`` is what the app uses: on any failure it returns the shipped default
+  model for ``unit`` plus a one-line notice.
+- ``publish_model(model_dir, repo_id)`` uploads a model directory and returns the commit it created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+from .model import CONFIG_FILE, UNIT_NAMES, WEIGHTS_FILE, AutocompleteRNN, ModelFilesError, config_from_dict
+
+logger = logging.getLogger(__name__)
+
+LIBRARY_NAME = "rnnmem"
+# Files ``publish`` uploads (exact names, then glob patterns); everything else in a model directory
+# (checkpoints, scratch files) stays local.
+PUBLISHED_FILES = ("config.json", "model.safetensors", "README.md", "training_log.csv", "training_config.json",
+                   "training_summary.json")
+PUBLISHED_PATTERNS = ("evaluation*.json",)
+# Weight formats that are pickles (loading them runs arbitrary code). Never downloaded.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_MAX_MESSAGE = 300
+
+
+class HubError(RuntimeError):
+    """Loading from or publishing to the Hub failed. The message is one line for users, without the token."""
+
+
+# ---- tokens -------------------------------------------------------------------------------------------
+
+def token_from_environment() -> str | None:
+    """The Hub token from ``HF_TOKEN``, else from Streamlit secrets (``HF_TOKEN`` in secrets.toml), else None.
+
+    Never raises, and never prints or logs the value. Streamlit is only imported when it is already loaded
+    (the app) or when a secrets.toml exists, so the CLI stays fast."""
+    token = os.environ.get("HF_TOKEN", "").strip()
+    if token:
+        return token
+    secrets_files = (Path.home() / ".streamlit" / "secrets.toml", Path.cwd() / ".streamlit" / "secrets.toml")
+    if "streamlit" not in sys.modules and not any(path.is_file() for path in secrets_files):
+        return None
+    try:
+        import streamlit as st
+
+        secrets = st.secrets
+        loader = getattr(secrets, "load_if_toml_exists", None)
+        if loader is not None and not loader():
+            return None
+        value = secrets.get("HF_TOKEN")
+    except Exception:  # no secrets, unreadable secrets, an old or absent Streamlit: simply no token
+        return None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _scrub(text: str, token: str | None) -> str:
+    """``text`` on one line, short, with the token (and anything shaped like a Hub token) masked."""
+    text = " ".join(str(text).split())
+    if token:
+        text = text.replace(token, "***")
+    text = re.sub(r"\bhf_[A-Za-z0-9]{8,}\b", "hf_***", text)
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+# ---- the cache --------------------------------------------------------------------------------------
+
+def _hub_constants():
+    from huggingface_hub import constants
+
+    return constants
+
+
+def _repo_cache(repo_id: str) -> Path:
+    from huggingface_hub.file_download import repo_folder_name
+
+    return Path(_hub_constants().HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="model")
+
+
+def _cached_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit ``revision`` last resolved to, if that commit's config and weights are in the cache."""
+    if revision and _COMMIT.match(revision):
+        sha = revision
+    else:
+        ref = _repo_cache(repo_id) / "refs" / (revision or "main")
+        try:
+            sha = ref.read_text().strip()
+        except OSError:
+            return None
+    snapshot = _repo_cache(repo_id) / "snapshots" / sha
+    if all((snapshot / name).is_file() for name in (CONFIG_FILE, WEIGHTS_FILE)):
+        return sha
+    return None
+
+
+def _remember_ref(repo_id: str, revision: str | None, sha: str) -> None:
+    """Record branch/tag -> commit in the cache's refs/, so the reference also resolves offline later."""
+    if revision and _COMMIT.match(revision):
+        return
+    ref = _repo_cache(repo_id) / "refs" / (revision or "main")
+    try:
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        if not ref.is_file() or ref.read_text().strip() != sha:
+            ref.write_text(sha)
+    except OSError as error:  # a read-only cache still loads; only offline resolution is lost
+        logger.warning("could not record %s -> %s in the cache: %s", revision or "main", sha[:12], error)
+
+
+def _blob_of(path: str | Path) -> Path | None:
+    """The cache blob a snapshot file points at (its name is the file's ETag), or None if not a symlink."""
+    real = Path(os.path.realpath(path))
+    return real if real.parent.name == "blobs" and real != Path(path).absolute() else None
+
+
+def _matches_checksum(path: str | Path) -> bool:
+    """Whether a cached file's bytes match the checksum the Hub gave for it (its blob name: sha256 for LFS
+    files, the git blob sha1 otherwise). True when there is nothing to compare against."""
+    blob = _blob_of(path)
+    if blob is None:
+        return True
+    etag = blob.name
+    if re.fullmatch(r"[0-9a-f]{64}", etag):
+        digest = hashlib.sha256()
+    elif re.fullmatch(r"[0-9a-f]{40}", etag):
+        digest = hashlib.sha1(b"blob %d\0" % blob.stat().st_size)
+    else:
+        return True
+    with open(blob, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest() == etag
+
+
+def _purge(path: str | Path) -> None:
+    """Remove a bad file from the cache: its blob and every snapshot entry that points at it."""
+    path = Path(path)
+    blob = _blob_of(path)
+    victims = [path]
+    if blob is not None:
+        victims.append(blob)
+        snapshots = blob.parent.parent / "snapshots"
+        for entry in snapshots.rglob("*") if snapshots.is_dir() else ():
+            if entry.is_symlink() and Path(os.path.realpath(entry)) == blob:
+                victims.append(entry)
+    for victim in victims:
+        try:
+            victim.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            logger.warning("could not remove %s from the cache: %s", victim, error)
+
+
+# ---- loading ----------------------------------------------------------------------------------------
+
+def hub_reference(repo_id: str, revision: str | None = None) -> str:
+    return f"hf://{repo_id}" + (f"@{revision}" if revision else "")
+
+
+def pinned_reference(model: AutocompleteRNN) -> str | None:
+    """``hf://OWNER/NAME@COMMIT`` for a model loaded from the Hub (what share links should carry), else None."""
+    source, revision = getattr(model, "source", None), getattr(model, "revision", None)
+    if not (isinstance(source, str) and source.startswith("hf://") and revision):
+        return None
+    return hub_reference(source[len("hf://"):].partition("@")[0], revision)
+
+
+def _check_repo_files(ref: str, files: list[str] | None) -> None:
+    """Refuse repositories that are not rnnmem models, or that offer only pickle weights, before downloading."""
+    if files is None:  # the server did not list files; the downloads below will tell
+        return
+    if WEIGHTS_FILE not in files:
+        pickles = [name for name in files if name.lower().endswith(PICKLE_SUFFIXES)]
+        if pickles:
+            raise HubError(f"{ref}: the repository offers only pickle weights ({pickles[0]}); rnnmem loads only "
+                           f"{WEIGHTS_FILE}, because loading a pickle file can run arbitrary code")
+        if CONFIG_FILE not in files:
+            raise HubError(f"{ref}: not an rnnmem model repository (no {CONFIG_FILE} and no {WEIGHTS_FILE})")
+        raise HubError(f"{ref}: the repository has no {WEIGHTS_FILE}")
+    if CONFIG_FILE not in files:
+        raise HubError(f"{ref}: not an rnnmem model repository (no {CONFIG_FILE})")
+
+
+def _download(repo_id: str, filename: str, sha: str, token: str | None, *, local_only: bool) -> str:
+    from huggingface_hub import hf_hub_download
+
+    return hf_hub_download(repo_id, filename, revision=sha, token=token, local_files_only=local_only,
+                           library_name=LIBRARY_NAME)
+
+
+def _describe(error: BaseException, ref: str, revision: str | None) -> str:
+    """A one-line explanation of a failure from huggingface_hub, httpx, the OS or the model files."""
+    import httpx2
+    from huggingface_hub import errors as hf
+
+    constants = _hub_constants()
+    if isinstance(error, hf.GatedRepoError):
+        return f"{ref}: the repository is gated; accept its conditions on the Hub and set HF_TOKEN"
+    if isinstance(error, hf.RepositoryNotFoundError):
+        return f"{ref}: repository not found on the Hub (if it is private, set HF_TOKEN to a token that can read it)"
+    if isinstance(error, hf.RevisionNotFoundError):
+        return f"{ref}: revision {revision or 'main'!r} does not exist in the repository"
+    if isinstance(error, hf.RemoteEntryNotFoundError):
+        return f"{ref}: a file is missing from the repository ({_first_line(error)})"
+    if isinstance(error, hf.OfflineModeIsEnabled) or (
+            isinstance(error, hf.LocalEntryNotFoundError) and constants.is_offline_mode()):
+        return f"{ref}: offline (HF_HUB_OFFLINE=1) and not in the local Hugging Face cache"
+    cause = error.__cause__ if isinstance(error, (hf.LocalEntryNotFoundError, ValueError)) else None
+    timeout_error = next((e for e in (error, cause) if isinstance(e, httpx2.TimeoutException)), None)
+    if timeout_error is not None:
+        return f"{ref}: the Hub did not answer in time ({type(timeout_error).__name__}); try again later"
+    if isinstance(error, (hf.LocalEntryNotFoundError, httpx2.ConnectError, httpx2.UnsupportedProtocol)):
+        return f"{ref}: cannot reach the Hub ({constants.ENDPOINT}) and the model is not in the local cache"
+    if isinstance(error, httpx2.TransportError):  # the connection broke mid-transfer
+        return (f"{ref}: the connection to the Hub failed during the transfer ({type(error).__name__}); "
+                "nothing was kept, try again")
+    if isinstance(error, hf.HfHubHTTPError):
+        status = error.response.status_code if error.response is not None else None
+        if status in (401, 403):
+            return f"{ref}: access denied by the Hub (HTTP {status}); check that HF_TOKEN can read this repository"
+        if status is not None and status >= 500:
+            return f"{ref}: the Hub is failing (HTTP {status}); try again later"
+        return f"{ref}: the Hub refused the request (HTTP {status})"
+    if isinstance(error, hf.FileMetadataError):
+        return f"{ref}: {constants.ENDPOINT} does not answer like a Hugging Face Hub ({_first_line(error)})"
+    if isinstance(error, hf.HFValidationError):
+        return f"{ref}: not a valid repository id or revision ({_first_line(error)})"
+    if isinstance(error, OSError) and "Consistency check failed" in str(error):
+        return f"{ref}: the download was cut short (truncated file); nothing was kept, try again"
+    if isinstance(error, OSError):
+        return f"{ref}: cannot use the Hugging Face cache ({constants.HF_HUB_CACHE}): {_first_line(error)}"
+    return f"{ref}: {_first_line(error)}"
+
+
+def load_hub_model(repo_id: str, revision: str | None = None, *, token: str | None = None) -> AutocompleteRNN:
+    """Load an rnnmem model from the Hub at ``revision`` (branch, tag or commit; default ``main``).
+
+    Returns the model in eval mode with ``model.revision`` = the full commit sha it was loaded from and
+    ``model.source`` = ``hf://repo_id[@revision]``. When the Hub could not be reached and a cached commit was
+    used instead, ``model.hub_notice`` says so (otherwise None). Raises HubError with a one-line message."""
+    token = token or token_from_environment()
+    ref = hub_reference(repo_id, revision)
+    try:
+        model = _load(repo_id, revision, token, ref)
+    except HubError as error:
+        raise HubError(_scrub(str(error), token)) from None
+    except ModelFilesError as error:
+        raise HubError(_scrub(f"{ref}: {error}", token)) from None
+    except Exception as error:  # huggingface_hub, httpx, OS: all become one line
+        raise HubError(_scrub(_describe(error, ref, revision), token)) from error
+    model.source = ref
+    return model
+
+
+def _load(repo_id: str, revision: str | None, token: str | None, ref: str) -> AutocompleteRNN:
+    import httpx2
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from .refs import ModelRefError, parse_model_ref
+
+    try:
+        parse_model_ref(ref)
+    except ModelRefError as error:
+        raise HubError(str(error)) from None
+    constants = _hub_constants()
+    notice = None
+    files = None
+    local_only = True
+    cached = _cached_commit(repo_id, revision)
+    if revision and _COMMIT.match(revision) and cached:
+        sha = cached  # a commit never changes: the cached files are the answer, no network needed
+    elif constants.is_offline_mode():
+        if cached is None:
+            raise HubError(f"{ref}: offline (HF_HUB_OFFLINE=1) and not in the local Hugging Face cache")
+        sha = cached
+    else:
+        try:
+            info = HfApi(library_name=LIBRARY_NAME).model_info(
+                repo_id, revision=revision, timeout=constants.HF_HUB_ETAG_TIMEOUT, token=token)
+        except (httpx2.TransportError, HfHubHTTPError) as error:
+            status = getattr(getattr(error, "response", None), "status_code", None)
+            unreachable = isinstance(error, httpx2.TransportError) or (status is not None and status >= 500)
+            if not (unreachable and cached):
+                raise
+            sha = cached
+            notice = (f"{ref}: the Hub could not be reached ({type(error).__name__}); "
+                      f"using the cached commit {sha[:12]}")
+            logger.warning(notice)
+        else:
+            if not info.sha:
+                raise HubError(f"{ref}: the Hub did not say which commit {revision or 'main'!r} is")
+            sha = info.sha
+            files = [sibling.rfilename for sibling in info.siblings] if info.siblings is not None else None
+            _check_repo_files(ref, files)
+            _remember_ref(repo_id, revision, sha)
+            local_only = False
+
+    # config.json first: a repository of some other model type is refused before its weights are fetched.
+    config_path = _download(repo_id, CONFIG_FILE, sha, token, local_only=local_only)
+    if not _matches_checksum(config_path):
+        _purge(config_path)
+        raise HubError(f"{ref}: {CONFIG_FILE} arrived corrupted (checksum mismatch); removed it from the cache, "
+                       "try again")
+    try:
+        raw = json.loads(Path(config_path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise HubError(f"{ref}: {CONFIG_FILE} is not valid JSON ({error})") from None
+    try:
+        config = config_from_dict(raw)
+    except ModelFilesError as error:
+        kind = f" (it looks like a {raw.get('model_type')!r} model)" if isinstance(raw, dict) and raw.get(
+            "model_type") else ""
+        raise HubError(f"{ref}: not an rnnmem model{kind}: {error}") from None
+
+    weights_path = _download(repo_id, WEIGHTS_FILE, sha, token, local_only=local_only)
+    if not _matches_checksum(weights_path):
+        _purge(weights_path)
+        raise HubError(f"{ref}: {WEIGHTS_FILE} arrived corrupted (checksum mismatch); removed it from the cache, "
+                       "try again")
+    model = AutocompleteRNN(config)
+    try:
+        model.load_weights_file(weights_path)
+    except ModelFilesError as error:
+        if str(error).startswith("cannot read weights"):
+            _purge(weights_path)  # unreadable: never let a later load reuse it
+        raise HubError(f"{ref}: {error}") from None
+    model.revision = sha
+    model.hub_notice = notice
+    return model
+
+
+def load_with_fallback(ref: str, unit: str):
+    """``(model, notice)``: the model for ``ref``, or on any user-facing failure the shipped default ``unit``
+    (e.g. ``"gru"``) and a one-line notice saying what failed and that it fell back. ``notice`` is None when
+    ``ref`` loaded normally (or says the Hub was unreachable and a cached commit was used). Raises
+    ModelRefError when the shipped default itself cannot be loaded."""
+    from .errors import USER_ERRORS
+    from .refs import ModelRefError, load_model
+
+    try:
+        model = load_model(ref)
+        return model, getattr(model, "hub_notice", None)
+    except (*USER_ERRORS, OSError) as error:
+        failure = _scrub(str(error), None)
+    if not failure.startswith(str(ref).strip()):
+        failure = f"{str(ref).strip()}: {failure}"
+    try:
+        default = load_model(unit)
+    except (*USER_ERRORS, OSError) as error:
+        raise ModelRefError(f"could not load {failure}; and the shipped default {unit!r} cannot be loaded either "
+                            f"({_scrub(str(error), None)})") from None
+    name = UNIT_NAMES.get(default.unit, default.unit)
+    return default, f"Could not load {failure}. Showing the shipped default {name} model ({unit}) instead."
+
+
+# ---- publishing -------------------------------------------------------------------------------------
+
+def _has_front_matter(text: str) -> bool:
+    """Whether a model card starts with Hub YAML metadata naming the library."""
+    if not text.startswith("---\n"):
+        return False
+    end = text.find("\n---", 4)
+    return end > 0 and "library_name:" in text[4:end]
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _model_card(directory: Path, model: AutocompleteRNN) -> bytes:
+    """README.md to upload: the directory's own card if it has Hub metadata, else a freshly generated one
+    (from training_summary.json and evaluation*.json when present). The directory is not modified."""
+    from .modelcard import model_card_text
+
+    readme = directory / "README.md"
+    if readme.is_file():
+        text = readme.read_text(encoding="utf-8", errors="replace")
+        if _has_front_matter(text):
+            return text.encode("utf-8")
+    training = _read_json(directory / "training_summary.json")
+    training = training if isinstance(training, dict) else None
+    evaluation = None
+    for path in sorted(directory.glob("evaluation*.json")):
+        candidate = _read_json(path)
+        if isinstance(candidate, dict) and {"accuracy_by_chars_seen", "cross_entropy", "chars"} <= set(candidate):
+            evaluation = candidate
+            break
+    try:
+        text = model_card_text(model, training, evaluation)
+    except (KeyError, TypeError, ValueError, IndexError):  # an evaluation file of another shape
+        text = model_card_text(model, training, None)
+    return text.encode("utf-8")
+
+
+def _files_to_publish(directory: Path) -> list[Path]:
+    names = {name for name in PUBLISHED_FILES if (directory / name).is_file()}
+    for pattern in PUBLISHED_PATTERNS:
+        names.update(path.name for path in directory.glob(pattern) if path.is_file())
+    return [directory / name for name in sorted(names)]
+
+
+def publish_model(model_dir, repo_id: str, *, private: bool = False, revision: str | None = None,
+                  token: str | None = None) -> str:
+    """Upload a model directory to ``repo_id`` (created if missing; ``private`` applies when it is created)
+    on branch ``revision`` (default main; created from main if missing). Uploads config.json,
+    model.safetensors, the model card (README.md with Hub metadata; generated if the directory's card has
+    none), the training log/config/summary and evaluation*.json. Returns the commit sha."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    from .refs import ModelRefError, parse_model_ref
+
+    token = token or token_from_environment()
+    ref = hub_reference(repo_id, revision)
+    directory = Path(model_dir)
+    try:
+        parse_model_ref(ref)
+    except ModelRefError as error:
+        raise HubError(_scrub(f"cannot publish to {ref}: {error}", token)) from None
+    try:
+        model = AutocompleteRNN.from_directory(directory)
+    except ModelFilesError as error:
+        raise HubError(_scrub(f"cannot publish {directory}: {error}", token)) from None
+
+    operations = [CommitOperationAdd(path_in_repo=path.name, path_or_fileobj=str(path))
+                  for path in _files_to_publish(directory) if path.name != "README.md"]
+    operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=_model_card(directory, model)))
+
+    api = HfApi(token=token, library_name=LIBRARY_NAME)
+    c = model.config
+    try:
+        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+        if revision and revision != "main":
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        commit = api.create_commit(
+            repo_id, operations=operations, revision=revision,
+            commit_message=f"Upload rnnmem {UNIT_NAMES[c.unit]} model ({c.num_layers}x{c.hidden_size})")
+    except Exception as error:
+        message = _describe(error, ref, revision)
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if status in (401, 403) or "repository not found" in message:
+            message = (f"{ref}: the Hub refused the upload (HTTP {status}); set HF_TOKEN to a token with write "
+                       "access to this namespace")
+        raise HubError(_scrub(f"cannot publish: {message}", token)) from error
+    return commit.oid
+
+
+__all__ = ["HubError", "load_hub_model", "load_with_fallback", "publish_model", "token_from_environment",
+           "pinned_reference", "hub_reference"]

@@ -1,0 +1,269 @@
+"""The autocomplete model: character embedding -> recurrent stack -> dense layer to word logits.
+
+One class, ``AutocompleteRNN``, over one typed config; the recurrent unit is ``config.unit``. GRU, LSTM
+and the vanilla RNN use PyTorch's fused layers; the Nested LSTM (Moniz & Krueger 2018) is written here.
+Built on huggingface_hub's PyTorchModelHubMixin: a model directory is config.json + model.safetensors
+(+ README.md model card), and the model is always rebuilt from those files, loaded strictly.
+"""
+# No `from __future__ import annotations` here: the Hub mixin reads the type of `config` at runtime
+# to rebuild the dataclass from config.json.
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+
+from .dataset import EOS_ID, UNKNOWN_ID
+from .nested_lstm import nested_lstm
+from .text import CHAR_VOCAB_SIZE
+
+UNITS = ("rnn", "gru", "lstm", "nlstm")
+UNIT_NAMES = {"rnn": "Vanilla RNN", "gru": "GRU", "lstm": "LSTM", "nlstm": "Nested LSTM"}
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+class ModelFilesError(ValueError):
+    """A model directory is missing files, or its files do not match each other. Message is for users."""
+
+
+@dataclass
+class ModelConfig:
+    unit: str = "gru"  # recurrent unit: rnn (tanh), gru, lstm, or nlstm (Nested LSTM of depth 2)
+    hidden_size: int = 256  # units per recurrent layer (the article: 600)
+    num_layers: int = 2  # stacked recurrent layers; the same for every unit (see README on Nested LSTM)
+    embedding_size: int = 256  # character embedding width (the article: equal to hidden_size)
+    words: list = field(default_factory=list)  # output classes: words[i] is class i; <eos>, <unknown> first
+    max_seq_len: int = 200  # characters per training sequence (the article: 200)
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise ModelFilesError(f"unknown unit {self.unit!r}; expected one of {', '.join(UNITS)}")
+        if len(self.words) < 3:
+            raise ModelFilesError("a model needs a vocabulary: <eos>, <unknown> and at least one word")
+        for name in ("hidden_size", "num_layers", "embedding_size", "max_seq_len"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ModelFilesError(f"config field {name} must be a positive integer")
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+
+class NestedLSTMLayer(nn.Module):
+    """One Nested LSTM layer of depth 2, as the article's published code computes it (DEFINITIONS.md).
+
+    In: x (B, T, input_size), state (h, c_outer, c_inner) each (B, H) or None (zeros).
+    Out: h for every step (B, T, H), and the final state (h, c_outer, c_inner), each (B, H); with
+    ``return_states``, instead of the final state, c_outer and c_inner for every step, each (B, T, H).
+    The time loop and its hand-written backward are in rnnmem.nested_lstm (there is no fused kernel);
+    tests/test_nested_lstm.py checks them against a step-by-step implementation of the equations.
+    The outputs are views of (T, B, H) buffers (not contiguous); the next layer reads them as they are.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.outer_x = nn.Linear(input_size, 4 * hidden_size)  # W0 rows for x, with b0; gates i, j, f, o
+        self.outer_h = nn.Linear(hidden_size, 4 * hidden_size, bias=False)  # W0 rows for h
+        self.inner = nn.Linear(2 * hidden_size, 4 * hidden_size)  # W1 over [inner_x, inner_h], with b1
+
+    def forward(self, x, state=None, return_states: bool = False):
+        B, T, _ = x.shape
+        if state is None:
+            h0 = c_outer0 = c_inner0 = x.new_zeros(B, self.hidden_size)
+        else:
+            h0, c_outer0, c_inner0 = state
+        h, c_outer, c_inner = nested_lstm(  # h (T + 1, B, H), the initial state first
+            x.transpose(0, 1), h0, c_outer0, c_inner0, self.outer_x.weight, self.outer_x.bias,
+            self.outer_h.weight, self.inner.weight, self.inner.bias, all_states=return_states)
+        out = h[1:].transpose(0, 1)  # (B, T, H)
+        if return_states:  # c_outer, c_inner (T + 1, B, H)
+            return out, (c_outer[1:].transpose(0, 1), c_inner[1:].transpose(0, 1))
+        return out, (h[T], c_outer, c_inner)  # c_outer, c_inner (B, H)
+
+
+class AutocompleteRNN(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="rnnmem",
+    tags=["rnnmem", "autocomplete", "character-level", "recurrent-neural-network"],
+    license="cc-by-sa-3.0",  # of the training data (Wikipedia); the code is MIT
+):
+    """Predicts, at every character, the word being typed.
+
+    ``forward(chars, targets=None) -> (logits, loss)``: chars (B, T) long character ids, targets (B, T)
+    long word ids; logits (B, T, vocab); loss is the masked mean cross-entropy (DEFINITIONS.md: targets
+    <eos> and <unknown> do not count), or None without targets.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        H, L, E = config.hidden_size, config.num_layers, config.embedding_size
+        self.embedding = nn.Embedding(CHAR_VOCAB_SIZE, E)
+        if config.unit == "nlstm":
+            self.layers = nn.ModuleList(NestedLSTMLayer(E if k == 0 else H, H) for k in range(L))
+        else:
+            fused = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[config.unit]
+            self.recurrent = fused(E, H, num_layers=L, batch_first=True)
+        self.output = nn.Linear(H, config.vocab_size)
+        self.revision: Optional[str] = None  # the resolved Hub commit, when loaded from the Hub
+        self.source: Optional[str] = None  # the reference it was loaded from
+
+    @property
+    def unit(self) -> str:
+        return self.config.unit
+
+    @property
+    def words(self) -> list:
+        return self.config.words
+
+    def recurrent_outputs(self, chars: torch.Tensor) -> torch.Tensor:
+        """Top recurrent layer's output at every step: chars (B, T) -> (B, T, H). Fresh state per call."""
+        return self.recurrent_from_embeddings(self.embedding(chars))
+
+    def recurrent_from_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """The recurrent stack on embedded characters: x (B, T, E) -> (B, T, H). Attribution enters here."""
+        if self.config.unit == "nlstm":
+            for layer in self.layers:
+                x, _ = layer(x)
+            return x
+        out, _ = self.recurrent(x)
+        return out  # (B, T, H)
+
+    def forward(self, chars: torch.Tensor, targets: Optional[torch.Tensor] = None, *,
+                output_dtype: Optional[torch.dtype] = None):
+        """``output_dtype=torch.bfloat16`` runs only the dense layer (16k words, most of the cost per
+        character) in bfloat16 during training; the parameters and inference stay float32."""
+        hidden = self.recurrent_outputs(chars)  # (B, T, H)
+        if output_dtype is None:
+            logits = self.output(hidden)  # (B, T, V)
+        else:
+            with torch.autocast(hidden.device.type, dtype=output_dtype):
+                logits = self.output(hidden)
+        loss = None if targets is None else masked_cross_entropy(logits, targets)
+        return logits, loss
+
+    # ---- saving and loading -------------------------------------------------------------------------
+
+    def save(self, directory, *, dtype: torch.dtype = torch.float32) -> Path:
+        """Write config.json and model.safetensors (``dtype`` float16 halves the file; loading always
+        gives float32). The model card is written separately (rnnmem.modelcard)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._storage_dtype = dtype
+        try:
+            self.save_pretrained(directory)
+        finally:
+            del self._storage_dtype
+        return directory
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        from safetensors.torch import save_file
+
+        dtype = getattr(self, "_storage_dtype", torch.float32)
+        tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}
+        save_file(tensors, str(Path(save_directory) / WEIGHTS_FILE), metadata={"format": "pt"})
+
+    def load_weights_file(self, path) -> "AutocompleteRNN":
+        """Load safetensors weights strictly: every tensor present, no extra ones, shapes equal."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            tensors = load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as error:
+            raise ModelFilesError(f"cannot read weights {Path(path).name}: {error}") from error
+        expected = self.state_dict()
+        missing = sorted(set(expected) - set(tensors))
+        extra = sorted(set(tensors) - set(expected))
+        if missing or extra:
+            raise ModelFilesError(
+                f"weights do not match config.json (unit {self.config.unit}): "
+                f"missing {missing[:3]}{'…' if len(missing) > 3 else ''}, "
+                f"unexpected {extra[:3]}{'…' if len(extra) > 3 else ''}"
+            )
+        for name, tensor in tensors.items():
+            if tuple(tensor.shape) != tuple(expected[name].shape):
+                raise ModelFilesError(
+                    f"weights do not match config.json: {name} has shape {tuple(tensor.shape)}, "
+                    f"config implies {tuple(expected[name].shape)}"
+                )
+        self.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+        return self.eval()
+
+    @classmethod
+    def from_directory(cls, directory) -> "AutocompleteRNN":
+        """Rebuild a model from a model directory, with one-line errors for anything wrong in it."""
+        directory = Path(directory)
+        for name in (CONFIG_FILE, WEIGHTS_FILE):
+            if not (directory / name).is_file():
+                raise ModelFilesError(f"{directory} is not a complete model directory: {name} is missing")
+        try:
+            raw = json.loads((directory / CONFIG_FILE).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ModelFilesError(f"{directory / CONFIG_FILE} is not valid JSON: {error}") from error
+        config = config_from_dict(raw)
+        model = cls(config).load_weights_file(directory / WEIGHTS_FILE)
+        model.source = str(directory)
+        return model
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
+                         map_location="cpu", strict=True, **model_kwargs):
+        # Overrides the mixin: strict loading always, and safetensors only (pickle runs code on load).
+        from huggingface_hub import hf_hub_download
+
+        model = cls(**model_kwargs)
+        if os.path.isdir(model_id):
+            path = os.path.join(model_id, WEIGHTS_FILE)
+        else:
+            path = hf_hub_download(repo_id=model_id, filename=WEIGHTS_FILE, revision=revision,
+                                   cache_dir=cache_dir, force_download=force_download, token=token,
+                                   local_files_only=local_files_only)
+        return model.load_weights_file(path).to(map_location)
+
+    # ---- inference --------------------------------------------------------------------------------
+
+    def suggest(self, text: str, k: int = 3):
+        """The ``k`` most likely words for the word being typed at the end of ``text`` (see
+        rnnmem.analysis.suggest)."""
+        from .analysis import suggest
+
+        return suggest(self, text, k=k)
+
+
+def config_from_dict(raw: dict) -> ModelConfig:
+    """A ModelConfig from config.json contents, refusing other model types and wrong field types."""
+    if not isinstance(raw, dict):
+        raise ModelFilesError("config.json must hold a JSON object")
+    known = {f.name for f in fields(ModelConfig)}
+    if "unit" not in raw or "words" not in raw:
+        raise ModelFilesError("config.json is not an rnnmem model config (no 'unit' and 'words' fields)")
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ModelFilesError(f"config.json has fields rnnmem does not know: {', '.join(unknown[:5])}")
+    if not isinstance(raw["words"], list) or not all(isinstance(w, str) for w in raw["words"]):
+        raise ModelFilesError("config.json field 'words' must be a list of strings")
+    try:
+        return ModelConfig(**raw)
+    except TypeError as error:
+        raise ModelFilesError(f"config.json is invalid: {error}") from error
+
+
+def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over characters whose target is a real word; <eos> (padding) and <unknown>
+    targets are masked out, as in the article's published code."""
+    targets = targets.masked_fill(targets <= UNKNOWN_ID, -100)  # EOS_ID=0, UNKNOWN_ID=1
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
+                           ignore_index=-100)
+
+
+assert EOS_ID == 0 and UNKNOWN_ID == 1  # masked_cross_entropy relies on this order

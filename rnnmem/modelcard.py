@@ -1,0 +1,130 @@
+"""Model cards: a README.md with Hub metadata (YAML front matter) beside every saved model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .model import UNIT_NAMES, AutocompleteRNN
+
+ARTICLE_URL = "https://distill.pub/2019/memorization-in-rnns/"
+DATA_CREDIT = (
+    "Trained on Wikipedia text (licence CC BY-SA 3.0 / GFDL): text8 (Matt Mahoney) or a text8-style "
+    "cleaned extract of English Wikipedia. Credit: Wikipedia contributors."
+)
+
+
+def _front_matter(model: AutocompleteRNN, evaluation: dict | None) -> str:
+    unit = UNIT_NAMES[model.config.unit]
+    lines = [
+        "---",
+        "library_name: rnnmem",
+        # The weights are derived from Wikipedia text, so the card carries the data's licence.
+        "license: cc-by-sa-3.0",
+        "language: en",
+        "datasets:",
+        "- text8",
+        "- wikipedia",
+        "tags:",
+        "- rnnmem",
+        "- autocomplete",
+        "- character-level",
+        f"- {model.config.unit}",
+        "pipeline_tag: text-classification",
+    ]
+    if evaluation and evaluation.get("accuracy_by_chars_seen"):
+        acc = evaluation["accuracy_by_chars_seen"]
+        lines += [
+            "model-index:",
+            f"- name: rnnmem-{model.config.unit}",
+            "  results:",
+            "  - task:",
+            "      type: text-classification",
+            "      name: word autocomplete from characters",
+            "    dataset:",
+            f"      name: {json.dumps(evaluation.get('corpus', 'wikipedia'))}",
+            "      type: text8",
+            f"      split: {evaluation.get('split', 'test')}",
+            "    metrics:",
+            "    - type: cross_entropy",
+            f"      value: {evaluation['cross_entropy']:.4f}",
+            f"      name: cross-entropy ({unit})",
+        ]
+        for n in range(min(4, len(acc["top1"]))):
+            lines += [
+                "    - type: accuracy",
+                f"      value: {acc['top1'][n]:.4f}",
+                f"      name: top-1 accuracy at {n} characters seen",
+            ]
+    lines.append("---")
+    return "\n".join(lines)
+
+
+def model_card_text(model: AutocompleteRNN, training: dict | None = None, evaluation: dict | None = None,
+                    extra_sections: str = "") -> str:
+    """The whole README.md: metadata, what the model is, how it was trained, how it scores."""
+    c = model.config
+    unit = UNIT_NAMES[c.unit]
+    params = sum(p.numel() for p in model.parameters())
+    body = [
+        _front_matter(model, evaluation),
+        "",
+        f"# rnnmem {unit} autocomplete model ({c.num_layers}×{c.hidden_size})",
+        "",
+        f"A character-level {unit} that predicts, at every character typed, the word being typed "
+        f"(the task of the Distill article [Visualizing memorization in RNNs]({ARTICLE_URL})). "
+        "Load it with `rnnmem.load_model(\"PATH_OR_hf://OWNER/NAME\")` from the rnnmem package, which "
+        "checks that the files match and records the Hub commit.",
+        "",
+        "| field | value |",
+        "|---|---|",
+        f"| unit | {unit} (`{c.unit}`) |",
+        f"| layers × units | {c.num_layers} × {c.hidden_size} |",
+        f"| character embedding | 28 × {c.embedding_size} |",
+        f"| word classes | {c.vocab_size:,} ({c.vocab_size - 2:,} words + `<eos>`, `<unknown>`) |",
+        f"| parameters | {params:,} |",
+        f"| sequence length | {c.max_seq_len} characters |",
+    ]
+    if c.unit == "nlstm":
+        body += ["", f"Nested LSTM of depth 2 (Moniz & Krueger 2018), {c.num_layers} layer(s). One layer of "
+                 "depth 2 is the article's published code; it has exactly the parameters of a 2-layer LSTM "
+                 "of the same width, and two levels of memory."]
+    if training:
+        body += ["", "## Training", "", "| field | value |", "|---|---|"]
+        for key in ("corpus", "characters_seen", "steps", "epochs_completed", "batch_size", "softmax",
+                    "learning_rate", "gradient_clipping", "device", "seconds", "final_train_loss", "final_valid_loss"):
+            if key in training:
+                value = training[key]
+                if isinstance(value, float):
+                    value = f"{value:.4f}" if value < 100 else f"{value:,.0f}"
+                elif isinstance(value, int):
+                    value = f"{value:,}"
+                body.append(f"| {key.replace('_', ' ')} | {value} |")
+        body += ["", "Loss: softmax cross-entropy over all word classes at every character, with `<eos>` "
+                 "and `<unknown>` targets masked out (validation loss always uses the full softmax)."]
+    if evaluation:
+        acc = evaluation["accuracy_by_chars_seen"]
+        n_cols = min(9, len(acc["top1"]))
+        header = " | ".join(str(n) for n in range(n_cols))
+        body += ["", f"## Evaluation ({evaluation.get('split', '')} split, {evaluation['chars']:,} characters)",
+                 "", f"Cross-entropy: {evaluation['cross_entropy']:.4f}.", "",
+                 "Accuracy given the number of characters of the word already seen:", "",
+                 f"| | {header} |", "|---" * (n_cols + 1) + "|"]
+        for k in ("top1", "top2", "top3"):
+            body.append(f"| {k} | " + " | ".join(f"{v:.3f}" for v in acc[k][:n_cols]) + " |")
+        if evaluation.get("article_top1"):
+            body.append("| article top1 | " + " | ".join(f"{v:.3f}" for v in evaluation["article_top1"][:n_cols])
+                        + " |")
+    body += ["", "## Data and licence", "", DATA_CREDIT,
+             "Model code: MIT. Task and analysis after Madsen, \"Visualizing memorization in RNNs\", "
+             "Distill, 2019.", ""]
+    if extra_sections:
+        body += [extra_sections, ""]
+    return "\n".join(body)
+
+
+def write_model_card(directory: str | Path, model: AutocompleteRNN, training: dict | None = None,
+                     evaluation: dict | None = None, extra_sections: str = "") -> Path:
+    path = Path(directory) / "README.md"
+    path.write_text(model_card_text(model, training, evaluation, extra_sections))
+    return path

@@ -1,0 +1,493 @@
+"""Shared Streamlit UI for the app's pages: messages, link state, the unit and model picker, cached model
+calls, text guards, suggestion lists and the clickable connectivity text.
+
+Pages (``pages/*.py``) are short scripts over these helpers; the logic itself lives in the library
+(``rnnmem.analysis``, ``rnnmem.settings``, ``rnnmem.charts``).
+
+Link state. Every input is a widget with ``bind="query-params"``: Streamlit seeds it from the URL, keeps
+the URL in step as it changes (replacing the history entry, so typing does not fill the back button),
+drops values the widget cannot take, and leaves a parameter out while it equals its default. What binding
+cannot do is say why a value was dropped, so ``check_link`` reads the raw parameters before the widgets
+exist and turns every unusable value into a one-line message.
+
+Safety. User text (typed, or from a link) is never handed to HTML: it reaches the page only as widget
+values, Vega text marks, dataframe cells, or Markdown escaped by ``plain`` (which neutralises every
+Markdown and HTML metacharacter). Model vocabularies from the Hub are untrusted too and go the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import streamlit as st
+
+from . import charts
+from .model import UNIT_NAMES, UNITS
+from .settings import AppSettings, SettingsError, check_override, default_settings, load_settings, settings_path
+from .text import normalize
+
+# ---- limits ----------------------------------------------------------------------------------------------
+
+MAX_RAW_TEXT = 2_000  # characters a text box takes before normalisation (links are cut to this)
+MAX_EVAL_TEXT = 20_000  # characters of pasted text the Accuracy page scores
+TORCH_THREADS_ENV = "RNNMEM_TORCH_THREADS"
+
+# ---- the article's examples --------------------------------------------------------------------------------
+
+AUTOCOMPLETE_EXAMPLE = "parts of north africa"
+WALKTHROUGH_TEXT = (
+    "context the formal study of grammar is an important part of education from a young age through advanced "
+    "learning though the rules taught in schools are not a grammar in the sense most linguists use"
+)
+
+
+@dataclass(frozen=True)
+class Moment:
+    label: str
+    word: str
+    occurrence: int  # 1 for the word's first occurrence in the paragraph, 2 for the second
+    letters: int  # letters of the word the model has seen
+    explanation: str
+
+    def position(self, normalised: str) -> int:
+        """Index, in the normalised paragraph, of the character where the model has seen ``letters``
+        letters of the word's ``occurrence``-th appearance."""
+        starts = [m.start() for m in re.finditer(rf" {self.word}(?= |$)", normalised)]
+        return starts[self.occurrence - 1] + self.letters
+
+
+WALKTHROUGH_MOMENTS = (
+    Moment("1 · “learning” after 2 letters", "learning", 1, 2,
+           "The article's GRU and LSTM already suggest “learning” from “le”, drawing on “advanced” before it, "
+           "while its Nested LSTM barely looks back and offers common words starting with “l”."),
+    Moment("2 · the second “grammar” after 1 letter", "grammar", 2, 1,
+           "Having seen “grammar” earlier in the paragraph, the article's GRU predicts it again from the single "
+           "letter “g”; its LSTM and Nested LSTM need four letters."),
+    Moment("3 · “schools” after 1 letter", "schools", 1, 1,
+           "The article's LSTM draws on words from almost the whole paragraph here, yet its suggestions are far "
+           "off: long-term memorisation without long-term contextual understanding."),
+)
+
+# ---- runtime -------------------------------------------------------------------------------------------
+
+_threads_lock = threading.Lock()
+_threads_set = False
+
+
+def configure_runtime() -> None:
+    """Once per process: one torch thread per request by default (``RNNMEM_TORCH_THREADS``). Small
+    recurrent steps gain little from intra-op threads, and on a shared or busy CPU several threads per
+    request make every visitor slower (measured: 10x slower connectivity with 2 threads on 2 busy cores)."""
+    global _threads_set
+    with _threads_lock:
+        if _threads_set:
+            return
+        import torch
+
+        try:
+            threads = max(1, int(os.environ.get(TORCH_THREADS_ENV, "1")))
+        except ValueError:
+            threads = 1
+        torch.set_num_threads(threads)
+        _threads_set = True
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _settings_from(path: str) -> tuple[AppSettings, str | None]:
+    try:
+        return load_settings(), None
+    except SettingsError as error:
+        return default_settings(), str(error)
+
+
+def app_settings() -> AppSettings:
+    """The models settings (cached per settings file); an invalid file falls back to the shipped models
+    with a message."""
+    settings, error = _settings_from(str(settings_path()))
+    if error:
+        notify(f"The models settings could not be used ({error}); showing the shipped models.")
+    return settings
+
+
+# ---- messages ------------------------------------------------------------------------------------------
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~=$:^&\"'%@/])")
+
+
+def plain(text, limit: int = 400) -> str:
+    """``text`` as Markdown that renders literally: one line, at most ``limit`` characters, every Markdown,
+    HTML, LaTeX and Streamlit-directive character backslash-escaped. For anything a user or a model file
+    controls that must appear inside Markdown (messages, captions)."""
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+_NOTICES_KEY = "_rnnmem_notices"
+_NOTICE_SLOT_KEY = "_rnnmem_notice_slot"
+
+
+def begin_run() -> None:
+    """Start of every run (app.py): forget the previous run's place for messages."""
+    st.session_state[_NOTICE_SLOT_KEY] = None
+    st.session_state[_NOTICES_KEY] = []
+
+
+def notify(message: str) -> None:
+    """A one-line warning under the page title: shown there at once if the title is already on the page,
+    else queued until ``header`` draws it."""
+    slot = st.session_state.get(_NOTICE_SLOT_KEY)
+    if slot is not None:
+        slot.warning(plain(message), icon=":material/warning:")
+        return
+    queue = st.session_state.setdefault(_NOTICES_KEY, [])
+    if message not in queue:
+        queue.append(message)
+
+
+def _ensure_entrypoint() -> None:
+    """Make a deep link work on a freshly started server.
+
+    Streamlit treats an app with a ``pages/`` folder as an old-style multipage app until the entry point
+    has called ``st.navigation`` once in this process; until then a link to ``/connectivity`` runs
+    pages/connectivity.py alone, without app.py (no sidebar, no settings, no page layout). A page that
+    finds itself in that state switches the process to ``st.navigation`` mode and reruns, so app.py
+    routes the same URL (query parameters included)."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without this flag has no such mode
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def header(title: str, intro: str | None = None) -> None:
+    """The page title, an optional one-paragraph introduction, and any queued warnings."""
+    _ensure_entrypoint()
+    st.title(title)
+    if intro:
+        st.caption(intro)
+    slot = st.container()
+    st.session_state[_NOTICE_SLOT_KEY] = slot
+    for message in st.session_state.pop(_NOTICES_KEY, []):
+        slot.warning(plain(message), icon=":material/warning:")
+
+
+def stop(message: str, kind: str = "info") -> None:
+    """Show a one-line message and end the page here (the pages' guard)."""
+    getattr(st, kind)(plain(message))
+    st.stop()
+
+
+# ---- link parameters -------------------------------------------------------------------------------------
+
+def raw_param(name: str) -> str | None:
+    """The URL's value for ``name`` as received (last one if repeated), before any widget validates it."""
+    values = st.query_params.get_all(name)
+    return values[-1] if values else None
+
+
+def raw_list_param(name: str) -> list[str]:
+    """A list parameter as received: bound multi-select widgets repeat it (``?a=x&a=y``)."""
+    return [value for value in st.query_params.get_all(name) if value != ""]
+
+
+def check_choices(name: str, allowed: Sequence[str], what: str) -> None:
+    """Message for every value of list parameter ``name`` outside ``allowed`` (the widget drops them)."""
+    bad = [v for v in raw_list_param(name) if v not in allowed]
+    if bad:
+        shown = ", ".join(repr(v[:40]) for v in bad[:5])
+        notify(f"The link asked for unknown {what} {shown}; ignored. Choose from: {', '.join(allowed)}.")
+
+
+def check_choice(name: str, allowed: Sequence[str], what: str) -> None:
+    value = raw_param(name)
+    if value is not None and value != "" and value not in allowed:
+        notify(f"The link's {what} {value[:40]!r} is not one of {', '.join(allowed)}; using the default.")
+
+
+def check_int(name: str, low: int, high: int, what: str, fallback: str) -> None:
+    """Message when the link's integer ``name`` is not a whole number in [low, high]."""
+    value = raw_param(name)
+    if value is None or value == "":
+        return
+    try:
+        number = int(value)
+    except ValueError:
+        notify(f"The link's {what} {value[:40]!r} is not a whole number; {fallback}.")
+        return
+    if not low <= number <= high:
+        notify(f"The link's {what} {number:,} is out of range ({low} to {high:,}); {fallback}.")
+
+
+def check_bool(name: str, what: str) -> None:
+    value = raw_param(name)
+    if value is not None and value != "" and value.lower() not in ("true", "false"):
+        notify(f"The link's {what} setting {value[:40]!r} is not true or false; using the default.")
+
+
+def check_text(name: str, limit: int) -> None:
+    """Message when the link's text ``name`` is longer than its box takes (the box keeps ``limit``)."""
+    value = raw_param(name)
+    if value is not None and len(value) > limit:
+        notify(f"The link's text is {len(value):,} characters; the box takes {limit:,}, so it was cut.")
+
+
+def check_link(page_params: Sequence[str]) -> None:
+    """Once per page and session: name the link's parameters this page does not know (typos, or junk)."""
+    known = {UNITS_KEY, *(model_key(unit) for unit in UNITS), "embed", "embed_options", *page_params}
+    unknown = [name for name in st.query_params if name not in known]
+    seen = st.session_state.setdefault("_rnnmem_link_checked", set())
+    marker = (tuple(sorted(page_params)), tuple(unknown))
+    if unknown and marker not in seen:
+        seen.add(marker)
+        names = ", ".join(repr(name[:30]) for name in unknown[:5])
+        notify(f"The link has parameters this page does not use ({names}); they are ignored.")
+
+
+# ---- units and models ----------------------------------------------------------------------------------
+
+UNITS_KEY = "units"
+_PINS_KEY = "_rnnmem_pins"
+# Short labels for the unit picker. A bound widget writes its labels into the URL, so these are what
+# links carry (?units=GRU,NLSTM); NLSTM is the Nested LSTM paper's own abbreviation.
+UNIT_LABELS = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM", "nlstm": "NLSTM"}
+
+
+def model_key(unit: str) -> str:
+    return f"{unit}_model"
+
+
+def sidebar(settings: AppSettings) -> None:
+    """The units to show and, per unit, which model serves it: shared by every page (rendered by app.py),
+    bound to ``?units=`` and ``?<unit>_model=``."""
+    check_choices(UNITS_KEY, list(UNIT_LABELS.values()), "units")
+    for unit in UNITS:
+        raw = raw_param(model_key(unit))
+        if raw is not None and len(raw) > 300:
+            notify(f"The link's {UNIT_NAMES[unit]} model reference is {len(raw):,} characters long; ignored.")
+    for unit, pinned in st.session_state.pop(_PINS_KEY, {}).items():
+        st.session_state[model_key(unit)] = pinned  # before the widget exists: see load_models
+    with st.sidebar:
+        st.pills("Units", UNITS, default=list(settings.default_units), selection_mode="multi",
+                 format_func=UNIT_LABELS.get, key=UNITS_KEY, bind="query-params",
+                 help="Which recurrent units to compare. Every page shows the selected ones side by side.")
+        with st.expander("Models", icon=":material/deployed_code:"):
+            st.caption("Leave empty for the configured model. A unit name (shipped weights) or "
+                       "hf://OWNER/NAME@REVISION; the link remembers it.")
+            for unit in UNITS:
+                st.text_input(UNIT_NAMES[unit], value="", key=model_key(unit), bind="query-params",
+                              placeholder=settings.reference(unit), max_chars=300)
+        st.caption("The shipped weights are small models trained on a CPU for a short while, far from the "
+                   "article's 2×600 GPU-trained ones; their figures come from their model cards and "
+                   "evaluation files. Configure other models in models.toml.")
+
+
+def selected_units(settings: AppSettings) -> list[str]:
+    value = st.session_state.get(UNITS_KEY)
+    units = list(settings.default_units) if value is None else [u for u in value if u in UNITS]
+    return [u for u in UNITS if u in units]
+
+
+@dataclass
+class LoadedModel:
+    unit: str
+    model: object  # rnnmem.model.AutocompleteRNN
+    reference: str  # what was asked for
+    notice: str | None  # why another model is shown instead, or a Hub notice
+
+    @property
+    def name(self) -> str:
+        return UNIT_NAMES[self.unit]
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Identity for derived-result caches: unit, where the weights came from, and their revision."""
+        return (self.unit, str(self.model.source or ""), str(self.model.revision or ""))
+
+    @property
+    def source(self) -> str:
+        return str(self.model.source or self.unit)
+
+    def caption(self) -> str:
+        c = self.model.config
+        revision = f" · revision {self.model.revision[:12]}" if self.model.revision else ""
+        return f"{self.source}{revision} · {c.num_layers}×{c.hidden_size}"
+
+
+@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
+def _load(reference: str, unit: str):
+    """(model, notice): loaded once per process; failures fall back to the shipped model for ``unit``."""
+    try:
+        from .hub import load_with_fallback
+    except ImportError:  # the Hub helper is optional: same contract, shipped models only
+        load_with_fallback = _load_with_fallback
+    return load_with_fallback(reference, unit)
+
+
+def _load_with_fallback(reference: str, unit: str):
+    from .errors import USER_ERRORS
+    from .refs import load_model
+
+    try:
+        return load_model(reference), None
+    except (*USER_ERRORS, OSError) as error:
+        return load_model(unit), (f"Could not load {reference}: {error}. Showing the shipped default "
+                                  f"{UNIT_NAMES[unit]} model ({unit}) instead.")
+
+
+def load_models(settings: AppSettings, units: Sequence[str]) -> list[LoadedModel]:
+    """The model serving each unit (sidebar/link override, else settings), with a warning on the page for
+    every reference that could not be used."""
+    from .refs import ModelRefError
+
+    loaded, pins = [], {}
+    for unit in units:
+        reference = settings.reference(unit)
+        override = (st.session_state.get(model_key(unit)) or "").strip()
+        notice = None
+        if override and override != reference:
+            try:
+                reference = check_override(override, settings)
+            except ModelRefError as error:
+                notice = f"{UNIT_NAMES[unit]}: {error}. Using the configured model {reference} instead."
+        with st.spinner(f"Loading the {UNIT_NAMES[unit]} model…"):
+            model, load_notice = _load(reference, unit)
+        if model.unit != unit and not (notice or load_notice):
+            load_notice = (f"{reference} is a {UNIT_NAMES.get(model.unit, model.unit)} model; it is shown in the "
+                           f"{UNIT_NAMES[unit]} slot as configured.")
+        item = LoadedModel(unit, model, reference, notice or load_notice)
+        if item.notice:
+            st.warning(plain(item.notice), icon=":material/warning:")
+        pinned = _pinned_reference(model)
+        if pinned and pinned != reference and "hub" in settings.overrides:
+            pins[unit] = pinned
+        loaded.append(item)
+    if pins:
+        # A Hub branch or tag moves; the link must name the commit this view was drawn with. The sidebar
+        # box takes the pinned reference on the rerun (a bound widget's value can only be set before it is
+        # drawn), and the URL follows it.
+        st.session_state[_PINS_KEY] = pins
+        st.rerun()
+    return loaded
+
+
+def _pinned_reference(model) -> str | None:
+    try:
+        from .hub import pinned_reference
+    except ImportError:
+        return None
+    return pinned_reference(model)
+
+
+def require_units(settings: AppSettings) -> list[str]:
+    units = selected_units(settings)
+    if not units:
+        stop("Select at least one unit in the sidebar.")
+    return units
+
+
+# ---- cached analysis -------------------------------------------------------------------------------------
+# Keyed by LoadedModel.key (unit, source, revision) and the normalised text; the model object itself is
+# not hashed (leading underscore). Bounds keep memory flat however many visitors type.
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def suggestions(key: tuple, _model, text: str, k: int):
+    from .analysis import suggest
+
+    return suggest(_model, text, k=k)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def connectivity(key: tuple, _model, text: str):
+    """The whole connectivity matrix for (model, text): about 1 MB at the 500-character limit."""
+    from .analysis import connectivity_matrix
+
+    return connectivity_matrix(_model, text, k=3)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def accuracy(key: tuple, _model, text: str) -> dict:
+    from .analysis import accuracy_by_chars_seen
+
+    return accuracy_by_chars_seen(_model, text).as_dict()
+
+
+# ---- text guards ---------------------------------------------------------------------------------------
+
+def fit_text(raw: str | None, keep: str = "head") -> tuple[str, str | None]:
+    """The normalised text a model will see, within ``MAX_TEXT_CHARS``, and a message when it had to be
+    cut. ``keep="tail"`` keeps the end (autocomplete: the word being typed), else the start. Returns
+    ("", None) when nothing of the text survives normalisation."""
+    from .analysis import MAX_TEXT_CHARS
+
+    raw = raw or ""
+    message = None
+    if len(raw) > MAX_RAW_TEXT:
+        raw = raw[-MAX_RAW_TEXT:] if keep == "tail" else raw[:MAX_RAW_TEXT]
+        message = f"the text is longer than {MAX_RAW_TEXT:,} characters"
+    text = normalize(raw)
+    if len(text) > MAX_TEXT_CHARS:
+        if keep == "tail":
+            cut = text.find(" ", len(text) - MAX_TEXT_CHARS)  # start at a word's leading space
+            text = text[cut:] if cut >= 0 else " " + text[-(MAX_TEXT_CHARS - 1):]
+        else:
+            cut = text.rfind(" ", 0, MAX_TEXT_CHARS)  # end before the word that does not fit
+            text = text[:cut] if cut > 0 else text[:MAX_TEXT_CHARS]
+        message = f"the text is {len(normalize(raw)):,} characters once normalised"
+    if message:
+        where = "last" if keep == "tail" else "first"
+        message = f"{message[0].upper()}{message[1:]}; using its {where} {len(text):,} (the limit is " \
+                  f"{MAX_TEXT_CHARS:,} normalised characters)."
+    return text, message
+
+
+# ---- rendering -------------------------------------------------------------------------------------------
+
+def suggestion_list(words: Sequence[str], probabilities: Sequence[float], *, desired: str | None = None) -> None:
+    """Words with their probabilities as labelled bars; the desired word marked."""
+    for word, p in zip(words, probabilities):
+        mark = "  ✓" if desired is not None and word == desired else ""
+        st.progress(min(max(float(p), 0.0), 1.0), text=plain(f"{word} · {p:.1%}{mark}"))
+
+
+def model_heading(item: LoadedModel) -> None:
+    st.markdown(f"**{plain(item.name)}**")
+    st.caption(plain(item.caption()))
+
+
+def connectivity_chart(item: LoadedModel, result, position: int, *, select_on: str,
+                       on_pick: Callable[[str], None]) -> None:
+    """The clickable connectivity text of one unit; a click (or hover) calls ``on_pick(chart_key)``.
+
+    The chart's key includes the selected position: each selection draws a fresh chart whose selection
+    starts empty, so clicking any character (even one picked before) is always a change that reruns."""
+    frame = charts.connectivity_text_frame(result.text, result.scaled_row(position), position,
+                                          raw=result.row(position))
+    chart = charts.connectivity_text_chart(frame, select_on=select_on)
+    key = f"chart_{item.unit}_{position}_{select_on}"
+    st.altair_chart(chart, key=key, on_select=functools.partial(on_pick, key), selection_mode=["pick"],
+                    theme=None, width="content", alt=f"{item.name} connectivity for character {position}")
+
+
+def picked_position(chart_key: str) -> int | None:
+    """The character index picked in the connectivity chart ``chart_key``, if any."""
+    state = st.session_state.get(chart_key)
+    try:
+        points = state["selection"]["pick"]
+        return int(points[0]["index"]) if points else None
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+
+
+__all__ = ["configure_runtime", "app_settings", "plain", "notify", "header", "stop", "sidebar", "selected_units",
+           "load_models", "require_units", "suggestions", "connectivity", "accuracy", "fit_text",
+           "suggestion_list", "model_heading", "connectivity_chart", "picked_position", "WALKTHROUGH_TEXT",
+           "WALKTHROUGH_MOMENTS", "AUTOCOMPLETE_EXAMPLE", "LoadedModel"]

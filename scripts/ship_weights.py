@@ -1,0 +1,82 @@
+"""Turn finished training runs into the shipped default models (rnnmem/weights/<unit>/).
+
+    python scripts/ship_weights.py --runs /path/to/runs --corpus ../shared/data/wiki2015-text8like-100M.txt.xz \
+        [--units rnn gru lstm nlstm] [--eval-chars 1000000] [--dest rnnmem/weights]
+
+For each unit: evaluates the float32 run on the test and validation splits (``--eval-chars`` characters
+each), stores the weights in float16, checks the float16 model's test accuracy is within 0.001 of the
+float32 one, evaluates it on a fixed sample drawn from its own vocabulary (the figures the tests
+reproduce), and writes evaluation_*.json and a model card with the article's figures beside its own.
+"""
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from rnnmem.analysis import accuracy_by_chars_seen, sample_text_from_vocabulary
+from rnnmem.cli_analysis import _corpus_sequences, _take_chars
+from rnnmem.model import UNIT_NAMES, AutocompleteRNN
+from rnnmem.modelcard import write_model_card
+
+ARTICLE = json.loads((Path(__file__).resolve().parents[1] / "rnnmem" / "data" / "article_accuracy.json").read_text())
+COPIED = ("training_log.csv", "training_config.json", "training_summary.json")
+
+
+def evaluate(model, corpus: str, split: str, max_chars: int) -> dict:
+    sequences, _, source = _corpus_sequences(model, corpus, split, data_seed=0)
+    result = accuracy_by_chars_seen(model, _take_chars(sequences, max_chars), batch_size=32)
+    return {"model": model.unit, "unit": model.unit, "corpus": source, "split": split, **result.as_dict()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", required=True, help="folder holding one finished run directory per unit")
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--units", nargs="+", default=["rnn", "gru", "lstm", "nlstm"])
+    p.add_argument("--eval-chars", type=int, default=1_000_000)
+    p.add_argument("--dest", default="rnnmem/weights")
+    args = p.parse_args()
+    for unit in args.units:
+        run = Path(args.runs) / unit
+        fp32 = AutocompleteRNN.from_directory(run)
+        dest = Path(args.dest) / unit
+        if dest.exists():
+            shutil.rmtree(dest)
+        fp32.save(dest, dtype=torch.float16)
+        for name in COPIED:
+            shutil.copy(run / name, dest / name)
+        fp16 = AutocompleteRNN.from_directory(dest)
+        test32 = evaluate(fp32, args.corpus, "test", args.eval_chars)
+        test16 = evaluate(fp16, args.corpus, "test", args.eval_chars)
+        drift = max(abs(a - b) for k in ("top1", "top2", "top3")
+                    for a, b in zip(test32["accuracy_by_chars_seen"][k], test16["accuracy_by_chars_seen"][k]))
+        valid16 = evaluate(fp16, args.corpus, "valid", args.eval_chars)
+        sample = sample_text_from_vocabulary(fp16.words)
+        sample_eval = {"sample": {"generator": "rnnmem.analysis.sample_text_from_vocabulary", "n_words": 300,
+                                  "seed": 0}, **accuracy_by_chars_seen(fp16, sample).as_dict()}
+        for name, report in (("evaluation_test.json", test16), ("evaluation_valid.json", valid16),
+                             ("evaluation_sample.json", sample_eval)):
+            (dest / name).write_text(json.dumps(report, indent=1))
+        summary = json.loads((run / "training_summary.json").read_text())
+        article_name = {"gru": "GRU", "lstm": "LSTM", "nlstm": "Nested LSTM"}.get(unit)
+        test16["article_top1"] = ARTICLE[article_name][0] if article_name else None
+        notes = (f"Weights stored in float16 (loading gives float32); the largest change in test accuracy "
+                 f"against float32 is {drift:.4f}. The 'article top1' row is the article's 2×600 "
+                 f"{UNIT_NAMES[unit]} trained 2 epochs on text8 on a GPU" if article_name else
+                 f"Weights stored in float16 (loading gives float32); the largest change in test accuracy "
+                 f"against float32 is {drift:.4f}. The article published no accuracy for a vanilla RNN")
+        write_model_card(dest, fp16, training=summary, evaluation=test16, extra_sections="## Notes\n\n" + notes + ".")
+        size = (dest / "model.safetensors").stat().st_size
+        print(f"{unit}: {size / 1e6:.1f} MB, test top1@0-3 "
+              + " ".join(f"{v:.3f}" for v in test16["accuracy_by_chars_seen"]["top1"][:4])
+              + f", cross-entropy {test16['cross_entropy']:.3f}, fp16 drift {drift:.4f}", file=sys.stderr)
+        if drift > 0.001:
+            raise SystemExit(f"{unit}: float16 changes accuracy by {drift:.4f} > 0.001; ship float32 instead")
+
+
+if __name__ == "__main__":
+    main()

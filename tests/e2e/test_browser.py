@@ -1,0 +1,219 @@
+"""End to end in headless Chromium against `streamlit run app.py`: typing, clicking characters, share
+links, and hostile input in the text boxes and in every URL parameter.
+
+Run: pytest -m browser tests/e2e (screenshots and the server log land in test-artifacts/).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+from rnnmem.text import normalize
+from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
+
+pytestmark = pytest.mark.browser
+
+CELL_WIDTH, CELL_HEIGHT = 11, 22  # rnnmem.charts' character cells, in pixels
+PAYLOAD = ('<img src=x onerror=alert(1)><script>window.__pwned=1</script> javascript:alert(1) '
+           '[x](javascript:alert(1)) "><svg onload=alert(1)> :red[x] $x$ é😀')
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached()
+    expect(page.get_by_role("link", name="Overview")).to_be_visible()
+
+
+def params(page) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(page.url).query)
+
+
+def field(page, label: str):
+    """The text box or area with this label (not its help button)."""
+    return page.locator(f'input[aria-label="{label}"], textarea[aria-label="{label}"]')
+
+
+def suggestions(page) -> list[str]:
+    return page.locator('[data-testid="stProgress"]').all_inner_texts()
+
+
+def assert_not_injected(page) -> None:
+    """Nothing ran and nothing was inserted as markup."""
+    assert page.dialogs == []
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator('img[src="x"], svg[onload], a[href^="javascript:"]').count() == 0
+    assert page.evaluate("() => Array.from(document.scripts).some(s => s.textContent.includes('__pwned'))") is False
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def click_character(page, chart_index: int, column: int, line: int, *, hover: bool = False) -> None:
+    svg = page.locator('[data-testid="stVegaLiteChart"] svg').nth(chart_index)
+    box = svg.bounding_box()
+    x, y = box["x"] + column * CELL_WIDTH + CELL_WIDTH / 2, box["y"] + line * CELL_HEIGHT + CELL_HEIGHT / 2
+    if hover:
+        page.mouse.move(x - 30, y)
+        page.mouse.move(x, y, steps=3)
+    else:
+        page.mouse.click(x, y)
+
+
+# ---- autocomplete ---------------------------------------------------------------------------------------
+
+def test_typing_updates_suggestions_and_the_link(server, page):
+    open_page(page, f"{server.url}/autocomplete?units=GRU")  # also the server's first request: a deep link
+    expect(page.locator('[data-testid="stProgress"]')).to_have_count(5)
+    start = suggestions(page)
+    box = field(page, "Type here")
+    expect(box).to_have_value("parts of north africa")
+
+    box.fill("")
+    box.press_sequentially("the united st", delay=40)
+    expect(page.get_by_text("Completing st", exact=False)).to_be_visible()
+    expect(page.locator('[data-testid="stProgress"]')).to_have_count(5)
+    typed = suggestions(page)
+    assert typed != start
+    assert params(page)["text"] == ["the united st"]
+
+    box.press("Backspace")
+    box.press("Backspace")
+    expect(page.get_by_text("Predicting the next word")).to_be_visible()  # still sensible after deleting
+    expect(page.locator('[data-testid="stProgress"]')).to_have_count(5)
+    assert suggestions(page) != typed
+    assert_not_injected(page)
+
+
+# ---- connectivity ---------------------------------------------------------------------------------------
+
+def test_clicking_a_character_moves_the_highlight(server, page):
+    walkthrough = normalize(WALKTHROUGH_TEXT)
+    open_page(page, f"{server.url}/connectivity?units=GRU")
+    selected = page.get_by_text("Selected: character")
+    learning = WALKTHROUGH_MOMENTS[0].position(walkthrough)
+    expect(selected).to_contain_text(f"character {learning},")
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    before = chart.screenshot()
+
+    click_character(page, 0, column=10, line=0)
+    expect(selected).to_contain_text("character 10,")
+    expect(page.get_by_text("Desired: the")).to_be_visible()
+    assert params(page)["pos"] == ["10"]
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached()
+    assert chart.screenshot() != before  # the green highlight and the outline moved
+
+    grammar = WALKTHROUGH_MOMENTS[1].position(walkthrough)
+    page.get_by_role("button", name=re.compile("second “grammar”")).click()
+    expect(selected).to_contain_text(f"character {grammar},")
+    expect(page.get_by_text("Desired: grammar")).to_be_visible()
+    assert params(page)["pos"] == [str(grammar)]
+    assert_not_injected(page)
+
+
+def test_hovering_selects_when_switched_on(server, page):
+    open_page(page, f"{server.url}/connectivity?units=LSTM&hover=true&text={quote_plus('the cat sat on the mat')}")
+    selected = page.get_by_text("Selected: character")
+    expect(selected).to_contain_text("character 22,")  # a new text starts at its last character
+    click_character(page, 0, column=5, line=0, hover=True)
+    expect(selected).to_contain_text("character 5,")
+
+
+# ---- share links ------------------------------------------------------------------------------------------
+
+def test_a_copied_address_reproduces_the_view(server, page, browser):
+    open_page(page, f"{server.url}/connectivity?units=GRU&units=NLSTM")
+    text = "the history of the united states begins with the arrival of people"
+    area = field(page, "Text")
+    area.fill(text)
+    area.press("Control+Enter")
+    expect(page.get_by_text("Selected: character")).to_contain_text(f"character {len(normalize(text)) - 1},")
+    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
+    click_character(page, 1, column=20, line=0)
+    expect(page.get_by_text("Selected: character")).to_contain_text("character 20,")
+    link = page.url
+    assert params(page)["units"] == ["GRU", "NLSTM"] and params(page)["pos"] == ["20"]
+    view = page.get_by_text("Selected: character").inner_text()
+    desired = page.get_by_text("Desired:").all_inner_texts()
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        other = context.new_page()
+        other.dialogs = []
+        open_page(other, link)
+        expect(field(other, "Text")).to_have_value(text)
+        expect(other.get_by_text("Selected: character")).to_have_text(view)
+        expect(other.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
+        assert other.get_by_text("Desired:").all_inner_texts() == desired
+        assert other.url == link
+        other.screenshot(path=str(server.log.parent / "share_link_opened.png"), full_page=True)
+    finally:
+        context.close()
+
+
+# ---- hostile input ----------------------------------------------------------------------------------------
+
+def test_hostile_text_typed_into_every_box_is_only_text(server, page):
+    open_page(page, f"{server.url}/autocomplete?units=GRU")
+    box = field(page, "Type here")
+    box.fill(PAYLOAD)
+    box.press("Enter")
+    expect(page.locator('[data-testid="stProgress"]')).to_have_count(5)
+    expect(box).to_have_value(PAYLOAD)
+    assert_not_injected(page)
+
+    page.get_by_text("Models").click()
+    model_box = field(page, "GRU")
+    model_box.fill(PAYLOAD[:200])
+    model_box.press("Enter")
+    expect(page.get_by_text("Using the configured model")).to_be_visible()
+    assert "<img src=x onerror=alert(1)>" in page.locator('[data-testid="stAlert"]').first.inner_text()
+    assert_not_injected(page)
+
+    open_page(page, f"{server.url}/connectivity?units=GRU")
+    area = field(page, "Text")
+    area.fill(PAYLOAD)
+    area.press("Control+Enter")
+    expect(page.get_by_text("Selected: character")).to_contain_text(f"character {len(normalize(PAYLOAD)) - 1},")
+    expect(area).to_have_value(PAYLOAD)
+    assert_not_injected(page)
+
+
+PAGES = {
+    "autocomplete": ["text", "k"],
+    "connectivity": ["text", "pos", "hover"],
+    "accuracy": ["split", "topk", "article", "maxseen", "eval"],
+    "training": ["x", "logy"],
+    "": [],
+}
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_hostile_values_in_every_link_parameter(server, page, path):
+    names = PAGES[path] + ["units", "gru_model", "lstm_model", "nlstm_model", "rnn_model"]
+    query = urlencode([(name, PAYLOAD) for name in names] + [(PAYLOAD, PAYLOAD)])
+    open_page(page, f"{server.url}/{path}?{query}")
+    expect(page.locator('[data-testid="stAlert"]').first).to_be_visible()
+    body = page.inner_text("body")
+    assert "The link asked for unknown units '<img src=x onerror=alert(1)><script>window.__pw" in body
+    assert "parameters this page does not use ('<img src=x onerror=alert(1)><sc" in body
+    if "text" in names:
+        box = field(page, "Type here") if path == "autocomplete" else field(page, "Text")
+        expect(box).to_have_value(PAYLOAD)
+    assert_not_injected(page)
+
+
+def test_a_huge_link_text_is_cut_with_a_message(server, page):
+    open_page(page, f"{server.url}/connectivity?units=RNN&text={quote_plus('grammar ' * 1500)}&pos=5000")
+    expect(page.get_by_text("the box takes 2,000, so it was cut")).to_be_visible()
+    expect(page.get_by_text("using its first")).to_be_visible()
+    expect(page.get_by_text("Desired:")).to_be_visible()
+    assert_not_injected(page)
+
+
+def test_server_log_has_no_tracebacks_or_warnings(server):
+    """Runs last in this file: everything above went through the server without a logged problem."""
+    log = server.log_text()
+    assert "Traceback" not in log
+    assert not re.search(r"\b(WARNING|ERROR)\b", log), log[-3000:]

@@ -1,0 +1,269 @@
+"""AppTests: every page runs without an exception and shows real values; links are validated.
+
+The app reads its models from a temporary models.toml (``RNNMEM_MODELS``) that points at the shipped
+weights plus a generated evaluation file and training log, so the Accuracy and Training pages have data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rnnmem.analysis import accuracy_by_chars_seen
+from rnnmem.model import UNITS
+from rnnmem.refs import load_model, shipped_dir
+from rnnmem.settings import SETTINGS_ENV
+from rnnmem.text import normalize
+from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
+
+REPO = Path(__file__).resolve().parent.parent
+TIMEOUT = 180  # seconds per run: connectivity on a busy 2-core machine takes a few
+HOSTILE = '<img src=x onerror=alert(1)> <script>window.__pwned=1</script> javascript:alert(1) [x](javascript:alert(1)) $x$ :red[y]'
+SAMPLE = (WALKTHROUGH_TEXT + " the united states of america is a country in north america " * 3)
+
+
+@pytest.fixture(scope="session")
+def models_toml(tmp_path_factory) -> Path:
+    """Model directories that reuse the shipped weights (symlinks) with a training log for every unit and
+    a stored test evaluation for all but the vanilla RNN (to exercise the "no evaluation" path)."""
+    root = tmp_path_factory.mktemp("app-models")
+    lines = ["[models]"]
+    for unit in UNITS:
+        directory = root / unit
+        directory.mkdir()
+        for name in ("config.json", "model.safetensors", "README.md", "training_summary.json"):
+            (directory / name).symlink_to(shipped_dir(unit) / name)
+        (directory / "training_log.csv").write_text(
+            "step,chars_seen,seconds,train_loss,valid_loss\n"
+            "10,64000,20.0,7.5,7.4\n20,128000,40.0,6.8,6.9\n30,192000,60.0,6.2,6.4\n")
+        if unit != "rnn":
+            result = accuracy_by_chars_seen(load_model(unit), SAMPLE).as_dict()
+            evaluation = {"unit": unit, "split": "test", "corpus": "test sample", **result}
+            (directory / "evaluation_test.json").write_text(json.dumps(evaluation))
+        lines.append(f'{unit} = "./{unit}"')
+    path = root / "models.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def app(models_toml, monkeypatch):
+    monkeypatch.setenv(SETTINGS_ENV, str(models_toml))
+
+    def make(page: str | None = None, **params) -> AppTest:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+        for name, value in params.items():
+            at.query_params[name] = value
+        if page:
+            at.switch_page(f"pages/{page}.py")
+        return at.run()
+
+    return make
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def progress_labels(at: AppTest) -> list[str]:
+    return [element.proto.text for element in at.get("progress")]
+
+
+def unescape(markdown: str) -> str:
+    """Undo ui.plain's backslash escapes, to compare with the text a browser shows."""
+    out, i = [], 0
+    while i < len(markdown):
+        if markdown[i] == "\\" and i + 1 < len(markdown):
+            i += 1
+        out.append(markdown[i])
+        i += 1
+    return "".join(out)
+
+
+# ---- pages ------------------------------------------------------------------------------------------------
+
+def test_home_page_links_every_page(app):
+    at = app()
+    assert not at.exception
+    assert texts(at.title) == ["Visualizing memorization in RNNs"]
+    assert len(at.get("page_link")) == 4
+    assert any("small" in info.value for info in at.info)  # the shipped-weights notice
+
+
+def test_autocomplete_starts_with_the_article_example_and_follows_typing(app):
+    at = app("autocomplete", units=["GRU", "LSTM"])
+    assert not at.exception
+    assert at.text_input(key="text").value == "parts of north africa"
+    first = progress_labels(at)
+    assert len(first) == 2 * 5  # two units, five suggestions each
+    assert any("Completing **africa**" in c.value for c in at.caption)
+
+    at.text_input(key="text").input("the united st").run()
+    assert not at.exception
+    typed = progress_labels(at)
+    assert typed != first and len(typed) == 10
+    assert any("Completing **st**" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert list(table["typed"]) == ["(no letters yet)", "s", "st"]  # the last word, letter by letter
+    assert set(table.columns) == {"typed", "GRU", "LSTM"}
+
+
+def test_autocomplete_keeps_suggesting_after_removing_letters(app):
+    at = app("autocomplete", units=["NLSTM"], text="parts of north ")
+    assert not at.exception
+    assert len(progress_labels(at)) == 5
+    assert any("Predicting the next word" in c.value for c in at.caption)
+    at.text_input(key="text").input("").run()
+    assert not at.exception
+    assert any("Type a few letters" in i.value for i in at.info)
+
+
+def test_autocomplete_link_with_bad_and_hostile_values(app):
+    at = app("autocomplete", units=["GRU", "<b>bogus</b>"], k="abc", text=HOSTILE, extra="1")
+    assert not at.exception
+    warnings = " ".join(unescape(w) for w in texts(at.warning))
+    assert "unknown units '<b>bogus</b>'" in warnings
+    assert "number of suggestions 'abc' is not a whole number" in warnings
+    assert "parameters this page does not use ('extra')" in warnings
+    assert at.text_input(key="text").value == HOSTILE  # kept as the box's text, literally
+    assert len(progress_labels(at)) == 5  # still suggests, from the normalised text
+    assert at.number_input(key="k").value == 5
+
+
+def test_autocomplete_cuts_a_huge_link_text_with_a_message(app):
+    at = app("autocomplete", units=["RNN"], text="north " * 2000)
+    assert not at.exception
+    warnings = " ".join(unescape(w) for w in texts(at.warning))
+    assert "12,000 characters; the box takes 2,000" in warnings
+    assert "using its last" in warnings
+    assert len(progress_labels(at)) == 5
+
+
+def test_connectivity_walkthrough_selection_and_moments(app):
+    at = app("connectivity", units=["GRU"])
+    assert not at.exception
+    walkthrough = normalize(WALKTHROUGH_TEXT)
+    learning = WALKTHROUGH_MOMENTS[0].position(walkthrough)
+    assert walkthrough[learning - 2:learning + 1] == " le"
+    assert at.slider(key="pos").value == learning
+    assert "Desired: **learning**" in texts(at.markdown)
+    assert len(at.get("vega_lite_chart")) == 1
+    assert any("advanced" in i.value for i in at.info)  # moment 1's explanation
+    suggestions = progress_labels(at)
+    assert len(suggestions) == 3 and all("%" in s for s in suggestions)
+
+    at.slider(key="pos").set_value(10).run()  # the keyboard fallback for clicking a character
+    assert not at.exception
+    assert any("character **10**" in m for m in texts(at.markdown))
+    assert "Desired: **the**" in texts(at.markdown)
+
+    at.button(key="moment_2").click().run()  # "schools" after one letter
+    schools = WALKTHROUGH_MOMENTS[2].position(walkthrough)
+    assert at.slider(key="pos").value == schools
+    assert walkthrough[schools - 1:schools + 1] == " s"
+    assert "Desired: **schools**" in texts(at.markdown)
+    assert any("whole paragraph" in i.value for i in at.info)
+
+
+def test_connectivity_link_clamps_position_and_shows_hostile_text_as_text(app):
+    at = app("connectivity", units=["LSTM"], text=HOSTILE, pos="99999", hover="maybe")
+    assert not at.exception
+    last = len(normalize(HOSTILE)) - 1
+    assert at.slider(key="pos").value == last
+    warnings = " ".join(unescape(w) for w in texts(at.warning))
+    assert f"selected character 99,999 is out of range (0 to {last})" in warnings
+    assert "hover setting 'maybe' is not true or false" in warnings
+    assert at.text_area(key="text").value == HOSTILE
+
+
+def test_connectivity_switching_unit_set_and_empty_text(app):
+    at = app("connectivity", units=["RNN", "NLSTM"], text="the cat sat on the mat", pos="5")
+    assert not at.exception
+    assert at.slider(key="pos").value == 5
+    assert len(at.get("vega_lite_chart")) == 2
+    at.text_area(key="text").input("!!!").run()
+    assert not at.exception
+    assert any("Enter some text" in i.value for i in at.info)
+
+
+def test_accuracy_page_charts_stored_evaluations_and_pasted_text(app):
+    at = app("accuracy", units=["RNN", "GRU", "LSTM"])
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 1
+    assert any("No stored test evaluation for Vanilla RNN" in unescape(i.value) for i in at.info)
+    numbers = at.dataframe[0].value
+    assert set(numbers["unit"]) == {"GRU", "LSTM"}
+    assert set(numbers["source"]) == {"this app's model", "article (2×600, GPU)"}
+    assert numbers["accuracy"].between(0, 1).all()
+
+    at.toggle(key="article").set_value(False).run()
+    assert set(at.dataframe[0].value["source"]) == {"this app's model"}
+
+    at.text_area(key="eval").input("the united states of america is a country in north america " * 4).run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 2
+    assert any("cross-entropy" in unescape(c.value) for c in at.caption)
+
+
+def test_accuracy_page_without_any_stored_evaluation_still_offers_pasted_text(app):
+    at = app("accuracy", units=["RNN"], split="valid", topk=["top-1", "top-9"], maxseen="500")
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 0
+    assert any("No stored valid evaluation" in unescape(i.value) for i in at.info)
+    warnings = " ".join(unescape(w) for w in texts(at.warning))
+    assert "unknown top-k curves 'top-9'" in warnings
+    assert "characters-seen range 500 is out of range" in warnings
+    assert at.text_area(key="eval") is not None
+
+
+def test_training_page_draws_every_selected_units_losses(app):
+    at = app("training", units=["GRU", "NLSTM"], x="steps", logy="true")
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 1
+    summary = at.dataframe[0].value
+    assert list(summary["unit"]) == ["GRU", "Nested LSTM"]
+    assert at.toggle(key="logy").value is True
+
+
+# ---- models ---------------------------------------------------------------------------------------------
+
+def test_unusable_model_references_fall_back_with_a_message(app, tmp_path):
+    at = app("autocomplete", units=["GRU", "LSTM"], gru_model="hf://not a repo", lstm_model=str(tmp_path))
+    assert not at.exception
+    warnings = " ".join(unescape(w) for w in texts(at.warning))
+    assert "GRU: not a Hugging Face repository id" in warnings
+    assert "LSTM: a local model directory cannot be chosen here" in warnings
+    assert len(progress_labels(at)) == 10  # both units still answer, from their configured models
+
+
+def test_shipped_override_is_used_and_shown(app):
+    at = app("autocomplete", units=["GRU"], gru_model="gru")
+    assert not at.exception
+    assert any(c.value.startswith("gru ·") for c in at.caption)  # the source shown under the unit's name
+
+
+def test_hub_models_are_pinned_to_their_commit_in_the_link(app, monkeypatch):
+    """A Hub branch resolves to a commit; the sidebar (and so the link) is rewritten to that commit."""
+    import rnnmem.hub
+    import rnnmem.ui
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+
+    def fake_load(reference, unit):
+        model = load_model(unit)
+        if reference.startswith("hf://"):
+            model.source, model.revision = reference, sha
+        return model, None
+
+    monkeypatch.setattr(rnnmem.hub, "load_with_fallback", fake_load)
+    rnnmem.ui._load.clear()
+    try:
+        at = app("autocomplete", units=["GRU"], gru_model="hf://someone/rnnmem-gru@main")
+        assert not at.exception
+        assert at.text_input(key="gru_model").value == f"hf://someone/rnnmem-gru@{sha}"
+        assert any(f"revision {sha[:12]}" in unescape(c.value) for c in at.caption)
+    finally:
+        rnnmem.ui._load.clear()

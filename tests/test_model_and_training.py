@@ -1,0 +1,193 @@
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from rnnmem.dataset import EOS_ID, UNKNOWN_ID
+from rnnmem.model import AutocompleteRNN, ModelConfig, ModelFilesError, masked_cross_entropy
+from rnnmem.refs import load_model
+from rnnmem.train import (TrainConfig, export_checkpoint, log_uniform_log_q, make_batch, read_log,
+                          sampled_softmax_loss, train, validation_loss)
+
+from .conftest import tiny_config
+
+WORDS = ["<eos>", "<unknown>", "the", "cat", "sat"]
+
+
+def test_masked_loss_ignores_eos_and_unknown_targets():
+    logits = torch.randn(1, 4, 5)
+    targets = torch.tensor([[2, EOS_ID, UNKNOWN_ID, 3]])
+    expected = torch.nn.functional.cross_entropy(logits[0, [0, 3]], torch.tensor([2, 3]))
+    assert torch.allclose(masked_cross_entropy(logits, targets), expected)
+    # changing logits at masked positions changes nothing
+    logits2 = logits.clone()
+    logits2[0, 1:3] += 100
+    assert torch.allclose(masked_cross_entropy(logits2, targets), expected)
+
+
+@pytest.mark.parametrize("unit", ["rnn", "gru", "lstm", "nlstm"])
+def test_forward_shapes_and_fresh_state(unit):
+    torch.manual_seed(0)
+    model = AutocompleteRNN(tiny_config(unit, WORDS)).eval()
+    chars = torch.randint(1, 28, (3, 7))
+    logits, loss = model(chars)
+    assert logits.shape == (3, 7, 5) and loss is None
+    # causal: a later character cannot change an earlier output
+    changed = chars.clone()
+    changed[:, -1] = (changed[:, -1] % 27) + 1
+    assert torch.allclose(model(changed)[0][:, :-1], logits[:, :-1], atol=1e-6)
+
+
+@pytest.mark.parametrize("unit", ["rnn", "gru", "lstm", "nlstm"])
+def test_save_load_round_trip_gives_identical_outputs(tmp_path, unit):
+    torch.manual_seed(1)
+    model = AutocompleteRNN(tiny_config(unit, WORDS)).eval()
+    model.save(tmp_path / unit)
+    loaded = load_model(str(tmp_path / unit))
+    chars = torch.randint(1, 28, (2, 9))
+    assert torch.equal(model(chars)[0], loaded(chars)[0])
+    assert loaded.config == model.config and not loaded.training
+    # the Hub mixin's own loader also rebuilds it from the files
+    again = AutocompleteRNN.from_pretrained(str(tmp_path / unit))
+    assert torch.equal(again(chars)[0], loaded(chars)[0])
+
+
+def test_fp16_storage_loads_as_float32(tmp_path):
+    torch.manual_seed(2)
+    model = AutocompleteRNN(tiny_config("gru", WORDS)).eval()
+    model.save(tmp_path / "m", dtype=torch.float16)
+    loaded = load_model(str(tmp_path / "m"))
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    chars = torch.randint(1, 28, (2, 9))
+    assert torch.allclose(model(chars)[0], loaded(chars)[0], atol=1e-2)
+
+
+def test_corrupt_or_mismatched_model_directory_gives_clear_errors(tmp_path):
+    torch.manual_seed(3)
+    model = AutocompleteRNN(tiny_config("gru", WORDS))
+    good = model.save(tmp_path / "good")
+    config = json.loads((good / "config.json").read_text())
+
+    mismatched = AutocompleteRNN(tiny_config("lstm", WORDS)).save(tmp_path / "mismatch")
+    (mismatched / "config.json").write_text(json.dumps(config))  # GRU config over LSTM weights
+    with pytest.raises(ModelFilesError, match="do not match"):
+        load_model(str(mismatched))
+
+    wider = dict(config, hidden_size=config["hidden_size"] + 1)
+    (tmp_path / "wider").mkdir()
+    (tmp_path / "wider" / "config.json").write_text(json.dumps(wider))
+    (tmp_path / "wider" / "model.safetensors").write_bytes((good / "model.safetensors").read_bytes())
+    with pytest.raises(ModelFilesError, match="do not match|shape"):
+        load_model(str(tmp_path / "wider"))
+
+    (tmp_path / "trunc").mkdir()
+    (tmp_path / "trunc" / "config.json").write_text(json.dumps(config))
+    (tmp_path / "trunc" / "model.safetensors").write_bytes((good / "model.safetensors").read_bytes()[:100])
+    with pytest.raises(ModelFilesError, match="cannot read weights"):
+        load_model(str(tmp_path / "trunc"))
+
+    (tmp_path / "badjson").mkdir()
+    (tmp_path / "badjson" / "config.json").write_text("{not json")
+    (tmp_path / "badjson" / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ModelFilesError, match="not valid JSON"):
+        load_model(str(tmp_path / "badjson"))
+
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 8}))
+    (tmp_path / "other" / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ModelFilesError, match="not an rnnmem model"):
+        load_model(str(tmp_path / "other"))
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFilesError, match="missing"):
+        load_model(str(tmp_path / "empty"))
+
+
+def test_sampled_softmax_matches_full_softmax_when_every_class_is_sampled():
+    torch.manual_seed(4)
+    V, H, N = 12, 5, 30
+    hidden, weight, bias = torch.randn(N, H), torch.randn(V, H), torch.randn(V)
+    targets = torch.randint(2, V, (N,))
+    full = torch.nn.functional.cross_entropy((hidden @ weight.T + bias)[:, 2:], targets - 2)
+    # with many draws every class is included, log Q ~ 0, and the estimate equals the full loss
+    log_q = log_uniform_log_q(V, 20000, "cpu")
+    sampled = sampled_softmax_loss(hidden, targets, weight, bias, log_q, 20000, torch.Generator().manual_seed(0))
+    assert torch.allclose(sampled, full, atol=1e-4)
+
+
+def _toy_config(**overrides):
+    base = dict(unit="gru", hidden_size=24, num_layers=1, embedding_size=12, corpus="toy", vocab_words=20,
+                seq_len=40, max_chars=60_000, batch_size=16, learning_rate=0.01, valid_every_chars=20_000,
+                valid_chars=2_000, checkpoint_every_seconds=1e9)
+    return TrainConfig(**(base | overrides))
+
+
+@pytest.mark.parametrize("softmax", ["full", "sampled"])
+def test_a_few_training_steps_lower_the_loss(tmp_path, toy_dataset, softmax):
+    config = _toy_config(softmax=softmax, num_sampled=8, max_chars=30_000, valid_every_chars=10_000)
+    torch.manual_seed(0)
+    untrained = AutocompleteRNN(ModelConfig(unit="gru", hidden_size=24, num_layers=1, embedding_size=12,
+                                            words=list(toy_dataset.words), max_seq_len=40))
+    before = validation_loss(untrained, toy_dataset, 2_000, "cpu")
+    model = train(config, tmp_path / softmax, dataset=toy_dataset, log=lambda m: None, progress=False)
+    after = validation_loss(model, toy_dataset, 2_000, "cpu")
+    assert after < before - 0.5
+    for name in ("config.json", "model.safetensors", "README.md", "training_log.csv", "training_config.json"):
+        assert (tmp_path / softmax / name).is_file()
+    rows = read_log(tmp_path / softmax / "training_log.csv")
+    assert [r["chars_seen"] for r in rows] == sorted(r["chars_seen"] for r in rows) and len(rows) >= 3
+    card = (tmp_path / softmax / "README.md").read_text()
+    assert "library_name: rnnmem" in card and "CC BY-SA" in card and "characters seen" in card
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path, toy_dataset, monkeypatch):
+    config = _toy_config(softmax="sampled", num_sampled=8, max_chars=12_000, valid_every_chars=4_000)
+    straight = train(config, tmp_path / "straight", dataset=toy_dataset, log=lambda m: None, progress=False)
+
+    # Stop the second run with SIGTERM in the middle of its 6th optimiser step, as `kill` would.
+    steps = {"n": 0}
+    original_step = torch.optim.Adam.step
+
+    def interrupting_step(self, *args, **kwargs):
+        steps["n"] += 1
+        if steps["n"] == 6:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", interrupting_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "resumed", dataset=toy_dataset, log=lambda m: None, progress=False)
+    monkeypatch.setattr(torch.optim.Adam, "step", original_step)
+    assert (tmp_path / "resumed" / "checkpoint.pt").exists()
+    with pytest.raises(FileExistsError):
+        train(config, tmp_path / "resumed", dataset=toy_dataset, log=lambda m: None, progress=False)
+
+    resumed = train(config, tmp_path / "resumed", resume=True, dataset=toy_dataset, log=lambda m: None,
+                    progress=False)
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+    # a larger budget extends a finished run
+    longer = train(config, tmp_path / "resumed", resume=True, resume_overrides={"max_chars": 16_000},
+                   dataset=toy_dataset, log=lambda m: None, progress=False)
+    rows = read_log(tmp_path / "resumed" / "training_log.csv")
+    assert rows[-1]["chars_seen"] >= 16_000
+    assert not torch.equal(longer.output.weight, straight.output.weight)
+
+
+def test_export_checkpoint_writes_a_loadable_model(tmp_path, toy_corpus, monkeypatch):
+    config = _toy_config(corpus=str(toy_corpus), max_chars=10_000)
+    train(config, tmp_path / "run", log=lambda m: None, progress=False)
+    export_checkpoint(tmp_path / "run", tmp_path / "exported", dtype=torch.float16, log=lambda m: None)
+    model = load_model(str(tmp_path / "exported"))
+    assert model.unit == "gru" and (tmp_path / "exported" / "README.md").exists()
+
+
+def test_make_batch_pads_with_eos(toy_dataset):
+    starts, lengths = toy_dataset.sequences("train")
+    chars, targets = make_batch(toy_dataset, starts[:3], lengths[:3], 40)
+    for row, n in enumerate(lengths[:3].tolist()):
+        assert (chars[row, n:] == 0).all() and (targets[row, n:] == 0).all()
+        assert chars[row, 0] == 1

@@ -1,0 +1,151 @@
+"""The app's models settings: parsing, validation, overrides, and the files read beside each model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rnnmem.model import UNITS
+from rnnmem.refs import ModelRefError
+from rnnmem.settings import (
+    DEFAULT_SETTINGS_FILE,
+    SETTINGS_ENV,
+    SettingsError,
+    check_evaluation,
+    check_override,
+    default_settings,
+    load_settings,
+    model_directory,
+    read_evaluation,
+    read_training,
+    settings_path,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "models.toml"
+    path.write_text(text)
+    return path
+
+
+def test_repository_models_toml_is_valid_and_serves_every_unit():
+    assert DEFAULT_SETTINGS_FILE == REPO / "models.toml"
+    settings = load_settings(DEFAULT_SETTINGS_FILE)
+    assert set(settings.models) == set(UNITS)
+    assert settings.default_units and set(settings.default_units) <= set(UNITS)
+    assert "local" not in settings.overrides  # a public link must not open server paths
+
+
+def test_env_variable_points_at_another_file(tmp_path):
+    path = write(tmp_path, '[models]\ngru = "hf://someone/rnnmem-gru@v1"\n')
+    assert settings_path({SETTINGS_ENV: str(path)}) == path
+    settings = load_settings(environ={SETTINGS_ENV: str(path)})
+    assert settings.models["gru"] == "hf://someone/rnnmem-gru@v1"
+    assert settings.models["lstm"] == "lstm"  # units left out keep their shipped default
+    assert settings.path == path
+
+
+def test_missing_default_file_means_defaults_but_missing_named_file_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr("rnnmem.settings.DEFAULT_SETTINGS_FILE", tmp_path / "absent.toml")
+    assert load_settings(environ={}) == default_settings()
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(environ={SETTINGS_ENV: str(tmp_path / "nope.toml")})
+
+
+def test_local_directories_resolve_relative_to_the_file(tmp_path):
+    (tmp_path / "runs" / "gru").mkdir(parents=True)
+    settings = load_settings(write(tmp_path, '[models]\ngru = "./runs/gru"\n'))
+    assert settings.models["gru"] == str((tmp_path / "runs" / "gru").resolve())
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[models]\ngru = "hf://bad id"\n', "not a Hugging Face repository id"),
+    ('[models]\ntransformer = "gru"\n', "unknown unit 'transformer'"),
+    ('[models]\ngru = 3\n', "must be a non-empty string"),
+    ('[models]\ngru = ""\n', "must be a non-empty string"),
+    ('[modles]\ngru = "gru"\n', "unknown section 'modles'"),
+    ('[app]\nunits = ["gru", "bert"]\n', "unknown unit 'bert'"),
+    ('[app]\nunits = []\n', "non-empty list"),
+    ('[app]\noverrides = ["anything"]\n', "unknown kind 'anything'"),
+    ('[app]\ncolour = "red"\n', "unknown key 'colour'"),
+    ('[models\n', "not valid TOML"),
+])
+def test_invalid_settings_fail_with_one_line_naming_the_file(tmp_path, text, message):
+    with pytest.raises(SettingsError, match=message) as info:
+        load_settings(write(tmp_path, text))
+    assert "\n" not in str(info.value)
+    assert "models.toml" in str(info.value)
+
+
+def test_default_units_keep_page_order(tmp_path):
+    settings = load_settings(write(tmp_path, '[app]\nunits = ["nlstm", "gru"]\n'))
+    assert settings.default_units == ("gru", "nlstm")
+
+
+def test_overrides_limit_what_a_link_can_name(tmp_path):
+    settings = default_settings()
+    assert check_override("lstm", settings) == "lstm"
+    assert check_override("hf://someone/model@abc", settings) == "hf://someone/model@abc"
+    with pytest.raises(ModelRefError, match="local model directory cannot be chosen here"):
+        check_override(str(tmp_path), settings)
+    with pytest.raises(ModelRefError):
+        check_override("<img src=x onerror=alert(1)>", settings)
+    shipped_only = load_settings(write(tmp_path, '[app]\noverrides = ["shipped"]\n'))
+    with pytest.raises(ModelRefError, match="Hub model cannot be chosen"):
+        check_override("hf://someone/model", shipped_only)
+
+
+def test_model_directory_of_each_kind(tmp_path):
+    assert model_directory("gru") == REPO / "rnnmem" / "weights" / "gru"
+    assert model_directory(str(tmp_path)) == tmp_path
+    assert model_directory("hf://someone/model") is None
+    assert model_directory("not a ref") is None
+
+
+def evaluation(top1=(0.1, 0.4), counts=(10, 8)) -> dict:
+    return {"unit": "gru", "chars": 18, "cross_entropy": 3.2, "split": "test", "corpus": "toy",
+            "accuracy_by_chars_seen": {"top1": list(top1), "top2": [0.2, 0.5], "top3": [0.3, 0.6]},
+            "counts": list(counts)}
+
+
+def test_read_evaluation_round_trip_and_absence(tmp_path):
+    assert read_evaluation(tmp_path, "test") is None
+    assert read_evaluation(None, "test") is None
+    (tmp_path / "evaluation_test.json").write_text(json.dumps(evaluation()))
+    assert read_evaluation(tmp_path, "test")["accuracy_by_chars_seen"]["top1"] == [0.1, 0.4]
+    assert read_evaluation(tmp_path, "valid") is None
+    with pytest.raises(ValueError, match="unknown split"):
+        read_evaluation(tmp_path, "train")
+
+
+@pytest.mark.parametrize("broken, message", [
+    ({"accuracy_by_chars_seen": {"top1": [0.1]}}, "top1, top2 and top3"),
+    (evaluation(top1=(0.1, 1.5)), "between 0 and 1"),
+    (evaluation(top1=(0.1,)), "same length"),
+    (evaluation(counts=(1, -2)), "non-negative"),
+    ([1, 2], "not a JSON object"),
+])
+def test_broken_evaluations_are_rejected(broken, message):
+    with pytest.raises(SettingsError, match=message):
+        check_evaluation(broken)
+
+
+def test_unreadable_evaluation_file(tmp_path):
+    (tmp_path / "evaluation_test.json").write_text("{not json")
+    with pytest.raises(SettingsError, match="cannot be read"):
+        read_evaluation(tmp_path, "test")
+
+
+def test_read_training_log_and_summary(tmp_path):
+    assert read_training(tmp_path) == ([], None)
+    (tmp_path / "training_log.csv").write_text(
+        "step,chars_seen,seconds,train_loss,valid_loss\n10,1000,5.0,6.1,6.0\n20,2000,10.0,5.5,5.6\n")
+    (tmp_path / "training_summary.json").write_text(json.dumps({"steps": 20}))
+    rows, summary = read_training(tmp_path)
+    assert [row["step"] for row in rows] == [10.0, 20.0]
+    assert rows[1]["valid_loss"] == 5.6
+    assert summary == {"steps": 20}

@@ -1,0 +1,111 @@
+import gzip
+import hashlib
+import http.server
+import io
+import lzma
+import threading
+import zipfile
+from functools import partial
+
+import numpy as np
+import pytest
+
+from rnnmem import corpus
+from rnnmem.corpus import CorpusError, RemoteCorpus, download_corpus, load_corpus, read_corpus_bytes
+from rnnmem.text import encode_chars, normalize
+
+
+def test_normalize_applies_text8_rules():
+    assert normalize("Hello, World! 42 times") == " hello world four two times"
+    assert normalize("  Ça   va? ") == " a va "  # non-ASCII letters are not letters in text8
+    assert normalize("parts of ") == " parts of "  # a trailing space means a new word is starting
+    assert normalize("parts of ", keep_trailing_space=False) == " parts of"
+    assert normalize("") == "" and normalize("?!…") == ""
+    assert normalize("<script>alert(1)</script>") == " script alert one script "
+
+
+def test_normalize_is_idempotent_on_clean_text():
+    clean = " anarchism is a political philosophy"
+    assert normalize(clean) == clean
+
+
+def test_encode_chars_maps_the_28_symbol_alphabet():
+    assert encode_chars(" az").tolist() == [1, 2, 27]
+    with pytest.raises(ValueError):
+        encode_chars(" A")
+
+
+def test_read_local_corpus_formats(tmp_path):
+    text = b" the cat sat"
+    (tmp_path / "a.txt").write_bytes(text)
+    (tmp_path / "a.xz").write_bytes(lzma.compress(text))
+    (tmp_path / "a.gz").write_bytes(gzip.compress(text))
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as z:
+        z.writestr("a", text)
+    for name in ("a.txt", "a.xz", "a.gz", "a.zip"):
+        assert read_corpus_bytes(tmp_path / name) == text
+    with pytest.raises(CorpusError, match="not found"):
+        read_corpus_bytes(tmp_path / "missing.txt")
+    (tmp_path / "bad.xz").write_bytes(b"not xz")
+    with pytest.raises(CorpusError, match="could not read"):
+        read_corpus_bytes(tmp_path / "bad.xz")
+
+
+def test_load_corpus_normalises_raw_text(tmp_path):
+    (tmp_path / "raw.txt").write_text("The Cat, 2 dogs.")
+    text, description = load_corpus(str(tmp_path / "raw.txt"))
+    assert text == " the cat two dogs "
+    assert "raw.txt" in description
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """A local HTTP file server standing in for text8's home."""
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _zip_bytes(text: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("text8", text)
+    return buffer.getvalue()
+
+
+def test_download_verifies_size_and_checksum(file_server):
+    folder, url = file_server
+    text = b" anarchism originated as a term"
+    payload = _zip_bytes(text)
+    (folder / "text8.zip").write_bytes(payload)
+    good = RemoteCorpus("mini8", f"{url}/text8.zip", len(payload), hashlib.sha256(text).hexdigest(), "test")
+    path = download_corpus(good)
+    assert path.read_bytes() == text
+    assert download_corpus(good) == path  # cached: no second download
+
+    wrong_size = RemoteCorpus("mini8b", good.url, len(payload) + 1, good.text_sha256, "test")
+    with pytest.raises(CorpusError, match="expected"):
+        download_corpus(wrong_size)
+    wrong_sum = RemoteCorpus("mini8c", good.url, len(payload), "0" * 64, "test")
+    with pytest.raises(CorpusError, match="checksum"):
+        download_corpus(wrong_sum)
+    assert not (corpus.cache_dir() / "mini8c").exists()  # nothing half-verified is kept
+
+
+def test_download_offline_gives_a_clear_error(file_server):
+    _, url = file_server
+    missing = RemoteCorpus("mini8d", f"{url}/nothing.zip", 10, "0" * 64, "test")
+    with pytest.raises(CorpusError, match="--corpus PATH"):
+        download_corpus(missing)
+    unreachable = RemoteCorpus("mini8e", "http://127.0.0.1:9/text8.zip", 10, "0" * 64, "test")
+    with pytest.raises(CorpusError, match="could not download"):
+        download_corpus(unreachable, timeout=2)
+
+
+def test_text8_is_the_public_text8():
+    assert corpus.TEXT8.url == "http://mattmahoney.net/dc/text8.zip"
+    assert corpus.TEXT8.zip_size == 31_344_016
