@@ -1,14 +1,16 @@
 """Time per character of the Nested LSTM layer stack against PyTorch's fused LSTM of the same size.
 
     python -m benchmarks.nlstm_speed [--hidden 256 600] [--layers 2] [--seq-len 200] [--repeats 5]
-                                    [--threads 2] [--nlstm rnnmem.model:NestedLSTMLayer]
+                                     [--threads 2] [--clock wall|cpu] [--nlstm rnnmem.model:NestedLSTMLayer]
 
 Training is forward + backward (gradients for the input and every parameter) at batch 64; inference is a
 no-grad forward at batch 1 and batch 64. Input width = hidden size, as in the article. Each repeat times
 the LSTM and then the Nested LSTM back to back, so a busy machine slows both alike; the figures are the
 median over repeats (after one warm-up) of the seconds per character (time / (batch x length)), and the
 ratio is the median of the per-repeat ratios. ``--nlstm module:Class`` times another implementation of
-the layer (same constructor and forward signature), e.g. an older one kept for comparison.
+the layer (same constructor and forward signature); ``--nlstm benchmarks.nlstm_speed:AutogradNestedLSTMLayer``
+times the step-by-step, autograd-recorded layer that rnnmem.model had before rnnmem.nested_lstm.
+On a busy machine, ``--threads 1 --clock cpu`` gives steadier figures.
 """
 
 import argparse
@@ -18,6 +20,36 @@ import time
 
 import torch
 import torch.nn as nn
+
+
+class AutogradNestedLSTMLayer(nn.Module):
+    """The Nested LSTM layer as rnnmem.model wrote it before rnnmem.nested_lstm: every step recorded by
+    autograd. Same parameters and outputs (x (B, T, in) -> h (B, T, H), final state); kept to time."""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.outer_x = nn.Linear(input_size, 4 * hidden_size)
+        self.outer_h = nn.Linear(hidden_size, 4 * hidden_size, bias=False)
+        self.inner = nn.Linear(2 * hidden_size, 4 * hidden_size)
+
+    def forward(self, x, state=None):
+        B, T, _ = x.shape
+        if state is None:
+            h = c_outer = c_inner = x.new_zeros(B, self.hidden_size)
+        else:
+            h, c_outer, c_inner = state
+        outputs = []
+        for x_gates_t in self.outer_x(x).unbind(1):
+            i, j, f, o = (x_gates_t + self.outer_h(h)).chunk(4, dim=-1)
+            inner_x = torch.sigmoid(i) * j
+            inner_h = c_outer * torch.sigmoid(f + 1.0)
+            i2, j2, f2, o2 = self.inner(torch.cat([inner_x, inner_h], dim=-1)).chunk(4, dim=-1)
+            c_inner = c_inner * torch.sigmoid(f2 + 1.0) + torch.sigmoid(i2) * torch.tanh(j2)
+            c_outer = torch.tanh(c_inner) * torch.sigmoid(o2)
+            h = torch.tanh(c_outer) * torch.sigmoid(o)
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), (h, c_outer, c_inner)
 
 
 def load_class(spec: str):

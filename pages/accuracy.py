@@ -17,7 +17,7 @@ ui.check_choice("split", EVALUATION_SPLITS, "split")
 ui.check_choices("topk", TOPK, "top-k curves")
 ui.check_int("maxseen", 1, 40, "characters-seen range", "showing up to 15")
 
-controls = st.columns([1, 2, 1, 2], vertical_alignment="bottom")
+controls = st.columns([1.2, 2, 1.6, 2], vertical_alignment="bottom")
 split = controls[0].segmented_control("Split", EVALUATION_SPLITS, default="test", key="split", bind="query-params",
                                       help="Which held-out part of the corpus the stored evaluation scored.")
 topk = controls[1].pills("Curves", TOPK, default=TOPK, selection_mode="multi", key="topk", bind="query-params")
@@ -25,6 +25,7 @@ overlay = controls[2].toggle("Article's curves", value=True, key="article", bind
                              help="The published curves of the article's 2×600 GPU-trained models.")
 max_seen = controls[3].slider("Characters seen up to", 1, 40, value=15, key="maxseen", bind="query-params")
 
+split = split or "test"  # the segmented control can be emptied
 units = ui.require_units(settings)
 models = ui.load_models(settings, units)
 ks = [int(label[-1]) for label in TOPK if label in (topk or [])]
@@ -34,7 +35,7 @@ if not ks:
 series, missing = [], []
 for item in models:
     try:
-        evaluation = read_evaluation(model_directory(item.source), split or "test")
+        evaluation = read_evaluation(model_directory(item.model), split)
     except SettingsError as error:
         st.warning(ui.plain(f"{item.name}: {error}"), icon=":material/warning:")
         continue
@@ -47,8 +48,8 @@ if overlay:
     series += [(item.unit, charts.ARTICLE_SOURCE, article[item.unit]) for item in models if item.unit in article]
 if missing:
     names = ", ".join(f"{item.name} ({item.source})" for item in missing)
-    st.info(ui.plain(f"No stored {split or 'test'} evaluation for {names} yet: "
-                     f"python -m rnnmem evaluate MODEL --corpus CORPUS --split {split or 'test'} --json writes it. "
+    st.info(ui.plain(f"No stored {split} evaluation for {names} yet: "
+                     f"python -m rnnmem evaluate MODEL --corpus CORPUS --split {split} --json writes it. "
                      "Score your own text below meanwhile."), icon=":material/info:")
 if series:
     frame = charts.accuracy_frame(series, topk=ks, max_seen=int(max_seen))
@@ -59,7 +60,7 @@ if series:
     for unit, source, evaluation in series:
         if source != charts.ARTICLE_SOURCE:
             st.caption(ui.plain(f"{charts.UNIT_NAMES[unit]}: {evaluation.get('chars', 0):,} characters of "
-                                f"{evaluation.get('corpus', 'the corpus')} ({evaluation.get('split', split)}), "
+                                f"{evaluation.get('corpus', 'the corpus')} ({evaluation.get('split', split)} split), "
                                 f"cross-entropy {evaluation.get('cross_entropy', float('nan')):.3f} nats."))
 
 st.subheader("Your own text", divider="gray")

@@ -45,6 +45,9 @@ if not text:
 
 last = len(text) - 1
 default_position = MOMENTS[0][1] if text == WALKTHROUGH else last
+requested = ui.int_param("pos")
+if requested is not None and not 0 <= requested <= last:
+    default_position = min(max(requested, 0), last)  # a link's position past the text: the nearest end
 ui.check_int("pos", 0, last, "selected character", f"selecting character {default_position} instead")
 if isinstance(st.session_state.get("pos"), int) and not 0 <= st.session_state["pos"] <= last:
     st.session_state["pos"] = min(max(st.session_state["pos"], 0), last)  # a shorter text: keep in range

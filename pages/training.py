@@ -25,7 +25,7 @@ models = ui.load_models(settings, units)
 logs, summaries, missing = {}, [], []
 for item in models:
     try:
-        rows, summary = read_training(model_directory(item.source))
+        rows, summary = read_training(model_directory(item.model))
     except SettingsError as error:
         st.warning(ui.plain(f"{item.name}: {error}"), icon=":material/warning:")
         continue
@@ -43,8 +43,9 @@ for item in models:
 
 frame = charts.loss_frame(logs)
 if missing:
-    st.info(ui.plain("No training log for " + ", ".join(f"{i.name} ({i.source})" for i in missing)
-                     + " (a model from the Hub, or trained elsewhere)."), icon=":material/info:")
+    st.info(ui.plain("No logged losses for " + ", ".join(f"{i.name} ({i.source})" for i in missing)
+                     + ": its training_log.csv is empty or absent (Hub models' logs are not downloaded)."),
+            icon=":material/info:")
 if frame.empty:
     ui.stop("None of the selected models has logged losses yet.")
 sparse = [charts.UNIT_NAMES[u] for u, rows in logs.items() if len(rows) < 2]
@@ -53,4 +54,11 @@ if sparse:
 st.altair_chart(charts.loss_chart(frame, x=x or "chars", log_y=bool(log_y)), width="stretch",
                 alt="Training and validation loss against training progress, one colour per unit")
 if summaries:
-    st.dataframe(pd.DataFrame(summaries), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(summaries), hide_index=True, width="stretch", column_config={
+        "characters seen": st.column_config.NumberColumn(format="localized"),
+        "steps": st.column_config.NumberColumn(format="localized"),
+        "epochs": st.column_config.NumberColumn(format="%.3f"),
+        "seconds": st.column_config.NumberColumn(format="%.0f"),
+        "final train loss": st.column_config.NumberColumn(format="%.3f"),
+        "final valid loss": st.column_config.NumberColumn(format="%.3f"),
+    })

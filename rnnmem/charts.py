@@ -6,6 +6,7 @@ User text only ever reaches a chart as data in text marks and tooltips; Vega dra
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,9 +30,17 @@ TEXT_COLUMNS = 64  # characters per line of the connectivity text
 CELL_WIDTH, CELL_HEIGHT = 11, 22  # pixels per character cell (monospace)
 
 
-def unit_colour_scale() -> alt.Scale:
-    names = [UNIT_NAMES[u] for u in UNITS]
-    return alt.Scale(domain=names, range=[UNIT_COLOURS[u] for u in UNITS])
+def unit_colour_scale(names: Iterable[str] | None = None) -> alt.Scale:
+    """Each unit's fixed colour, for the unit display names present (all units when ``names`` is None), so
+    the legend lists only what is drawn and a unit keeps its colour whichever others are shown."""
+    present = set(UNIT_NAMES.values()) if names is None else set(names)
+    units = [u for u in UNITS if UNIT_NAMES[u] in present]
+    return alt.Scale(domain=[UNIT_NAMES[u] for u in units], range=[UNIT_COLOURS[u] for u in units])
+
+
+def _stroke_legend(title: str) -> alt.Legend:
+    return alt.Legend(title=title, symbolType="stroke", symbolStrokeColor="#555", symbolStrokeWidth=2,
+                      symbolSize=300)
 
 
 # ---- accuracy given characters seen ------------------------------------------------------------------
@@ -87,10 +96,11 @@ def accuracy_chart(frame: pd.DataFrame, *, height: int = 420) -> alt.Chart:
         .encode(
             x=alt.X("chars seen:Q", title="characters of the word seen", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.Color("unit:N", scale=unit_colour_scale(), title="unit"),
+            color=alt.Color("unit:N", scale=unit_colour_scale(frame["unit"]), title="unit"),
             strokeDash=alt.StrokeDash("top-k:N", scale=alt.Scale(domain=list(TOPK_DASHES),
-                                                                 range=list(TOPK_DASHES.values())), title="top-k"),
-            opacity=alt.Opacity("source:N", scale=opacity, title="source"),
+                                                                 range=list(TOPK_DASHES.values())),
+                                      legend=_stroke_legend("top-k")),
+            opacity=alt.Opacity("source:N", scale=opacity, legend=_stroke_legend("source")),
             detail="source:N",
             tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("source:N"), alt.Tooltip("top-k:N"),
                      alt.Tooltip("chars seen:Q", title="characters seen"),
@@ -130,12 +140,13 @@ def loss_chart(frame: pd.DataFrame, *, x: str = "chars", log_y: bool = False, he
         alt.Chart(frame)
         .mark_line(point=alt.OverlayMarkDef(size=30, filled=True), strokeWidth=2)
         .encode(
-            x=alt.X(f"{field}:Q", title=title, axis=alt.Axis(format="~s")),
+            x=alt.X(f"{field}:Q", title=title, axis=alt.Axis(format=".3~s")),
             y=alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(type="log" if log_y else "linear",
                                                                              zero=False)),
-            color=alt.Color("unit:N", scale=unit_colour_scale(), title="unit"),
+            color=alt.Color("unit:N", scale=unit_colour_scale(frame["unit"]), title="unit"),
             strokeDash=alt.StrokeDash("split:N", scale=alt.Scale(domain=["training", "validation"],
-                                                                 range=[[1, 0], [5, 3]]), title="loss"),
+                                                                 range=[[1, 0], [5, 3]]),
+                                      legend=_stroke_legend("loss")),
             tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("split:N", title="loss"),
                      alt.Tooltip("loss:Q", format=".3f"), alt.Tooltip("step:Q", format=","),
                      alt.Tooltip("chars_seen:Q", title="characters seen", format=","),
@@ -209,18 +220,41 @@ def connectivity_text_chart(frame: pd.DataFrame, *, select_on: str = "click", na
     connectivity (article's viridis middle), the selected character outlined. Clicking (or, with
     ``select_on="pointerover"``, hovering) a cell selects it through the point selection ``name``."""
     lines = int(frame["line"].max()) + 1 if len(frame) else 1
-    width, height = columns * CELL_WIDTH, lines * CELL_HEIGHT
+    return _text_chart(frame, columns * CELL_WIDTH, lines * CELL_HEIGHT, select_on, name)
+
+
+def connectivity_text_spec(frame: pd.DataFrame, *, select_on: str = "click", name: str = "pick",
+                           columns: int = TEXT_COLUMNS) -> dict:
+    """``connectivity_text_chart`` as a Vega-Lite dict, fast: the chart is built and validated once per
+    (select_on, name), then each call only fills in this text's rows and size. Building and validating
+    the Altair chart costs ~60 ms, too slow to redraw four units within the 100 ms a click may take."""
+    spec = json.loads(_text_spec_template(select_on, name))
+    lines = int(frame["line"].max()) + 1 if len(frame) else 1
+    spec["width"], spec["height"] = columns * CELL_WIDTH, lines * CELL_HEIGHT
+    for axis, extent in (("x", spec["width"]), ("y", spec["height"])):  # the pixel scales span the grid
+        for layer in spec["layer"]:
+            layer["encoding"][axis]["scale"] = {"domain": [0, extent], "range": [0, extent]}
+    spec["datasets"] = {"chars": frame}
+    return spec
+
+
+@functools.lru_cache(maxsize=8)
+def _text_spec_template(select_on: str, name: str) -> str:
+    return json.dumps(_text_chart(alt.NamedData("chars"), 0, 0, select_on, name).to_dict())
+
+
+def _text_chart(data, width: int, height: int, select_on: str, name: str) -> alt.LayerChart:
     pick = alt.selection_point(name=name, fields=["index"], on=select_on, clear=False, empty=False,
                                nearest=False, toggle=False)
-    pixel = alt.Scale(domain=[0, width], range=[0, width])
-    pixel_y = alt.Scale(domain=[0, height], range=[0, height])
-    base = alt.Chart(frame).encode(
+    pixel_x = alt.Scale(domain=[0, width], range=[0, width])
+    pixel_y = alt.Scale(domain=[0, height], range=[0, height])  # y grows downwards, like lines of text
+    base = alt.Chart(data).encode(
         tooltip=[alt.Tooltip("label:N", title="character"), alt.Tooltip("index:Q", title="position"),
                  alt.Tooltip("seen:Q", title="letters of its word seen"),
                  alt.Tooltip("connectivity:Q", title="connectivity / max", format=".2f"),
                  alt.Tooltip("raw:Q", title="connectivity", format=".3g")])
     cells = base.mark_rect(cornerRadius=2).encode(
-        x=alt.X("x:Q", scale=pixel, axis=None),
+        x=alt.X("x:Q", scale=pixel_x, axis=None),
         x2=alt.X2("x_end:Q"),
         y=alt.Y("y:Q", scale=pixel_y, axis=None),
         y2=alt.Y2("y_end:Q"),
@@ -233,7 +267,7 @@ def connectivity_text_chart(frame: pd.DataFrame, *, select_on: str = "click", na
         strokeWidth=alt.condition(alt.datum.state == "selected", alt.value(2.5), alt.value(0)),
     ).transform_calculate(x_end=f"datum.x + {CELL_WIDTH - 1}", y_end=f"datum.y + {CELL_HEIGHT - 2}").add_params(pick)
     letters = base.mark_text(font="monospace", fontSize=15, baseline="middle", align="center").encode(
-        x=alt.X("x_mid:Q", scale=pixel, axis=None),
+        x=alt.X("x_mid:Q", scale=pixel_x, axis=None),
         y=alt.Y("y_mid:Q", scale=pixel_y, axis=None),
         text=alt.Text("char:N"),
         color=alt.condition(alt.datum.state == "later", alt.value("#a0a0a0"), alt.value("#1a1a1a")),
@@ -241,10 +275,10 @@ def connectivity_text_chart(frame: pd.DataFrame, *, select_on: str = "click", na
     return (
         alt.layer(cells, letters)
         .properties(width=width, height=height)
-        .configure_view(strokeWidth=0)
-        .configure(background="transparent")
+        .configure(background="transparent", view=alt.ViewConfig(stroke=None, strokeWidth=0))
     )
 
 
 __all__ = ["UNIT_COLOURS", "ARTICLE_SOURCE", "load_article_accuracy", "accuracy_frame", "accuracy_chart",
-           "loss_frame", "loss_chart", "text_layout", "connectivity_text_frame", "connectivity_text_chart"]
+           "loss_frame", "loss_chart", "text_layout", "connectivity_text_frame", "connectivity_text_chart",
+           "connectivity_text_spec"]

@@ -7,7 +7,6 @@ in a one-line ``error: …`` on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .model import UNITS

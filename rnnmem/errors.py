@@ -1,7 +1,6 @@
 """The exceptions that mean "the user asked for something that cannot be done", shown as one line."""
 
 from .corpus import CorpusError
-from .model import ModelFilesError
 
 
 class InputError(ValueError):
@@ -17,6 +16,6 @@ def _hub_errors() -> tuple:
         return ()
 
 
-# ValueError covers ModelRefError, ModelFilesError and InputError; FileNotFoundError/FileExistsError
+# ValueError covers ModelRefError, ModelFilesError (rnnmem.model) and InputError; FileNotFoundError/FileExistsError
 # cover --resume and --out mistakes.
 USER_ERRORS = (ValueError, CorpusError, FileNotFoundError, FileExistsError, *_hub_errors())

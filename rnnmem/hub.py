@@ -33,6 +33,8 @@ LIBRARY_NAME = "rnnmem"
 PUBLISHED_FILES = ("config.json", "model.safetensors", "README.md", "training_log.csv", "training_config.json",
                    "training_summary.json")
 PUBLISHED_PATTERNS = ("evaluation*.json",)
+# Files beside the weights that the app shows when they exist (downloaded after the model, best effort).
+SIDE_FILES = ("training_log.csv", "training_summary.json", "evaluation_test.json", "evaluation_valid.json")
 # Weight formats that are pickles (loading them runs arbitrary code). Never downloaded.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
@@ -348,7 +350,23 @@ def _load(repo_id: str, revision: str | None, token: str | None, ref: str) -> Au
         raise HubError(f"{ref}: {error}") from None
     model.revision = sha
     model.hub_notice = notice
+    model.files_dir = Path(weights_path).parent
+    _fetch_side_files(repo_id, sha, token, files, local_only=local_only)
     return model
+
+
+def _fetch_side_files(repo_id: str, sha: str, token: str | None, files: list[str] | None, *,
+                      local_only: bool) -> None:
+    """Best effort: the training log and evaluations beside the weights, for the app's Accuracy and
+    Training pages. The model works without them, so a failure here is only logged."""
+    wanted = [name for name in (files or []) if name in SIDE_FILES]
+    for name in wanted:
+        try:
+            path = _download(repo_id, name, sha, token, local_only=local_only)
+            if not _matches_checksum(path):
+                _purge(path)
+        except Exception as error:  # noqa: BLE001 - optional files never fail a load
+            logger.warning("%s: could not fetch %s: %s", repo_id, name, _scrub(_first_line(error), token))
 
 
 def load_with_fallback(ref: str, unit: str):

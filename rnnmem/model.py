@@ -10,7 +10,7 @@ Built on huggingface_hub's PyTorchModelHubMixin: a model directory is config.jso
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
@@ -116,6 +116,7 @@ class AutocompleteRNN(
         self.output = nn.Linear(H, config.vocab_size)
         self.revision: Optional[str] = None  # the resolved Hub commit, when loaded from the Hub
         self.source: Optional[str] = None  # the reference it was loaded from
+        self.files_dir: Optional[Path] = None  # where its card, training log and evaluations lie, if anywhere
 
     @property
     def unit(self) -> str:
@@ -213,6 +214,7 @@ class AutocompleteRNN(
         config = config_from_dict(raw)
         model = cls(config).load_weights_file(directory / WEIGHTS_FILE)
         model.source = str(directory)
+        model.files_dir = directory
         return model
 
     @classmethod

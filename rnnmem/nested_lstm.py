@@ -1,24 +1,27 @@
 """The Nested LSTM layer's time loop, with a hand-written backward (PyTorch has no fused kernel for it).
 
-Recorded by autograd, each step is ~25 small operations forward and as many backward, and their
-bookkeeping, not arithmetic, was most of the time. Here the forward runs unrecorded and keeps only
-what the backward needs; the backward is one loop that also accumulates the weight gradients. The
-equations are DEFINITIONS.md's "Nested LSTM cell"; the derivatives are those of rnnmem.vjp's
+Recorded by autograd, each step is ~25 small operations forward and as many backward. Here the forward
+runs unrecorded and keeps only what the backward needs, and the backward is one loop over the steps.
+The equations are DEFINITIONS.md's "Nested LSTM cell"; the derivatives are those of rnnmem.vjp's
 _NestedLSTMCell. tests/test_nested_lstm.py checks outputs and gradients against a plain step-by-step
 implementation differentiated by autograd, and runs torch.autograd.gradcheck.
 
-Choices, each measured on CPU (benchmarks/nlstm_speed.py):
-- Gate rows are reordered so that each activation covers one contiguous slice: outer gates as
-  (o, f, i, j) (sigmoid on the first 3H; j stays linear, as published) and inner gates as
-  (o', i', f', j'). The parameters keep the published order (i, j, f, o); the weights are permuted on
+Matrix products are most of the work (a Nested LSTM step does 3x an LSTM step's recurrent products,
+2x its products in all), so the rest is kept to few operations, each measured on CPU
+(benchmarks/nlstm_speed.py):
+- Gate rows are reordered inside so that each activation covers one contiguous slice: outer gates as
+  (o, f, i, j) (sigmoid on the first 3H; j stays linear, as published), inner gates as
+  (o', i', f', j'). The parameters keep the published order (i, j, f, o): the weights are permuted on
   the way in and their gradients on the way out. The forget biases' +1 is added to the biases once.
-- torch.tanh on CPU is ~5x slower per element than torch.sigmoid, so for large enough steps tanh(v) is
-  computed as 2 sigmoid(2v) - 1 (for j' by doubling its weight rows, which is exact). It differs
-  from torch.tanh by ~1e-7 in absolute terms.
-- Activations are kept per step, not in whole-sequence buffers: fresh buffers of tens of MB are
-  page-faulted in on every call (~20 ms per 50 MB here), while per-step blocks are reused by malloc.
-  The weight gradients are accumulated per step (a (B, 4H)^T (B, K) product runs as fast per row as
-  one product over all steps).
+- torch.tanh on CPU is ~5x slower per element than torch.sigmoid; for steps of at least
+  FAST_TANH_MIN_ELEMENTS it is computed as 2 sigmoid(2v) - 1 (for j' inside the one sigmoid over the
+  inner gates, by doubling j''s weight rows, which is exact). This differs from torch.tanh by ~1e-7.
+- Steps are processed in chunks of about CHUNK_ROWS rows (steps x batch). Per chunk: one product for
+  the input half of the outer gates, buffers for every activation, written through per-step views
+  made once (a view costs as much as a small operation); in the backward, the factors that do not
+  depend on the incoming gradient for the whole chunk at once, then one product each for the input
+  gradient and the weight gradients. Chunk-sized buffers are reused by malloc from call to call, where
+  whole-sequence buffers (tens of MB) were page-faulted in afresh on every call (~20 ms per 50 MB).
 """
 
 from __future__ import annotations
@@ -29,44 +32,37 @@ from torch.autograd.function import once_differentiable
 # Published gate order: i, j, f, o (chunk k = rows k*H..(k+1)*H of each weight).
 _OUTER_ORDER = (3, 2, 0, 1)  # o, f, i, j: sigmoid on [0, 3H), j linear on [3H, 4H)
 _INNER_ORDER = (3, 0, 2, 1)  # o', i', f', j': sigmoid on [0, 3H), tanh on [3H, 4H)
-_FORGET = 2  # index of f in the published order
-# Steps of at least this many elements (batch x hidden) compute tanh from sigmoid on CPU; below it
-# torch.tanh's lower fixed cost wins (measured crossover ~2000 elements).
+# On CPU, steps of at least this many elements (batch x hidden) compute tanh of the cell states from
+# sigmoid; below it torch.tanh's lower fixed cost wins (measured crossover ~2000 elements).
 FAST_TANH_MIN_ELEMENTS = 2048
+CHUNK_ROWS = 1024  # rows (steps x batch) per chunk of the input and weight-gradient products
+_STATE_BUFFERS = ("c_outers", "c_inners", "tanh_cos", "tanh_cis")  # (n, B, H) per-chunk buffers
 
 
-def _permutation(order, H: int, device) -> torch.Tensor:
-    """Row indices that put the published chunks in `order`: (4H,) long."""
-    return torch.cat([torch.arange(k * H, (k + 1) * H, device=device) for k in order])
+def _reorder(w, order, H: int):
+    """w's chunks of H rows (published order) in `order`: a fresh tensor."""
+    return torch.cat([w[k * H:(k + 1) * H] for k in order])
 
 
-def _prepare(w_x, b_x, w_h, w_in, b_in, fast_tanh: bool):
-    """Weights in the internal gate order, with the forget biases' +1 folded into the biases and, with
-    fast_tanh, j' rows doubled for the forward (tanh(j') = 2 sigmoid(2j') - 1)."""
-    H = w_h.shape[1]
-    perm_o, perm_i = _permutation(_OUTER_ORDER, H, w_h.device), _permutation(_INNER_ORDER, H, w_h.device)
-    w_x_p, w_h_p, w_in_p = w_x[perm_o], w_h[perm_o], w_in[perm_i]  # (4H, in), (4H, H), (4H, 2H)
-    b_x_p, b_in_p = b_x[perm_o], b_in[perm_i]  # (4H,): fresh copies, safe to change in place
-    f = _OUTER_ORDER.index(_FORGET)
-    b_x_p[f * H:(f + 1) * H] += 1.0
-    f = _INNER_ORDER.index(_FORGET)
-    b_in_p[f * H:(f + 1) * H] += 1.0
-    w_in_fwd = w_in_p
-    if fast_tanh:
-        w_in_fwd, b_in_p = w_in_p.clone(), b_in_p.clone()
-        w_in_fwd[3 * H:] *= 2
-        b_in_p[3 * H:] *= 2
-    return w_x_p, b_x_p, w_h_p, w_in_p, w_in_fwd, b_in_p
-
-
-def _tanh(v, fast: bool):
-    if fast:
-        return torch.mul(v, 2).sigmoid_().mul_(2).sub_(1)
-    return torch.tanh(v)
+def _restore(w, order, H: int):
+    """The inverse of _reorder."""
+    return torch.cat([w[order.index(k) * H:(order.index(k) + 1) * H] for k in range(4)])
 
 
 def _use_fast_tanh(x, B: int, H: int) -> bool:
     return x.device.type == "cpu" and B * H >= FAST_TANH_MIN_ELEMENTS
+
+
+def _tanh(v, fast: bool, out):
+    if fast:
+        return torch.mul(v, 2, out=out).sigmoid_().mul_(2).sub_(1)  # tanh(v) = 2 sigmoid(2v) - 1
+    return torch.tanh(v, out=out)
+
+
+def _chunks(T: int, B: int):
+    """(start, end) step ranges of about CHUNK_ROWS rows each, in order."""
+    n = max(1, CHUNK_ROWS // B)
+    return [(t0, min(t0 + n, T)) for t0 in range(0, T, n)]
 
 
 def nested_lstm(x, h0, c_outer0, c_inner0, w_x, b_x, w_h, w_in, b_in, all_states: bool = False):
@@ -81,7 +77,14 @@ def nested_lstm(x, h0, c_outer0, c_inner0, w_x, b_x, w_h, w_in, b_in, all_states
     if torch.is_grad_enabled() and any(a.requires_grad for a in args):
         return _NestedLSTMFunction.apply(*args, all_states)
     with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-        return _forward(*args, all_states=all_states, save=False)[:3]
+        return _forward(*args, all_states=all_states, save=False)
+
+
+def _steps(t, *slices):
+    """Per-step views of chunk tensor t (n, B, ...): t.unbind(0), or for each slice of the last dim."""
+    if not slices:
+        return t.unbind(0)
+    return [t[..., a:b].unbind(0) for a, b in slices]
 
 
 def _forward(x, h0, c_outer0, c_inner0, w_x, b_x, w_h, w_in, b_in, *, all_states: bool, save: bool):
@@ -89,53 +92,74 @@ def _forward(x, h0, c_outer0, c_inner0, w_x, b_x, w_h, w_in, b_in, *, all_states
     H = w_h.shape[1]
     H2, H3 = 2 * H, 3 * H
     fast = _use_fast_tanh(x, B, H)
-    w_x_p, b_x_p, w_h_p, w_in_p, w_in_fwd, b_in_p = _prepare(w_x, b_x, w_h, w_in, b_in, fast)
-    w_h_t, w_in_t = w_h_p.t(), w_in_fwd.t()  # (H, 4H), (2H, 4H)
     x = x.contiguous()  # (T, B, in): the first layer gets a transposed view of the embeddings
-    # The input half of the outer gates for all steps in one product; each step adds h_{t-1} W_h in place.
-    outer = torch.addmm(b_x_p, x.view(T * B, -1), w_x_p.t()).view(T, B, 4 * H)  # (T, B, 4H)
+    # Weights in the internal gate order (fresh tensors), forget biases +1; with fast tanh, j' doubled.
+    w_x_p, w_h_p, w_in_p = (_reorder(w, order, H) for w, order in
+                            ((w_x, _OUTER_ORDER), (w_h, _OUTER_ORDER), (w_in, _INNER_ORDER)))
+    b_x_p, b_in_p = _reorder(b_x, _OUTER_ORDER, H), _reorder(b_in, _INNER_ORDER, H)
+    b_x_p[H:H2] += 1.0  # f
+    b_in_p[H2:H3] += 1.0  # f'
+    w_x_t, w_h_t = w_x_p.t().contiguous(), w_h_p.t().contiguous()  # (in, 4H), (H, 4H)
+    w_in_t = w_in_p.t().contiguous()  # (2H, 4H)
+    if fast:  # tanh(j') = 2 sigmoid(2j') - 1
+        b_in_p[H3:] *= 2
+        w_in_t[:, H3:] *= 2
+
     h = x.new_empty(T + 1, B, H)  # h[t] = h_{t-1}: the initial state, then every step's output
     h[0] = h0
-    c_outer, c_inner = c_outer0, c_inner0  # (B, H)
-    keep = save or all_states
-    c_outers, c_inners = [c_outer0], [c_inner0]  # per step, initial state first (when kept)
-    inner_ins, inners, tanh_cis, tanh_cos = [], [], [], []
-    for t in range(T):
-        a = outer[t]  # (B, 4H): o, f, i, j
-        a.addmm_(h[t], w_h_t)
-        a[:, :H3].sigmoid_()  # sigmoid(o), sigmoid(f + 1), sigmoid(i); j stays as it is
-        z = x.new_empty(B, H2)  # [inner_x, inner_h]
-        torch.mul(a[:, H2:H3], a[:, H3:], out=z[:, :H])  # inner_x = sigmoid(i) * j (no tanh, as published)
-        torch.mul(c_outer, a[:, H:H2], out=z[:, H:])  # inner_h = c_outer * sigmoid(f + 1)
-        g = torch.addmm(b_in_p, z, w_in_t)  # (B, 4H): o', i', f', j' (j' doubled with fast tanh)
-        if fast:
-            g.sigmoid_()
-            g[:, H3:].mul_(2).sub_(1)  # tanh(j') = 2 sigmoid(2j') - 1
-        else:
-            g[:, :H3].sigmoid_()
-            g[:, H3:].tanh_()
-        c_inner = c_inner * g[:, H2:H3]  # c_inner * sigmoid(f' + 1)
-        c_inner.addcmul_(g[:, H:H2], g[:, H3:])  # + sigmoid(i') * tanh(j')
-        tanh_ci = _tanh(c_inner, fast)
-        c_outer = tanh_ci * g[:, :H]  # the inner LSTM's output is the outer cell state
-        tanh_co = _tanh(c_outer, fast)
-        torch.mul(tanh_co, a[:, :H], out=h[t + 1])  # h = tanh(c_outer) * sigmoid(o)
-        if keep:
-            c_outers.append(c_outer)
-            c_inners.append(c_inner)
-        if save:
-            inner_ins.append(z)
-            inners.append(g)
-            tanh_cis.append(tanh_ci)
-            tanh_cos.append(tanh_co)
+    hs = h.unbind(0)
+    c_outer, c_inner = c_outer0, c_inner0  # (B, H): the state before the current step
+    # Every step's activations are written into (n, B, .) buffers, one set per chunk of n steps when
+    # they are kept (for the backward, or all_states), else one set reused, through per-step views
+    # made once per buffer set (a view costs as much as a small operation).
+    reuse = not (save or all_states)
+    gate = [(k * H, (k + 1) * H) for k in range(4)]  # column ranges of the four gates
+    chunks = []  # the buffer sets, when kept
+    for t0, t1 in _chunks(T, B):
+        n = t1 - t0
+        if not (reuse and chunks):
+            buf = dict(outer=x.new_empty(n, B, 4 * H),  # o, f, i, j after activation (j linear)
+                       inner_in=x.new_empty(n, B, H2),  # [inner_x, inner_h]
+                       inner=x.new_empty(n, B, 4 * H),  # o', i', f', j' after activation (tanh for j')
+                       **{name: x.new_empty(n, B, H) for name in _STATE_BUFFERS})
+            chunks.append(buf)
+            outer, inner_in, inner = buf["outer"], buf["inner_in"], buf["inner"]
+            A, Z, G = _steps(outer), _steps(inner_in), _steps(inner)
+            A3, G3 = _steps(outer, (0, H3))[0], _steps(inner, (0, H3))[0]
+            SO, SF, SI, J = _steps(outer, *gate)
+            SO2, SI2, SF2, TJ2 = _steps(inner, *gate)
+            ZX, ZH = _steps(inner_in, (0, H), (H, H2))
+            CO, CI, TCO, TCI = (_steps(buf[name]) for name in _STATE_BUFFERS)
+        # The input half of the outer gates for the chunk in one product; each step adds h W_h in place.
+        torch.addmm(b_x_p, x[t0:t1].view(n * B, -1), w_x_t, out=outer[:n].view(n * B, 4 * H))
+        for k in range(n):
+            t = t0 + k
+            A[k].addmm_(hs[t], w_h_t)
+            A3[k].sigmoid_()  # sigmoid(o), sigmoid(f + 1), sigmoid(i); j stays as it is
+            torch.mul(SI[k], J[k], out=ZX[k])  # inner_x = sigmoid(i) * j (no tanh, as published)
+            torch.mul(c_outer, SF[k], out=ZH[k])  # inner_h = c_outer * sigmoid(f + 1)
+            torch.addmm(b_in_p, Z[k], w_in_t, out=G[k])
+            if fast:
+                G[k].sigmoid_()
+                TJ2[k].mul_(2).sub_(1)  # tanh(j') = 2 sigmoid(2j') - 1
+            else:
+                G3[k].sigmoid_()
+                TJ2[k].tanh_()
+            torch.mul(c_inner, SF2[k], out=CI[k])  # c_inner * sigmoid(f' + 1)
+            c_inner = CI[k].addcmul_(SI2[k], TJ2[k])  # + sigmoid(i') * tanh(j')
+            _tanh(c_inner, fast, out=TCI[k])
+            c_outer = torch.mul(TCI[k], SO2[k], out=CO[k])  # the inner LSTM's output is the outer cell
+            _tanh(c_outer, fast, out=TCO[k])
+            torch.mul(TCO[k], SO[k], out=hs[t + 1])  # h = tanh(c_outer) * sigmoid(o)
     if all_states:
-        c_outer, c_inner = torch.stack(c_outers), torch.stack(c_inners)  # (T + 1, B, H)
+        c_outer = torch.cat([c_outer0[None]] + [c["c_outers"] for c in chunks])  # (T + 1, B, H)
+        c_inner = torch.cat([c_inner0[None]] + [c["c_inners"] for c in chunks])
+    else:
+        c_outer, c_inner = c_outer.clone(), c_inner.clone()  # not views of the buffers kept below
     if not save:
         return h, c_outer, c_inner
-    # The states before each step (not the final ones: those are outputs, and keeping an output here
-    # would make a reference cycle through the graph).
-    saved = dict(x=x, outer=outer, c_outers=c_outers[:T], c_inners=c_inners[:T], inner_ins=inner_ins,
-                 inners=inners, tanh_cis=tanh_cis, tanh_cos=tanh_cos, w_x_p=w_x_p, w_h_p=w_h_p, w_in_p=w_in_p)
+    saved = dict(x=x, chunks=chunks, c_outer0=c_outer0, c_inner0=c_inner0,
+                 w_x_p=w_x_p, w_h_p=w_h_p, w_in_p=w_in_p)  # w_in_p: j' rows not doubled
     return h, c_outer, c_inner, saved
 
 
@@ -146,10 +170,10 @@ class _NestedLSTMFunction(torch.autograd.Function):
         with torch.autocast(x.device.type, enabled=False):
             h, c_outer, c_inner, saved = _forward(x, h0, c_outer0, c_inner0, w_x, b_x, w_h, w_in, b_in,
                                                   all_states=all_states, save=True)
-        # The output h and the input x are saved the checked way (changing them in place before the
+        # The inputs and the output h are saved the checked way (changing them in place before the
         # backward raises); the rest is internal to this call, kept on ctx (per call: concurrent calls
         # share nothing).
-        ctx.save_for_backward(saved.pop("x"), h)
+        ctx.save_for_backward(saved.pop("x"), h, saved.pop("c_outer0"), saved.pop("c_inner0"))
         ctx.saved = saved
         ctx.all_states = all_states
         ctx.device_type = x.device.type
@@ -159,80 +183,115 @@ class _NestedLSTMFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_h, grad_c_outer, grad_c_inner):
-        x, h = ctx.saved_tensors
+        x, h, c_outer0, c_inner0 = ctx.saved_tensors
         with torch.autocast(ctx.device_type, enabled=False):
-            return _backward(ctx.needs_input_grad, ctx.all_states, x, h, ctx.saved, grad_h, grad_c_outer,
-                             grad_c_inner) + (None,)
+            grads = _backward(ctx.needs_input_grad, ctx.all_states, x, h, c_outer0, c_inner0, ctx.saved,
+                              grad_h, grad_c_outer, grad_c_inner)
+        return *grads, None
 
 
-def _backward(needs, all_states, x, h, s, grad_h, grad_c_outer, grad_c_inner):
-    outer, w_x_p, w_h_p, w_in_p = s["outer"], s["w_x_p"], s["w_h_p"], s["w_in_p"]
-    T, B, _ = x.shape
+def _backward(needs, all_states, x, h, c_outer0, c_inner0, saved, grad_h, grad_c_outer, grad_c_inner):
+    w_x_p, w_h_p, w_in_p = saved["w_x_p"], saved["w_h_p"], saved["w_in_p"]
+    T, B, E = x.shape
     H = w_h_p.shape[1]
     H2, H3 = 2 * H, 3 * H
     need_x, need_w = needs[0], any(needs[4:9])
-    # Gradients of the state at the end of the current step (the step's output h, c_outer', c_inner').
+    # Gradients w.r.t. the state after the current step (h, c_outer', c_inner'), updated in place.
     dh = x.new_zeros(B, H) if grad_h is None else grad_h[T].clone()
-    g_co = grad_c_outer if grad_c_outer is None or not all_states else grad_c_outer[T]
-    g_ci = grad_c_inner if grad_c_inner is None or not all_states else grad_c_inner[T]
-    dco = x.new_zeros(B, H) if g_co is None else g_co.clone()
-    dci = x.new_zeros(B, H) if g_ci is None else g_ci.clone()
-    ones = x.new_ones(B, H)
-    dx = x.new_empty(T, B, x.shape[2]) if need_x else None
-    if need_w:  # accumulated in the internal gate order, permuted back at the end
+    dco, dci = x.new_zeros(B, H), x.new_zeros(B, H)
+    for d, grad in ((dco, grad_c_outer), (dci, grad_c_inner)):
+        if grad is not None:
+            d.copy_(grad[T] if all_states else grad)
+    dci_3 = dci.unsqueeze(1)  # (B, 1, H), to scale three gates at once
+    grad_hs = None if grad_h is None else grad_h.unbind(0)
+    grad_cos = grad_c_outer.unbind(0) if all_states and grad_c_outer is not None else None
+    grad_cis = grad_c_inner.unbind(0) if all_states and grad_c_inner is not None else None
+    dx = x.new_empty(T, B, E) if need_x else None
+    if need_w:  # in the internal gate order, restored at the end
         dw_x, dw_h, dw_in = torch.zeros_like(w_x_p), torch.zeros_like(w_h_p), torch.zeros_like(w_in_p)
         db_x, db_in = x.new_zeros(4 * H), x.new_zeros(4 * H)
-        ones_b = x.new_ones(B)
-    for t in range(T - 1, -1, -1):
-        a, g = outer[t], s["inners"][t]  # (B, 4H) each: o f i j and o' i' f' j', after activation
-        so, sf, si, j = a[:, :H], a[:, H:H2], a[:, H2:H3], a[:, H3:]
-        so2, si2, sf2, tj2 = g[:, :H], g[:, H:H2], g[:, H2:H3], g[:, H3:]
-        tci, tco = s["tanh_cis"][t], s["tanh_cos"][t]
-        c_outer_prev, c_inner_prev = s["c_outers"][t], s["c_inners"][t]
-        d_a = torch.addcmul(a[:, :H3], a[:, :H3], a[:, :H3], value=-1)  # sigmoid' of o, f, i: s (1 - s)
-        d_g = torch.addcmul(g[:, :H3], g[:, :H3], g[:, :H3], value=-1)  # of o', i', f'
-        d_outer = x.new_empty(B, 4 * H)  # gradients of the pre-activations: o f i j
-        d_inner = x.new_empty(B, 4 * H)  # o' i' f' j'
-        # h = tanh(c_outer') sigmoid(o)
-        dco.addcmul_(dh * so, torch.addcmul(ones, tco, tco, value=-1))
-        torch.mul(dh * tco, d_a[:, :H], out=d_outer[:, :H])
-        # c_outer' = tanh(c_inner') sigmoid(o')
-        dci.addcmul_(dco * so2, torch.addcmul(ones, tci, tci, value=-1))
-        torch.mul(dco * tci, d_g[:, :H], out=d_inner[:, :H])
-        # c_inner' = c_inner sigmoid(f' + 1) + sigmoid(i') tanh(j')
-        torch.mul(dci * tj2, d_g[:, H:H2], out=d_inner[:, H:H2])
-        torch.mul(dci * c_inner_prev, d_g[:, H2:H3], out=d_inner[:, H2:H3])
-        torch.mul(dci * si2, torch.addcmul(ones, tj2, tj2, value=-1), out=d_inner[:, H3:])
-        d_inner_in = d_inner @ w_in_p  # (B, 2H): gradients of inner_x and inner_h
-        d_ix, d_ih = d_inner_in[:, :H], d_inner_in[:, H:]
-        # inner_h = c_outer sigmoid(f + 1); inner_x = sigmoid(i) j
-        torch.mul(d_ih * c_outer_prev, d_a[:, H:H2], out=d_outer[:, H:H2])
-        torch.mul(d_ix * j, d_a[:, H2:H3], out=d_outer[:, H2:H3])
-        torch.mul(d_ix, si, out=d_outer[:, H3:])
-        # to the state before this step
-        dci.mul_(sf2)
-        dco = d_ih * sf
-        if all_states:
-            if grad_c_outer is not None:
-                dco.add_(grad_c_outer[t])
-            if grad_c_inner is not None:
-                dci.add_(grad_c_inner[t])
-        dh = d_outer @ w_h_p if grad_h is None else torch.addmm(grad_h[t], d_outer, w_h_p)
+    chunks = _chunks(T, B)
+    for c in range(len(chunks) - 1, -1, -1):
+        t0, t1 = chunks[c]
+        n = t1 - t0
+        s = saved["chunks"][c]
+        outer, inner, tanh_co, tanh_ci = s["outer"], s["inner"], s["tanh_cos"], s["tanh_cis"]  # (n, B, .)
+        so, sf, si, j = outer.split(H, -1)
+        so2, si2, sf2, tj2 = inner.split(H, -1)
+        prev = saved["chunks"][c - 1] if c else None  # for the states before the chunk's first step
+        c_outer_first = prev["c_outers"][-1] if prev else c_outer0  # (B, H)
+        c_inner_first = prev["c_inners"][-1] if prev else c_inner0
+
+        # Every factor that does not depend on the incoming gradients, for the whole chunk at once
+        # (vjp.py's backward_step, split into these and the per-step products below).
+        dtanh_co = torch.addcmul(so, so * tanh_co, tanh_co, value=-1)  # ∂h/∂c_outer' = so (1 - tanh^2)
+        dtanh_ci = torch.addcmul(so2, so2 * tanh_ci, tanh_ci, value=-1)  # ∂c_outer'/∂c_inner'
+        m_outer = x.new_empty(n, B, 4 * H)  # what the incoming gradient multiplies, per gate:
+        s3 = outer[..., :H3]  # sigmoid of o, f, i
+        torch.addcmul(s3, s3, s3, value=-1, out=m_outer[..., :H3])  # their derivatives s (1 - s)
+        m_outer[..., :H].mul_(tanh_co)  # o, times dh
+        m_outer[0, :, H:H2].mul_(c_outer_first)  # f, times d inner_h
+        m_outer[1:, :, H:H2].mul_(s["c_outers"][:-1])
+        m_outer[..., H2:H3].mul_(j)  # i, times d inner_x
+        m_outer[..., H3:] = si  # j, times d inner_x
+        m_inner = x.new_empty(n, B, 4 * H)
+        s3 = inner[..., :H3]  # sigmoid of o', i', f'
+        torch.addcmul(s3, s3, s3, value=-1, out=m_inner[..., :H3])
+        m_inner[..., :H].mul_(tanh_ci)  # o', times dc_outer'
+        m_inner[..., H:H2].mul_(tj2)  # i', times dc_inner', as are f' and j'
+        m_inner[0, :, H2:H3].mul_(c_inner_first)  # f'
+        m_inner[1:, :, H2:H3].mul_(s["c_inners"][:-1])
+        torch.addcmul(si2, si2 * tj2, tj2, value=-1, out=m_inner[..., H3:])  # j': si2 (1 - tanh(j')^2)
+        d_outer = x.new_empty(n, B, 4 * H)  # gradients of the pre-activations: o f i j
+        d_inner = x.new_empty(n, B, 4 * H)  # o' i' f' j'
+        d_inner_in = x.new_empty(n, B, H2)  # gradients of [inner_x, inner_h]
+        # per-step views, made once
+        DTCO, DTCI, SF, SF2 = map(_steps, (dtanh_co, dtanh_ci, sf, sf2))
+        DO, DI, DII = map(_steps, (d_outer, d_inner, d_inner_in))
+        MO, MF = _steps(m_outer, (0, H), (H, H2))
+        MIJ = _steps(m_outer[..., H2:].view(n, B, 2, H))  # (B, 2, H) each
+        MO2 = _steps(m_inner, (0, H))[0]
+        MIFJ2 = _steps(m_inner[..., H:].view(n, B, 3, H))
+        DO_O, DO_F = _steps(d_outer, (0, H), (H, H2))
+        DO_IJ = _steps(d_outer[..., H2:].view(n, B, 2, H))
+        DI_O2 = _steps(d_inner, (0, H))[0]
+        DI_IFJ2 = _steps(d_inner[..., H:].view(n, B, 3, H))
+        D_IX = _steps(d_inner_in[..., :H].unsqueeze(2))  # (B, 1, H)
+        D_IH = _steps(d_inner_in, (H, H2))[0]
+        for k in range(n - 1, -1, -1):
+            t = t0 + k
+            dco.addcmul_(dh, DTCO[k])  # h = tanh(c_outer') sigmoid(o)
+            torch.mul(dh, MO[k], out=DO_O[k])
+            dci.addcmul_(dco, DTCI[k])  # c_outer' = tanh(c_inner') sigmoid(o')
+            torch.mul(dco, MO2[k], out=DI_O2[k])
+            # c_inner' = c_inner sigmoid(f' + 1) + sigmoid(i') tanh(j')
+            torch.mul(dci_3, MIFJ2[k], out=DI_IFJ2[k])
+            torch.mm(DI[k], w_in_p, out=DII[k])
+            torch.mul(D_IH[k], MF[k], out=DO_F[k])  # inner_h = c_outer sigmoid(f + 1)
+            torch.mul(D_IX[k], MIJ[k], out=DO_IJ[k])  # inner_x = sigmoid(i) j
+            # to the state before this step
+            dci.mul_(SF2[k])
+            torch.mul(D_IH[k], SF[k], out=dco)
+            if grad_cos is not None:
+                dco.add_(grad_cos[t])
+            if grad_cis is not None:
+                dci.add_(grad_cis[t])
+            if grad_hs is None:
+                torch.mm(DO[k], w_h_p, out=dh)
+            else:
+                torch.addmm(grad_hs[t], DO[k], w_h_p, out=dh)
+        # The chunk's input gradient and weight gradients: one product each.
+        rows = n * B
+        d_outer, d_inner = d_outer.view(rows, 4 * H), d_inner.view(rows, 4 * H)
         if need_x:
-            torch.mm(d_outer, w_x_p, out=dx[t])
+            torch.mm(d_outer, w_x_p, out=dx[t0:t1].view(rows, E))
         if need_w:
-            dw_x.addmm_(d_outer.t(), x[t])
-            dw_h.addmm_(d_outer.t(), h[t])
-            dw_in.addmm_(d_inner.t(), s["inner_ins"][t])
-            db_x.addmv_(d_outer.t(), ones_b)
-            db_in.addmv_(d_inner.t(), ones_b)
+            dw_x.addmm_(d_outer.t(), x[t0:t1].view(rows, E))
+            dw_h.addmm_(d_outer.t(), h[t0:t1].view(rows, H))  # h[t] = h_{t-1}
+            dw_in.addmm_(d_inner.t(), s["inner_in"].view(rows, H2))
+            db_x += d_outer.sum(0)
+            db_in += d_inner.sum(0)
     if not need_w:
         return dx, dh, dco, dci, None, None, None, None, None
-    perm_o = _permutation(_OUTER_ORDER, H, x.device)
-    perm_i = _permutation(_INNER_ORDER, H, x.device)
-
-    def unpermute(grad, perm):  # back to the published gate order
-        return torch.empty_like(grad).index_copy_(0, perm, grad)
-
-    return (dx, dh, dco, dci, unpermute(dw_x, perm_o), unpermute(db_x, perm_o), unpermute(dw_h, perm_o),
-            unpermute(dw_in, perm_i), unpermute(db_in, perm_i))
+    return (dx, dh, dco, dci, *(_restore(g, _OUTER_ORDER, H) for g in (dw_x, db_x, dw_h)),
+            *(_restore(g, _INNER_ORDER, H) for g in (dw_in, db_in)))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .model import UNITS
-from .refs import ModelRef, ModelRefError, parse_model_ref, shipped_dir
+from .refs import ModelRef, ModelRefError, parse_model_ref
 
 SETTINGS_ENV = "RNNMEM_MODELS"
 # The repository root's models.toml (beside app.py). An installed package without it uses the defaults.
@@ -154,18 +154,11 @@ def _kind_name(kind: str) -> str:
 
 # ---- files beside a model -----------------------------------------------------------------------------
 
-def model_directory(ref: str) -> Path | None:
-    """The directory holding a model's files for a shipped or local reference; None for the Hub (its
-    files live in the Hugging Face cache, and only config and weights are downloaded)."""
-    try:
-        parsed = parse_model_ref(ref)
-    except ModelRefError:
-        return None
-    if parsed.kind == "shipped":
-        return shipped_dir(parsed.name)
-    if parsed.kind == "local":
-        return Path(parsed.name).expanduser()
-    return None
+def model_directory(model) -> Path | None:
+    """The directory holding a loaded model's card, training log and evaluations: its own directory for
+    shipped and local models, the Hugging Face cache snapshot for Hub models; None if there is none."""
+    directory = getattr(model, "files_dir", None)
+    return Path(directory) if directory is not None else None
 
 
 def evaluation_file(directory: Path, split: str) -> Path:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .dataset import UNKNOWN_ID, DatasetConfig, PreparedDataset, prepare_dataset
-from .model import AutocompleteRNN, ModelConfig, masked_cross_entropy
+from .model import AutocompleteRNN, ModelConfig
 from .modelcard import write_model_card
 
 CHECKPOINT_FILE = "checkpoint.pt"

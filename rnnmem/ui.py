@@ -7,8 +7,8 @@ Pages (``pages/*.py``) are short scripts over these helpers; the logic itself li
 Link state. Every input is a widget with ``bind="query-params"``: Streamlit seeds it from the URL, keeps
 the URL in step as it changes (replacing the history entry, so typing does not fill the back button),
 drops values the widget cannot take, and leaves a parameter out while it equals its default. What binding
-cannot do is say why a value was dropped, so ``check_link`` reads the raw parameters before the widgets
-exist and turns every unusable value into a one-line message.
+cannot do is say why a value was dropped, so the ``check_*`` helpers read the raw parameters before the
+widgets exist and turn every unusable value into a one-line message under the page title.
 
 Safety. User text (typed, or from a link) is never handed to HTML: it reaches the page only as widget
 values, Vega text marks, dataframe cells, or Markdown escaped by ``plain`` (which neutralises every
@@ -99,6 +99,7 @@ def configure_runtime() -> None:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _settings_from(path: str) -> tuple[AppSettings, str | None]:
+    """Read once per settings file (``path`` keys the cache; load_settings finds the same file)."""
     try:
         return load_settings(), None
     except SettingsError as error:
@@ -192,6 +193,14 @@ def raw_param(name: str) -> str | None:
     """The URL's value for ``name`` as received (last one if repeated), before any widget validates it."""
     values = st.query_params.get_all(name)
     return values[-1] if values else None
+
+
+def int_param(name: str) -> int | None:
+    """The URL's integer ``name`` as received (in range or not), or None if absent or not an integer."""
+    try:
+        return int(raw_param(name))
+    except (TypeError, ValueError):
+        return None
 
 
 def raw_list_param(name: str) -> list[str]:
@@ -317,9 +326,17 @@ class LoadedModel:
         return str(self.model.source or self.unit)
 
     def caption(self) -> str:
+        """Where the weights come from, which revision, and the model's size: shown under every unit."""
+        from .refs import ModelRefError, parse_model_ref
+
+        kinds = {"shipped": "shipped", "local": "local", "hub": "Hugging Face Hub"}
+        try:
+            kind = kinds[parse_model_ref(self.source).kind]
+        except (ModelRefError, KeyError):
+            kind = "model"
         c = self.model.config
         revision = f" · revision {self.model.revision[:12]}" if self.model.revision else ""
-        return f"{self.source}{revision} · {c.num_layers}×{c.hidden_size}"
+        return f"{self.source} ({kind}){revision} · {c.num_layers}×{c.hidden_size}"
 
 
 @st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
@@ -357,7 +374,8 @@ def load_models(settings: AppSettings, units: Sequence[str]) -> list[LoadedModel
             try:
                 reference = check_override(override, settings)
             except ModelRefError as error:
-                notice = f"{UNIT_NAMES[unit]}: {error}. Using the configured model {reference} instead."
+                notice = (f"{UNIT_NAMES[unit]}: cannot use {override[:80]!r}: {error}. Using the configured model "
+                          f"{reference} instead.")
         with st.spinner(f"Loading the {UNIT_NAMES[unit]} model…"):
             model, load_notice = _load(reference, unit)
         if model.unit != unit and not (notice or load_notice):
@@ -471,10 +489,10 @@ def connectivity_chart(item: LoadedModel, result, position: int, *, select_on: s
     starts empty, so clicking any character (even one picked before) is always a change that reruns."""
     frame = charts.connectivity_text_frame(result.text, result.scaled_row(position), position,
                                           raw=result.row(position))
-    chart = charts.connectivity_text_chart(frame, select_on=select_on)
+    spec = charts.connectivity_text_spec(frame, select_on=select_on)  # the Altair chart, prebuilt
     key = f"chart_{item.unit}_{position}_{select_on}"
-    st.altair_chart(chart, key=key, on_select=functools.partial(on_pick, key), selection_mode=["pick"],
-                    theme=None, width="content", alt=f"{item.name} connectivity for character {position}")
+    st.vega_lite_chart(spec=spec, key=key, on_select=functools.partial(on_pick, key), selection_mode=["pick"],
+                       theme=None, width="content", alt=f"{item.name} connectivity for character {position}")
 
 
 def picked_position(chart_key: str) -> int | None:

@@ -21,7 +21,8 @@ from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 180  # seconds per run: connectivity on a busy 2-core machine takes a few
-HOSTILE = '<img src=x onerror=alert(1)> <script>window.__pwned=1</script> javascript:alert(1) [x](javascript:alert(1)) $x$ :red[y]'
+HOSTILE = ('<img src=x onerror=alert(1)> <script>window.__pwned=1</script> javascript:alert(1) '
+           '[x](javascript:alert(1)) $x$ :red[y]')
 SAMPLE = (WALKTHROUGH_TEXT + " the united states of america is a country in north america " * 3)
 
 
@@ -179,6 +180,15 @@ def test_connectivity_link_clamps_position_and_shows_hostile_text_as_text(app):
     assert at.text_area(key="text").value == HOSTILE
 
 
+def test_connectivity_link_position_past_the_walkthrough_is_clamped_to_its_end(app):
+    at = app("connectivity", units=["RNN"], pos="99999")
+    assert not at.exception
+    assert at.slider(key="pos").value == len(normalize(WALKTHROUGH_TEXT)) - 1
+    at = app("connectivity", units=["RNN"], pos="-3")
+    assert at.slider(key="pos").value == 0
+    assert any("out of range" in w for w in texts(at.warning))
+
+
 def test_connectivity_switching_unit_set_and_empty_text(app):
     at = app("connectivity", units=["RNN", "NLSTM"], text="the cat sat on the mat", pos="5")
     assert not at.exception
@@ -234,15 +244,15 @@ def test_unusable_model_references_fall_back_with_a_message(app, tmp_path):
     at = app("autocomplete", units=["GRU", "LSTM"], gru_model="hf://not a repo", lstm_model=str(tmp_path))
     assert not at.exception
     warnings = " ".join(unescape(w) for w in texts(at.warning))
-    assert "GRU: not a Hugging Face repository id" in warnings
-    assert "LSTM: a local model directory cannot be chosen here" in warnings
+    assert "GRU: cannot use 'hf://not a repo': not a Hugging Face repository id" in warnings
+    assert "LSTM: cannot use" in warnings and "a local model directory cannot be chosen here" in warnings
     assert len(progress_labels(at)) == 10  # both units still answer, from their configured models
 
 
 def test_shipped_override_is_used_and_shown(app):
     at = app("autocomplete", units=["GRU"], gru_model="gru")
     assert not at.exception
-    assert any(c.value.startswith("gru ·") for c in at.caption)  # the source shown under the unit's name
+    assert any(unescape(c.value).startswith("gru (shipped) · ") for c in at.caption)  # source under the name
 
 
 def test_hub_models_are_pinned_to_their_commit_in_the_link(app, monkeypatch):

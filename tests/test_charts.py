@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def test_accuracy_chart_encodes_unit_colour_topk_dash_and_tooltips():
     spec = charts.accuracy_chart(frame).to_dict()
     encoding = spec["encoding"]
     assert encoding["color"]["field"] == "unit"
-    assert encoding["color"]["scale"]["range"][1] == charts.UNIT_COLOURS["gru"]
+    assert encoding["color"]["scale"] == {"domain": ["GRU"], "range": [charts.UNIT_COLOURS["gru"]]}  # only drawn units
     assert encoding["strokeDash"]["field"] == "top-k"
     assert encoding["opacity"]["field"] == "source"
     assert {t["field"] for t in encoding["tooltip"]} >= {"unit", "accuracy", "chars seen", "characters scored"}
@@ -109,3 +110,15 @@ def test_connectivity_chart_keeps_user_text_as_data_and_selects_by_index():
     data = next(iter(spec["datasets"].values()))
     assert "".join(row["char"] for row in data) == hostile  # drawn as text marks, character by character
     assert spec["layer"][0]["encoding"]["fill"]["scale"]["scheme"]["extent"] == [0.29, 0.67]
+
+
+def test_fast_text_spec_is_the_altair_chart_with_this_texts_rows():
+    frame = charts.connectivity_text_frame(" the cat sat on the mat " * 6, np.linspace(0, 1, 144), position=70)
+    fast = charts.connectivity_text_spec(frame, select_on="click")
+    full = charts.connectivity_text_chart(frame, select_on="click").to_dict()
+    assert fast["datasets"]["chars"] is frame
+    for spec in (fast, full):
+        spec.pop("datasets")
+        spec.pop("data")
+    generated_view_names = re.compile(r"view_[0-9a-f]+_\d+")
+    assert generated_view_names.sub("view", json.dumps(fast)) == generated_view_names.sub("view", json.dumps(full))

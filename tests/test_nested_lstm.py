@@ -6,6 +6,7 @@ import threading
 import pytest
 import torch
 
+import rnnmem.nested_lstm
 from rnnmem.model import NestedLSTMLayer
 from rnnmem.nested_lstm import nested_lstm
 
@@ -14,9 +15,11 @@ SIZES = [(1, 1, 3, 2), (2, 5, 3, 4), (3, 7, 5, 3), (4, 3, 6, 8), (1, 12, 2, 5)]
 
 
 def reference(layer: NestedLSTMLayer, x, state=None):
-    """The equations as written, one step at a time: gates_outer = [x, h] W0 + b0 -> i, j, f, o;
-    inner_x = σ(i) j; inner_h = c_outer σ(f + 1); gates_inner = [inner_x, inner_h] W1 + b1 -> i', j', f', o';
-    c_inner' = c_inner σ(f' + 1) + σ(i') tanh(j'); c_outer' = tanh(c_inner') σ(o'); h' = tanh(c_outer') σ(o).
+    """The equations as written, one step at a time:
+    gates_outer = [x, h] W0 + b0 -> i, j, f, o; inner_x = σ(i) j; inner_h = c_outer σ(f + 1);
+    gates_inner = [inner_x, inner_h] W1 + b1 -> i', j', f', o';
+    c_inner' = c_inner σ(f' + 1) + σ(i') tanh(j'); c_outer' = tanh(c_inner') σ(o');
+    h' = tanh(c_outer') σ(o).
 
     Returns h, c_outer, c_inner for every step, each (B, T, H)."""
     B, T, _ = x.shape
@@ -31,7 +34,7 @@ def reference(layer: NestedLSTMLayer, x, state=None):
     hs, c_outers, c_inners = [], [], []
     for t in range(T):
         gates_outer = torch.cat([x[:, t], h], dim=1) @ w0.T + b0
-        i, j, f, o = gates_outer[:, :H], gates_outer[:, H:2 * H], gates_outer[:, 2 * H:3 * H], gates_outer[:, 3 * H:]
+        i, j, f, o = (gates_outer[:, k * H:(k + 1) * H] for k in range(4))
         inner_x = torch.sigmoid(i) * j
         inner_h = c_outer * torch.sigmoid(f + 1)
         gates_inner = torch.cat([inner_x, inner_h], dim=1) @ w1.T + b1
@@ -43,6 +46,16 @@ def reference(layer: NestedLSTMLayer, x, state=None):
         c_outers.append(c_outer)
         c_inners.append(c_inner)
     return torch.stack(hs, 1), torch.stack(c_outers, 1), torch.stack(c_inners, 1)
+
+
+@pytest.fixture(params=["default", "chunked-fast-tanh"])
+def variant(request, monkeypatch):
+    """The layer as configured, and with what only large sizes would reach: several chunks (the last
+    one shorter) and tanh computed from sigmoid."""
+    if request.param == "chunked-fast-tanh":
+        monkeypatch.setattr(rnnmem.nested_lstm, "CHUNK_ROWS", 5)
+        monkeypatch.setattr(rnnmem.nested_lstm, "FAST_TANH_MIN_ELEMENTS", 0)
+    return request.param
 
 
 def make_layer(input_size, hidden_size, seed=0, dtype=torch.float32, scale=1.0):
@@ -65,7 +78,7 @@ def grads(outputs, cotangents, inputs):
 
 @pytest.mark.parametrize("B, T, E, H", SIZES)
 @pytest.mark.parametrize("with_state", [False, True])
-def test_matches_reference_outputs_and_gradients(B, T, E, H, with_state):
+def test_matches_reference_outputs_and_gradients(B, T, E, H, with_state, variant):
     layer = make_layer(E, H, seed=B * 100 + T)
     x = torch.randn(B, T, E, requires_grad=True)
     state = random_state(B, H) if with_state else None
@@ -86,7 +99,7 @@ def test_matches_reference_outputs_and_gradients(B, T, E, H, with_state):
 
 
 @pytest.mark.parametrize("B, T, E, H", SIZES[1:3])
-def test_return_states_and_their_gradients(B, T, E, H):
+def test_return_states_and_their_gradients(B, T, E, H, variant):
     layer = make_layer(E, H, seed=7)
     x = torch.randn(B, T, E, requires_grad=True)
     state = random_state(B, H)
@@ -101,7 +114,28 @@ def test_return_states_and_their_gradients(B, T, E, H):
         torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
 
 
-def test_gradient_wrt_input_only_leaves_parameters_alone():
+def test_gradient_through_the_final_cell_states_only(variant):
+    """No gradient reaches h (as when a loss reads only the carried state)."""
+    B, T, E, H = 2, 6, 3, 4
+    layer = make_layer(E, H, seed=11)
+    x = torch.randn(B, T, E, requires_grad=True)
+    _, (_, c_outer, c_inner) = layer(x)
+    ref_h, ref_co, ref_ci = reference(layer, x)
+    inputs = [x, *layer.parameters()]
+    cotangents = [torch.randn(B, H), torch.randn(B, H)]
+    got = grads((c_outer, c_inner), cotangents, inputs)
+    want = grads((ref_co[:, -1], ref_ci[:, -1]), cotangents, inputs)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_parameter_names_and_shapes_are_those_of_saved_checkpoints():
+    shapes = {name: tuple(p.shape) for name, p in NestedLSTMLayer(5, 3).state_dict().items()}
+    assert shapes == {"outer_x.weight": (12, 5), "outer_x.bias": (12,), "outer_h.weight": (12, 3),
+                      "inner.weight": (12, 6), "inner.bias": (12,)}
+
+
+def test_gradient_wrt_input_only_leaves_parameters_alone(variant):
     """As attribution calls it (rnnmem.analysis.connectivity): torch.autograd.grad w.r.t. the input."""
     layers = [make_layer(4, 6, seed=1, scale=0.5), make_layer(6, 6, seed=2, scale=0.5)]
     x = torch.randn(1, 9, 4, requires_grad=True)
@@ -118,7 +152,7 @@ def test_gradient_wrt_input_only_leaves_parameters_alone():
     assert all(p.grad is None for layer in layers for p in layer.parameters())
 
 
-def test_no_grad_forward_is_the_same():
+def test_no_grad_forward_is_the_same(variant):
     layer = make_layer(5, 4, seed=3)
     x = torch.randn(3, 6, 5)
     state = tuple(s.detach() for s in random_state(3, 4))
@@ -129,9 +163,14 @@ def test_no_grad_forward_is_the_same():
     torch.testing.assert_close(out_ng, out.detach(), rtol=0, atol=0)
     for a, b in zip(final_ng, final):
         torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+    with torch.no_grad():
+        _, states_ng = layer(x, state, return_states=True)
+    _, states = layer(x, state, return_states=True)
+    for a, b in zip(states_ng, states):
+        torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
 
 
-def test_gradcheck_float64():
+def test_gradcheck_float64(variant):
     torch.manual_seed(4)
     B, T, E, H = 2, 4, 3, 2
     x = torch.randn(T, B, E, dtype=torch.float64, requires_grad=True)
@@ -146,10 +185,11 @@ def test_gradcheck_float64():
         out, (c_outers, c_inners) = layer(x, return_states=True)
         return out, c_outers, c_inners
 
-    assert torch.autograd.gradcheck(through_layer, (torch.randn(B, T, E, dtype=torch.float64, requires_grad=True),))
+    x = torch.randn(B, T, E, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(through_layer, (x,))
 
 
-def test_training_step_through_two_layers_matches_reference():
+def test_training_step_through_two_layers_matches_reference(variant):
     """The stack as AutocompleteRNN runs it (each layer reads the previous one's non-contiguous output)."""
     layers = [make_layer(3, 5, seed=8, scale=0.5), make_layer(5, 5, seed=9, scale=0.5)]
     params = [p for layer in layers for p in layer.parameters()]

@@ -99,11 +99,16 @@ def test_overrides_limit_what_a_link_can_name(tmp_path):
         check_override("hf://someone/model", shipped_only)
 
 
-def test_model_directory_of_each_kind(tmp_path):
-    assert model_directory("gru") == REPO / "rnnmem" / "weights" / "gru"
-    assert model_directory(str(tmp_path)) == tmp_path
-    assert model_directory("hf://someone/model") is None
-    assert model_directory("not a ref") is None
+def test_model_directory_is_where_the_loaded_model_came_from(tmp_path):
+    from rnnmem.refs import load_model
+
+    assert model_directory(load_model("gru")) == REPO / "rnnmem" / "weights" / "gru"
+
+    class HubLike:  # a Hub model's files are the cache snapshot it was loaded from
+        files_dir = tmp_path
+
+    assert model_directory(HubLike()) == tmp_path
+    assert model_directory(object()) is None
 
 
 def evaluation(top1=(0.1, 0.4), counts=(10, 8)) -> dict:

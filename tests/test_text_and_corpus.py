@@ -7,7 +7,6 @@ import threading
 import zipfile
 from functools import partial
 
-import numpy as np
 import pytest
 
 from rnnmem import corpus

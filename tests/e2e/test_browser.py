@@ -24,8 +24,8 @@ PAYLOAD = ('<img src=x onerror=alert(1)><script>window.__pwned=1</script> javasc
 
 def open_page(page, url: str) -> None:
     page.goto(url)
-    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached()
     expect(page.get_by_role("link", name="Overview")).to_be_visible()
+    wait_done(page)
 
 
 def params(page) -> dict[str, list[str]]:
@@ -50,8 +50,15 @@ def assert_not_injected(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
+def wait_done(page) -> None:
+    """The current script run has finished (call once the run is known to have started)."""
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached()
+
+
 def click_character(page, chart_index: int, column: int, line: int, *, hover: bool = False) -> None:
+    wait_done(page)  # a chart still being redrawn would swallow the click
     svg = page.locator('[data-testid="stVegaLiteChart"] svg').nth(chart_index)
+    svg.scroll_into_view_if_needed()
     box = svg.bounding_box()
     x, y = box["x"] + column * CELL_WIDTH + CELL_WIDTH / 2, box["y"] + line * CELL_HEIGHT + CELL_HEIGHT / 2
     if hover:
@@ -101,7 +108,7 @@ def test_clicking_a_character_moves_the_highlight(server, page):
     expect(selected).to_contain_text("character 10,")
     expect(page.get_by_text("Desired: the")).to_be_visible()
     assert params(page)["pos"] == ["10"]
-    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached()
+    wait_done(page)
     assert chart.screenshot() != before  # the green highlight and the outline moved
 
     grammar = WALKTHROUGH_MOMENTS[1].position(walkthrough)
@@ -132,6 +139,7 @@ def test_a_copied_address_reproduces_the_view(server, page, browser):
     expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
     click_character(page, 1, column=20, line=0)
     expect(page.get_by_text("Selected: character")).to_contain_text("character 20,")
+    wait_done(page)
     link = page.url
     assert params(page)["units"] == ["GRU", "NLSTM"] and params(page)["pos"] == ["20"]
     view = page.get_by_text("Selected: character").inner_text()
@@ -145,6 +153,7 @@ def test_a_copied_address_reproduces_the_view(server, page, browser):
         expect(field(other, "Text")).to_have_value(text)
         expect(other.get_by_text("Selected: character")).to_have_text(view)
         expect(other.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
+        wait_done(other)
         assert other.get_by_text("Desired:").all_inner_texts() == desired
         assert other.url == link
         other.screenshot(path=str(server.log.parent / "share_link_opened.png"), full_page=True)
@@ -163,7 +172,7 @@ def test_hostile_text_typed_into_every_box_is_only_text(server, page):
     expect(box).to_have_value(PAYLOAD)
     assert_not_injected(page)
 
-    page.get_by_text("Models").click()
+    page.get_by_test_id("stExpander").get_by_text("Models").click()
     model_box = field(page, "GRU")
     model_box.fill(PAYLOAD[:200])
     model_box.press("Enter")
@@ -196,8 +205,8 @@ def test_hostile_values_in_every_link_parameter(server, page, path):
     open_page(page, f"{server.url}/{path}?{query}")
     expect(page.locator('[data-testid="stAlert"]').first).to_be_visible()
     body = page.inner_text("body")
-    assert "The link asked for unknown units '<img src=x onerror=alert(1)><script>window.__pw" in body
-    assert "parameters this page does not use ('<img src=x onerror=alert(1)><sc" in body
+    assert f"The link asked for unknown units '{PAYLOAD[:30]}" in body  # shown literally, cut short
+    assert f"parameters this page does not use ('{PAYLOAD[:30]}" in body
     if "text" in names:
         box = field(page, "Type here") if path == "autocomplete" else field(page, "Text")
         expect(box).to_have_value(PAYLOAD)
@@ -215,5 +224,5 @@ def test_a_huge_link_text_is_cut_with_a_message(server, page):
 def test_server_log_has_no_tracebacks_or_warnings(server):
     """Runs last in this file: everything above went through the server without a logged problem."""
     log = server.log_text()
-    assert "Traceback" not in log
-    assert not re.search(r"\b(WARNING|ERROR)\b", log), log[-3000:]
+    for sign in ("Traceback", "Stack (most recent call last)", "WARNING", "ERROR", "Exception", "Error:"):
+        assert sign not in log, log[-3000:]
