@@ -1,6 +1,6 @@
 """Latency of the dashboard's interactive paths, against the issue's targets, on this machine.
 
-    python benchmarks/app_latency.py [--chars 200] [--repeats 5] [--units rnn gru lstm nlstm] [--no-browser]
+    python -m benchmarks.app_latency [--chars 200] [--repeats 5] [--units rnn gru lstm nlstm] [--no-browser]
 
 Prints four figures, each the median (and worst) over --repeats tries, all selected units at once, a
 --chars-character text, and the models configured in models.toml (or $RNNMEM_MODELS):
@@ -57,8 +57,8 @@ def summary(name: str, seconds: list[float], target: float, note: str = "") -> s
     median, worst = statistics.median(seconds), max(seconds)
     verdict = "meets" if median <= target else "MISSES"
     unit = "ms" if target < 1 else "s"
-    scale = 1000 if unit == "ms" else 1
-    return (f"{name:52s} median {median * scale:7.0f} {unit}  worst {worst * scale:7.0f} {unit}  "
+    scale, digits = (1000, 0) if unit == "ms" else (1, 2)
+    return (f"{name:52s} median {median * scale:7.{digits}f} {unit}  worst {worst * scale:7.{digits}f} {unit}  "
             f"target {target * scale:.0f} {unit}: {verdict}{note}")
 
 

@@ -1,6 +1,6 @@
 """Connectivity matrix speed against its floor, per unit.
 
-    python benchmarks/connectivity_speed.py [--hidden 256] [--units rnn gru lstm nlstm] [--length 200]
+    python -m benchmarks.connectivity_speed [--hidden 256] [--units rnn gru lstm nlstm] [--length 200]
                                             [--models gru lstm ...]  # shipped models instead of random ones
                                             [--baseline]             # also time one autograd pass per position
 

@@ -1,6 +1,6 @@
 """Training throughput (characters per second) per unit and size, on random batches of real shape.
 
-    python benchmarks/train_throughput.py [--hidden 256 600] [--units rnn gru lstm nlstm]
+    python -m benchmarks.train_throughput [--hidden 256 600] [--units rnn gru lstm nlstm]
                                           [--batch-size 64] [--softmax full sampled] [--steps 4]
 
 Prints one line per configuration: the median seconds per step over --steps steps (after one warm-up),

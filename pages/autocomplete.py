@@ -21,11 +21,7 @@ raw = left.text_input("Type here", value=ui.AUTOCOMPLETE_EXAMPLE, key="text", bi
 k = right.number_input("Suggestions", min_value=1, max_value=10, value=5, step=1, key="k", bind="query-params")
 
 units = ui.require_units(settings)
-text, cut = ui.fit_text(raw, keep="tail")
-if cut:
-    st.warning(ui.plain(cut), icon=":material/content_cut:")
-if not text:
-    ui.stop("Type a few letters to see suggestions.")
+text = ui.usable_text(raw, keep="tail", empty_message="Type a few letters to see suggestions.")
 models = ui.load_models(settings, units)
 
 # The suggestions for the end of the text, one column per unit.

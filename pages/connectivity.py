@@ -37,11 +37,7 @@ for index, (column, (moment, _)) in enumerate(zip(st.columns(len(MOMENTS)), MOME
     column.button(moment.label, key=f"moment_{index}", on_click=show_moment, args=(index,), width="stretch")
 
 units = ui.require_units(settings)
-text, cut = ui.fit_text(raw, keep="head")
-if cut:
-    st.warning(ui.plain(cut), icon=":material/content_cut:")
-if not text:
-    ui.stop("Enter some text: letters, digits and spaces.")
+text = ui.usable_text(raw, keep="head", empty_message="Enter some text: letters, digits and spaces.")
 
 last = len(text) - 1
 default_position = MOMENTS[0][1] if text == WALKTHROUGH else last

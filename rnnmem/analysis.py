@@ -49,12 +49,8 @@ def prepare_text(model: AutocompleteRNN, text: str, *, max_chars: int | None = M
 
 
 def word_index(model: AutocompleteRNN) -> dict[str, int]:
-    """word -> class id, built once per model (the vocabulary is fixed at construction)."""
-    index = getattr(model, "_word_index", None)
-    if index is None:
-        index = {w: i for i, w in enumerate(model.words)}
-        model._word_index = index  # a derived cache, not model state: same result for every thread
-    return index
+    """word -> class id of the model's vocabulary."""
+    return model.word_ids
 
 
 def _chars_tensor(prepared: PreparedText, device) -> torch.Tensor:

@@ -114,6 +114,7 @@ class AutocompleteRNN(
             fused = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[config.unit]
             self.recurrent = fused(E, H, num_layers=L, batch_first=True)
         self.output = nn.Linear(H, config.vocab_size)
+        self.word_ids = {word: i for i, word in enumerate(config.words)}  # word -> class id, built once
         self.revision: Optional[str] = None  # the resolved Hub commit, when loaded from the Hub
         self.source: Optional[str] = None  # the reference it was loaded from
         self.files_dir: Optional[Path] = None  # where its card, training log and evaluations lie, if anywhere

@@ -248,8 +248,11 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
     window_loss, window_steps = 0.0, 0
     started = time.monotonic() - progress_state["seconds"]
     try:
+        order_epoch, order = None, None
         while progress_state["chars_seen"] < planned:
-            order = epoch_order(len(starts), config.seed, progress_state["epoch"])
+            if order_epoch != progress_state["epoch"]:  # one permutation per epoch, not per step
+                order_epoch = progress_state["epoch"]
+                order = epoch_order(len(starts), config.seed, order_epoch)
             b = progress_state["batch_in_epoch"]
             if b >= n_batches:
                 progress_state["epoch"] += 1

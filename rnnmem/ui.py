@@ -467,6 +467,17 @@ def fit_text(raw: str | None, keep: str = "head") -> tuple[str, str | None]:
     return text, message
 
 
+def usable_text(raw: str | None, *, keep: str, empty_message: str) -> str:
+    """``fit_text`` for a page: warns when the text was cut, and stops the page with ``empty_message``
+    when nothing of it survives normalisation."""
+    text, cut = fit_text(raw, keep=keep)
+    if cut:
+        st.warning(plain(cut), icon=":material/content_cut:")
+    if not text:
+        stop(empty_message)
+    return text
+
+
 # ---- rendering -------------------------------------------------------------------------------------------
 
 def suggestion_list(words: Sequence[str], probabilities: Sequence[float], *, desired: str | None = None) -> None:
@@ -506,6 +517,6 @@ def picked_position(chart_key: str) -> int | None:
 
 
 __all__ = ["configure_runtime", "app_settings", "plain", "notify", "header", "stop", "sidebar", "selected_units",
-           "load_models", "require_units", "suggestions", "connectivity", "accuracy", "fit_text",
+           "load_models", "require_units", "suggestions", "connectivity", "accuracy", "fit_text", "usable_text",
            "suggestion_list", "model_heading", "connectivity_chart", "picked_position", "WALKTHROUGH_TEXT",
            "WALKTHROUGH_MOMENTS", "AUTOCOMPLETE_EXAMPLE", "LoadedModel"]

@@ -1,6 +1,6 @@
 """Turn finished training runs into the shipped default models (rnnmem/weights/<unit>/).
 
-    python scripts/ship_weights.py --runs /path/to/runs --corpus ../shared/data/wiki2015-text8like-100M.txt.xz \
+    python -m scripts.ship_weights --runs /path/to/runs --corpus ../shared/data/wiki2015-text8like-100M.txt.xz \
         [--units rnn gru lstm nlstm] [--eval-chars 1000000] [--dest rnnmem/weights]
 
 For each unit: evaluates the float32 run on the test and validation splits (``--eval-chars`` characters
