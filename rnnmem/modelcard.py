@@ -96,7 +96,8 @@ def model_card_text(model: AutocompleteRNN, training: dict | None = None, evalua
             if key in training:
                 value = training[key]
                 if isinstance(value, float):
-                    value = f"{value:.4f}" if value < 100 else f"{value:,.0f}"
+                    value = f"{value:g}" if key in ("learning_rate", "gradient_clipping") else (
+                        f"{value:.4f}" if value < 100 else f"{value:,.0f}")
                 elif isinstance(value, int):
                     value = f"{value:,}"
                 body.append(f"| {key.replace('_', ' ')} | {value} |")
