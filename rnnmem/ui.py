@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from . import charts
+from .hub import pinned_reference
 from .model import UNIT_NAMES, UNITS
 from .settings import AppSettings, SettingsError, check_override, default_settings, load_settings, settings_path
 from .text import normalize
@@ -342,22 +343,9 @@ class LoadedModel:
 @st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
 def _load(reference: str, unit: str):
     """(model, notice): loaded once per process; failures fall back to the shipped model for ``unit``."""
-    try:
-        from .hub import load_with_fallback
-    except ImportError:  # the Hub helper is optional: same contract, shipped models only
-        load_with_fallback = _load_with_fallback
+    from .hub import load_with_fallback
+
     return load_with_fallback(reference, unit)
-
-
-def _load_with_fallback(reference: str, unit: str):
-    from .errors import USER_ERRORS
-    from .refs import load_model
-
-    try:
-        return load_model(reference), None
-    except (*USER_ERRORS, OSError) as error:
-        return load_model(unit), (f"Could not load {reference}: {error}. Showing the shipped default "
-                                  f"{UNIT_NAMES[unit]} model ({unit}) instead.")
 
 
 def load_models(settings: AppSettings, units: Sequence[str]) -> list[LoadedModel]:
@@ -384,7 +372,7 @@ def load_models(settings: AppSettings, units: Sequence[str]) -> list[LoadedModel
         item = LoadedModel(unit, model, reference, notice or load_notice)
         if item.notice:
             st.warning(plain(item.notice), icon=":material/warning:")
-        pinned = _pinned_reference(model)
+        pinned = pinned_reference(model)
         if pinned and pinned != reference and "hub" in settings.overrides:
             pins[unit] = pinned
         loaded.append(item)
@@ -395,14 +383,6 @@ def load_models(settings: AppSettings, units: Sequence[str]) -> list[LoadedModel
         st.session_state[_PINS_KEY] = pins
         st.rerun()
     return loaded
-
-
-def _pinned_reference(model) -> str | None:
-    try:
-        from .hub import pinned_reference
-    except ImportError:
-        return None
-    return pinned_reference(model)
 
 
 def require_units(settings: AppSettings) -> list[str]:
