@@ -99,7 +99,11 @@ def suggest(model: AutocompleteRNN, text: str, k: int = 3) -> Suggestions:
 def predictions(model: AutocompleteRNN, prepared: PreparedText, k: int = 3):
     """Top-k words and probabilities at every position: (T, k) ids and (T, k) probabilities."""
     device = next(model.parameters()).device
-    logits = model(_chars_tensor(prepared, device))[0][0]  # (T, V)
+    return _top_words(model(_chars_tensor(prepared, device))[0][0], k)  # logits (T, V)
+
+
+def _top_words(logits: torch.Tensor, k: int):
+    """(T, k) word ids and probabilities of the k most likely words, specials excluded."""
     probs = F.softmax(_mask_specials(logits), dim=-1)
     top = torch.topk(probs, k, dim=-1)
     return top.indices.cpu().numpy(), top.values.cpu().numpy()
@@ -188,14 +192,16 @@ def connectivity_matrix(model: AutocompleteRNN, text: str, k: int = 3) -> Connec
     """The whole connectivity matrix in one shared forward pass and one row-batched backward sweep
     (rnnmem.vjp): T(T+1)/2 vector-Jacobian steps through the recurrent layers, the floor for this
     quantity, instead of one backward pass per position."""
-    from .vjp import connectivity_rows
+    from .vjp import connectivity_rows, recorded_forward
 
     prepared = prepare_text(model, text)
-    top_ids, top_probs = predictions(model, prepared, k=k)
+    recorded = recorded_forward(model, prepared.chars)  # one forward pass serves predictions and gradients
+    with torch.no_grad():
+        top_ids, top_probs = _top_words(model.output(recorded[1]), k)  # logits (T, V) from the same pass
     desired_ids = prepared.targets.astype(np.int64).copy()
     in_text = desired_ids > UNKNOWN_ID
     desired_ids[~in_text] = top_ids[~in_text, 0]
-    matrix = connectivity_rows(model, prepared.chars, desired_ids)
+    matrix = connectivity_rows(model, prepared.chars, desired_ids, recorded)
     words = model.words
     return ConnectivityResult(
         text=prepared.text,

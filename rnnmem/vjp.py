@@ -186,16 +186,26 @@ def recurrent_cells(model: AutocompleteRNN) -> list[_Cell]:
 
 
 @torch.no_grad()
-def connectivity_rows(model: AutocompleteRNN, chars: np.ndarray, desired_ids: np.ndarray) -> np.ndarray:
-    """(T, T) matrix: entry [t, τ] = ||∂ z_t[desired_ids[t]] / ∂ one_hot(chars[τ])||², zero for τ > t."""
-    device = model.embedding.weight.device
-    ids = torch.from_numpy(np.asarray(chars, dtype=np.int64)).to(device)
-    embedding = model.embedding.weight  # (28, E)
-    T, H = len(ids), model.config.hidden_size
+def recorded_forward(model: AutocompleteRNN, chars: np.ndarray) -> tuple[list[_Cell], torch.Tensor]:
+    """The recurrent stack's forward pass on one text, keeping what the backward sweep needs: the cells
+    (with their saved activations) and the top layer's output (T, H), from which the logits follow."""
+    ids = torch.from_numpy(np.asarray(chars, dtype=np.int64)).to(model.embedding.weight.device)
     cells = recurrent_cells(model)
-    layer_input = embedding[ids]  # (T, E)
+    layer_input = model.embedding.weight[ids]  # (T, E)
     for cell in cells:
         layer_input = cell.forward(layer_input)
+    return cells, layer_input
+
+
+@torch.no_grad()
+def connectivity_rows(model: AutocompleteRNN, chars: np.ndarray, desired_ids: np.ndarray,
+                      recorded: tuple[list[_Cell], torch.Tensor] | None = None) -> np.ndarray:
+    """(T, T) matrix: entry [t, τ] = ||∂ z_t[desired_ids[t]] / ∂ one_hot(chars[τ])||², zero for τ > t.
+    ``recorded`` is ``recorded_forward(model, chars)`` when the caller already ran it."""
+    device = model.embedding.weight.device
+    embedding = model.embedding.weight  # (28, E)
+    T, H = len(chars), model.config.hidden_size
+    cells, _ = recorded if recorded is not None else recorded_forward(model, chars)
     cotangents = model.output.weight[torch.from_numpy(np.asarray(desired_ids, dtype=np.int64)).to(device)]  # (T, H)
     carries = [cell.zero_carry(T, H, embedding) for cell in cells]
     result = torch.zeros(T, T, device=device)
