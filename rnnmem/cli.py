@@ -31,6 +31,12 @@ def _add_train(sub) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="sequences per step")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--clip", type=float, default=0.0, help="clip the gradient norm to this (0: off)")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                   help="constant (the article), or cosine decay to --min-lr-ratio at the end of the budget")
+    p.add_argument("--warmup-chars", type=int, default=0, help="linear learning-rate warm-up, in characters")
+    p.add_argument("--min-lr-ratio", type=float, default=0.05, help="cosine: final rate / --lr")
+    p.add_argument("--init-from", default=None, metavar="MODEL_DIR",
+                   help="start from this model directory's weights (same unit, sizes and vocabulary)")
     # speed
     p.add_argument("--softmax", choices=("full", "sampled"), default="full",
                    help="training loss: full softmax, or sampled softmax (cheaper; inference unchanged)")
@@ -58,6 +64,8 @@ def _run_train(args) -> int:
         unit=args.unit, hidden_size=args.hidden, num_layers=args.layers, embedding_size=args.embedding,
         corpus=args.corpus, vocab_words=args.vocab_size, seq_len=args.seq_len, data_seed=args.data_seed,
         epochs=2.0 if args.epochs is None else args.epochs, max_chars=args.max_chars, batch_size=args.batch_size, learning_rate=args.lr, grad_clip=args.clip,
+        lr_schedule=args.lr_schedule, warmup_chars=args.warmup_chars, min_lr_ratio=args.min_lr_ratio,
+        init_from=args.init_from,
         softmax=args.softmax, num_sampled=args.num_sampled, bf16_output=args.bf16_output,
         valid_every_chars=args.valid_every, valid_chars=args.valid_chars,
         checkpoint_every_seconds=args.checkpoint_every, seed=args.seed, device=args.device,

@@ -116,6 +116,21 @@ class PreparedDataset:
         return int(self.lengths[self.splits[split]].sum())
 
 
+def sequence_texts(dataset: PreparedDataset, split: str, max_chars: int | None = None) -> list[str]:
+    """The normalised text of the first sequences of ``split`` (up to ``max_chars`` characters in all):
+    a fixed held-out sample, e.g. for the memory measure during training."""
+    from .text import CHARS
+
+    starts, lengths = dataset.sequences(split)
+    texts, total = [], 0
+    for start, length in zip(starts.tolist(), lengths.tolist()):
+        if max_chars is not None and total >= max_chars:
+            break
+        texts.append("".join(CHARS[c] for c in np.asarray(dataset.chars[start:start + length]).tolist()))
+        total += length
+    return texts
+
+
 def build_dataset(text: str, config: DatasetConfig, corpus_sha256: str = "") -> PreparedDataset:
     """All the pure steps on normalised ``text``, in memory."""
     words = text.split(" ")[1:]

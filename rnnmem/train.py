@@ -20,14 +20,15 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .dataset import UNKNOWN_ID, DatasetConfig, PreparedDataset, prepare_dataset
+from .dataset import UNKNOWN_ID, DatasetConfig, PreparedDataset, prepare_dataset, sequence_texts
 from .model import AutocompleteRNN, ModelConfig
 from .modelcard import write_model_card
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "training_log.csv"
 TRAIN_CONFIG_FILE = "training_config.json"
-LOG_FIELDS = ("step", "chars_seen", "seconds", "train_loss", "valid_loss")
+LOG_FIELDS = ("step", "chars_seen", "seconds", "train_loss", "valid_loss",
+              "context_share", "d50", "d90")  # the memory measure (rnnmem.memory) on a fixed validation sample
 
 
 @dataclass
@@ -46,7 +47,11 @@ class TrainConfig:
     epochs: float = 2.0
     max_chars: int | None = None
     batch_size: int = 64
-    learning_rate: float = 1e-3  # Adam, otherwise default settings, as the article
+    learning_rate: float = 1e-3  # Adam, otherwise default settings, as the article (the peak, with a schedule)
+    lr_schedule: str = "constant"  # "constant" (the article), or "cosine": warm-up, then decay to the budget's end
+    warmup_chars: int = 0  # linear warm-up from 0 over this many characters (a fresh Adam on warm weights)
+    min_lr_ratio: float = 0.05  # "cosine" ends at learning_rate * min_lr_ratio
+    init_from: str | None = None  # a model directory whose weights start the run (a warm start)
     grad_clip: float = 0.0  # clip the gradient's global norm to this (0: off, as the article)
     # cheaper training that leaves what the model computes at inference unchanged
     softmax: str = "full"  # "full", or "sampled": sampled softmax with log-Q correction (Jean et al. 2015)
@@ -55,6 +60,7 @@ class TrainConfig:
     # bookkeeping
     valid_every_chars: int = 2_000_000
     valid_chars: int = 200_000  # size of the fixed validation subset used during training
+    memory_positions: int = 2000  # the memory measure on this many validation positions at each validation (0: off)
     checkpoint_every_seconds: float = 120.0
     seed: int = 0  # initialisation, batch order and negative sampling
     device: str = "auto"
@@ -63,6 +69,27 @@ class TrainConfig:
         if self.device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
         return self.device
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate_at(config: TrainConfig, chars_seen: int, planned_chars: int) -> float:
+    """The learning rate for the step that starts after ``chars_seen`` characters of a run planned for
+    ``planned_chars``. Measured in characters, not steps, so the schedule does not depend on how the
+    packing happens to fill batches. Extending a finished cosine run (--resume --max-chars) restretches
+    the decay over the new budget, so the rate rises again: plan the budget up front."""
+    peak = config.learning_rate
+    if config.warmup_chars > 0 and chars_seen < config.warmup_chars:
+        return peak * (chars_seen + 1) / config.warmup_chars
+    if config.lr_schedule == "constant":
+        return peak
+    if config.lr_schedule != "cosine":
+        raise ValueError(f"unknown learning-rate schedule {config.lr_schedule!r}; expected one of {LR_SCHEDULES}")
+    span = max(planned_chars - config.warmup_chars, 1)
+    progress = min(max((chars_seen - config.warmup_chars) / span, 0.0), 1.0)
+    floor = peak * config.min_lr_ratio
+    return floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 # ---- batches ------------------------------------------------------------------------------------------
@@ -152,12 +179,58 @@ def validation_loss(model: AutocompleteRNN, dataset: PreparedDataset, max_chars:
     return total / max(count, 1)
 
 
+def validation_memory(model: AutocompleteRNN, dataset: PreparedDataset, positions: int) -> dict:
+    """The memory measure (rnnmem.memory) on the first ``positions`` characters of the validation split,
+    the same sample at every validation, so the log shows how far back the model looks as it trains."""
+    if positions <= 0:
+        return {}
+    from .memory import memory_profile
+
+    was_training = model.training
+    model.eval()
+    try:
+        profile = memory_profile(model, sequence_texts(dataset, "valid", positions), positions=positions, seed=0)
+    finally:
+        model.train(was_training)
+    return {name: round(profile.means[name]["mean"], 4) for name in ("context_share", "d50", "d90")}
+
+
 # ---- the loop -----------------------------------------------------------------------------------------
 
 def _planned_chars(config: TrainConfig, dataset: PreparedDataset) -> int:
     if config.max_chars is not None:
         return int(config.max_chars)
     return int(config.epochs * dataset.split_chars("train"))
+
+
+def warm_start(model: AutocompleteRNN, directory: str | Path) -> dict:
+    """Copy the weights of the model directory ``directory`` into ``model`` (a warm start), refusing a
+    directory whose unit, sizes or vocabulary differ from the run's. Returns what that model had been
+    trained on: {"chars_seen": characters, "log": its training-log rows}, so the new run's log and
+    model card continue its history instead of starting the count at zero."""
+    from .model import ModelFilesError
+
+    directory = Path(directory)
+    source = AutocompleteRNN.from_directory(directory)
+    mine, theirs = model.config, source.config
+    for name in ("unit", "hidden_size", "num_layers", "embedding_size"):
+        if getattr(mine, name) != getattr(theirs, name):
+            raise ModelFilesError(f"--init-from {directory}: its {name} is {getattr(theirs, name)!r}, "
+                                  f"this run's is {getattr(mine, name)!r}")
+    if list(mine.words) != list(theirs.words):
+        raise ModelFilesError(f"--init-from {directory}: its vocabulary differs from this corpus's "
+                              "(another corpus, --vocab-size or --data-seed)")
+    model.load_state_dict(source.state_dict(), strict=True)
+    prior = {"chars_seen": 0, "steps": 0, "log": []}
+    summary_path = directory / "training_summary.json"
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text())
+        prior["chars_seen"] = int(summary.get("characters_seen", 0))
+        prior["steps"] = int(summary.get("steps", 0))
+    if (directory / LOG_FILE).is_file():
+        prior["log"] = [{k: (int(v) if k in ("step", "chars_seen") else v) for k, v in row.items()}
+                        for row in read_log(directory / LOG_FILE)]
+    return prior
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -206,11 +279,17 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
                                embedding_size=config.embedding_size or config.hidden_size,
                                words=list(dataset.words), max_seq_len=config.seq_len)
     model = AutocompleteRNN(model_config).to(device)
+    prior = {"chars_seen": 0, "steps": 0, "log": []}  # what the warm-start model had already been trained on
+    if config.init_from and state is None:
+        prior = warm_start(model, config.init_from)
+        log(f"warm start from {config.init_from}: {prior['chars_seen']:,} characters seen before")
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)
     progress_state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "chars_seen": 0, "seconds": 0.0,
                       "next_valid": config.valid_every_chars}
-    log_rows: list[dict] = []
+    log_rows: list[dict] = list(prior["log"])
+    progress_state["prior_chars"] = prior["chars_seen"]
+    progress_state["prior_steps"] = prior["steps"]
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -261,6 +340,9 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
             idx = np.sort(order[b * config.batch_size:(b + 1) * config.batch_size])
             chars, targets = make_batch(dataset, starts[idx], lengths[idx], config.seq_len)
             chars, targets = chars.to(device), targets.to(device)
+            rate = learning_rate_at(config, progress_state["chars_seen"], planned)
+            for group in optimizer.param_groups:
+                group["lr"] = rate
             loss = training_loss(model, chars, targets, config, log_q, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -276,7 +358,7 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
             window_loss += loss.item()
             window_steps += 1
             bar.update(n_chars)
-            bar.set_postfix(loss=f"{loss.item():.3f}",
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{rate:.2g}",
                             chars_per_s=f"{progress_state['chars_seen'] / max(progress_state['seconds'], 1e-9):,.0f}",
                             refresh=False)
 
@@ -285,13 +367,16 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
             done = progress_state["chars_seen"] >= planned
             if progress_state["chars_seen"] >= progress_state["next_valid"] or done:
                 valid = validation_loss(model, dataset, config.valid_chars, device)
+                memory = validation_memory(model, dataset, config.memory_positions)
                 model.train()
-                row = {"step": progress_state["step"], "chars_seen": progress_state["chars_seen"],
+                row = {"step": progress_state.get("prior_steps", 0) + progress_state["step"],
+                       "chars_seen": progress_state.get("prior_chars", 0) + progress_state["chars_seen"],
                        "seconds": round(time.monotonic() - started, 2),
-                       "train_loss": round(window_loss / window_steps, 5), "valid_loss": round(valid, 5)}
+                       "train_loss": round(window_loss / window_steps, 5), "valid_loss": round(valid, 5), **memory}
                 log_rows.append(row)
                 bar.write(f"step {row['step']}: {row['chars_seen']:,} chars, train {row['train_loss']:.3f}, "
-                          f"valid {row['valid_loss']:.3f}")
+                          f"valid {row['valid_loss']:.3f}"
+                          + (f", context share {row['context_share']:.3f}, d90 {row['d90']:.1f}" if memory else ""))
                 window_loss, window_steps = 0.0, 0
                 while progress_state["next_valid"] <= progress_state["chars_seen"]:
                     progress_state["next_valid"] += config.valid_every_chars
@@ -329,13 +414,18 @@ def _summary(config: TrainConfig, dataset: PreparedDataset, progress: dict, log_
              device: str) -> dict:
     """What the model card and training_summary.json say about a run."""
     last = log_rows[-1] if log_rows else {}
+    prior = progress.get("prior_chars", 0)
     return {
-        "characters_seen": progress["chars_seen"],
-        "steps": progress["step"],
-        "epochs_completed": round(progress["chars_seen"] / max(dataset.split_chars("train"), 1), 3),
+        "characters_seen": prior + progress["chars_seen"],
+        **({"warm_start": {"from": config.init_from, "characters_seen_before": prior}} if prior else {}),
+        "steps": progress.get("prior_steps", 0) + progress["step"],
+        "epochs_completed": round((prior + progress["chars_seen"]) / max(dataset.split_chars("train"), 1), 3),
         "batch_size": config.batch_size,
         "softmax": config.softmax + (f" ({config.num_sampled} negatives)" if config.softmax == "sampled" else ""),
         "learning_rate": config.learning_rate,
+        "learning_rate_schedule": (config.lr_schedule if config.lr_schedule == "constant" else
+                                   f"{config.lr_schedule} to {config.learning_rate * config.min_lr_ratio:g}")
+                                  + (f", {config.warmup_chars:,}-character warm-up" if config.warmup_chars else ""),
         "gradient_clipping": config.grad_clip or "none",
         "device": device,
         "seconds": progress["seconds"],
@@ -346,14 +436,15 @@ def _summary(config: TrainConfig, dataset: PreparedDataset, progress: dict, log_
 
 def write_log(path: Path, rows: list[dict]) -> None:
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS, restval="")  # older rows lack the memory columns
         writer.writeheader()
         writer.writerows(rows)
 
 
 def read_log(path: str | Path) -> list[dict]:
     with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
+                for row in csv.DictReader(f)]
 
 
 def export_checkpoint(run_dir: str | Path, out: str | Path, *, dtype: torch.dtype = torch.float32,
