@@ -2,16 +2,19 @@
 
 import streamlit as st
 
-from rnnmem import ui
+from rnnmem import charts, ui, walkthrough
 from rnnmem.text import normalize
 
 ui.header("Connectivity",
           "Select a character by clicking it (or by hovering, if switched on). Every earlier character is "
-          "highlighted in green by its connectivity to the desired output there: the squared gradient of the "
-          "desired word's logit with respect to that input character, scaled by its row's maximum.")
+          "coloured by its connectivity to the desired output there (the squared gradient of the desired word's "
+          "logit with respect to that input character, scaled by its row's maximum), from teal-blue (none) to "
+          "green (the strongest), as in the article.")
 settings = ui.app_settings()
-ui.check_link(["text", "pos", "hover"])
+ui.check_link(["text", "pos", "hover", "colours", "article"])
 ui.check_bool("hover", "hover")
+ui.check_bool("article", "article's models")
+ui.check_choice("colours", list(charts.COLOUR_MAPPINGS), "colours")
 ui.check_text("text", ui.MAX_RAW_TEXT)
 WALKTHROUGH = normalize(ui.WALKTHROUGH_TEXT)
 MOMENTS = [(moment, moment.position(WALKTHROUGH)) for moment in ui.WALKTHROUGH_MOMENTS]
@@ -51,14 +54,28 @@ left, right = st.columns([5, 1], vertical_alignment="bottom")
 position = left.slider("Selected character", 0, last, value=default_position, key="pos", bind="query-params",
                        help="Keyboard: focus the slider and use the arrow keys to move one character.")
 hover = right.toggle("Select by hovering", value=False, key="hover", bind="query-params")
+colour_column, article_column = st.columns([2, 3], vertical_alignment="bottom")
+colours = colour_column.segmented_control(
+    # no format_func: a bound widget puts its option labels in the link, and these are short and stable
+    "Colours", list(charts.COLOUR_MAPPINGS), default="article", key="colours", bind="query-params", required=True,
+    help="The article's colours: opaque viridis from teal-blue to green. Faded: the same colours fading onto "
+         "white by a square-root opacity, which keeps faint long-range links visible.") or "article"
+on_walkthrough = text == WALKTHROUGH
+show_article = article_column.toggle(
+    "Show the article's models (published)", value=True, key="article", bind="query-params",
+    disabled=not on_walkthrough,
+    help="The article's own 2×600 GRU, LSTM and Nested LSTM, trained 2 epochs on text8 on a GPU: the "
+         "predictions and connectivity its authors published for this paragraph (MIT licence). Only for the "
+         "walkthrough paragraph.") and on_walkthrough
 
 st.markdown(f"Selected: character **{position}**, “{ui.plain(text[position].replace(' ', '␣'))}”, in "
             f"“{ui.plain(text[max(0, position - 30):position + 1].lstrip())}”")
 for moment, moment_position in MOMENTS:
     if text == WALKTHROUGH and position == moment_position:
         st.info(moment.explanation + " The shipped models are much smaller than the article's, so they may "
-                "behave differently.", icon=":material/school:")
+                "behave differently: compare them with the article's own rows.", icon=":material/school:")
 
+select_on = "pointerover" if hover else "click"
 models = ui.load_models(settings, units)
 for item in models:
     with st.container(border=True):
@@ -66,12 +83,23 @@ for item in models:
         chart_column, words_column = st.columns([4, 1])
         with chart_column, st.spinner(f"Computing {item.name} connectivity for this text…"):
             result = ui.connectivity(item.key, item.model, text)
-            ui.connectivity_chart(item, result, position, select_on="pointerover" if hover else "click",
-                                  on_pick=pick)
+            ui.connectivity_chart(item.unit, item.name, result, position, select_on=select_on, on_pick=pick,
+                                  colours=colours)
         with words_column:
-            desired = result.desired[position]
-            where = "the word in the text" if result.desired_in_text[position] else "the model's top guess: no " \
-                                                                                      "word in the vocabulary here"
-            st.markdown(f"Desired: **{ui.plain(desired)}**")
-            st.caption(ui.plain(where))
-            ui.suggestion_list(result.top_words[position], result.top_probabilities[position], desired=desired)
+            ui.explained_word(result, position)
+            ui.suggestion_list(result.top_words[position], result.top_probabilities[position],
+                               desired=result.desired[position])
+    if show_article and item.unit in walkthrough.ARTICLE_UNITS:
+        published = walkthrough.article_walkthrough(item.unit)
+        with st.container(border=True):
+            st.markdown(f"**{ui.plain(item.name)} · {ui.plain(walkthrough.ARTICLE_SOURCE)}**")
+            st.caption("2×600, trained 2 epochs on text8 on a GPU; the data its authors published for this "
+                       "paragraph (MIT licence), not computed here.")
+            chart_column, words_column = st.columns([4, 1])
+            with chart_column:
+                ui.connectivity_chart(f"article_{item.unit}", f"The article's {item.name}", published, position,
+                                      select_on=select_on, on_pick=pick, colours=colours)
+            with words_column:
+                ui.explained_word(published, position)
+                ui.suggestion_list(published.top_words[position], published.top_probabilities[position],
+                                   desired=published.desired[position])

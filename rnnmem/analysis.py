@@ -111,15 +111,48 @@ def _top_words(logits: torch.Tensor, k: int):
 
 # ---- connectivity -----------------------------------------------------------------------------------
 
-def _desired_id(model: AutocompleteRNN, prepared: PreparedText, position: int, target: str | None,
-                top_id: int) -> int:
-    if target is not None:
-        index = word_index(model)
-        if target not in index or index[target] <= UNKNOWN_ID:
-            raise InputError(f"{target!r} is not in the model's vocabulary")
-        return index[target]
-    wanted = int(prepared.targets[position])
-    return wanted if wanted > UNKNOWN_ID else top_id
+def word_spans(text: str) -> np.ndarray:
+    """(T,) index of the last character of the word each position belongs to (a word: its leading space
+    and its letters; a trailing space is a word of its own, not yet typed)."""
+    T = len(text)
+    is_space = np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord(" ")
+    # the next space after each position, scanning from the end; the word ends just before it
+    next_space = np.full(T, T)
+    following = T
+    for t in range(T - 1, -1, -1):
+        next_space[t] = following
+        if is_space[t]:
+            following = t
+    return next_space - 1
+
+
+def desired_ids(prepared: PreparedText, top_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The word whose logit is explained at each position, and whether it is the text's own word.
+
+    Where the word in the text is not in the vocabulary (or not typed yet, at a trailing space), its
+    stand-in is the model's top guess at the word's *last* character, the one position that has seen
+    all of it, and the same stand-in serves every character of that word, so the explained output does
+    not change from letter to letter. ``top_ids`` (T,) is the top prediction at every position."""
+    ids = prepared.targets.astype(np.int64).copy()
+    in_text = ids > UNKNOWN_ID
+    ends = word_spans(prepared.text)
+    ids[~in_text] = np.asarray(top_ids)[ends[~in_text]]
+    return ids, in_text
+
+
+def text_words(text: str) -> list[str]:
+    """The word of the text at every position ("" at a trailing space: a word not typed yet)."""
+    ends = word_spans(text)
+    starts = np.maximum.accumulate(np.where(np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord(" "),
+                                            np.arange(len(text)), 0))
+    return [text[s + 1:e + 1] for s, e in zip(starts.tolist(), ends.tolist())]
+
+
+def _vocabulary_id(model: AutocompleteRNN, target: str) -> int:
+    index = word_index(model)
+    if target not in index or index[target] <= UNKNOWN_ID:
+        raise InputError(f"{target!r} is not in the model's vocabulary")
+    return index[target]
 
 
 def _check_position(prepared: PreparedText, position: int) -> int:
@@ -137,10 +170,17 @@ def connectivity(model: AutocompleteRNN, text: str, position: int, target: str |
 
     ``position`` indexes the normalised text (``rnnmem.normalize(text)``). The desired word y is the word
     at ``position``; when that is not in the vocabulary (or the position is a trailing space), it is the
-    model's top prediction there; ``target`` overrides it with any vocabulary word.
+    model's top guess at that word's last character (``desired_ids``); ``target`` overrides it with any
+    vocabulary word.
     """
     prepared = prepare_text(model, text)
     position = _check_position(prepared, position)
+    if target is not None:
+        y = _vocabulary_id(model, target)
+    elif prepared.targets[position] > UNKNOWN_ID:
+        y = int(prepared.targets[position])
+    else:
+        y = int(desired_ids(prepared, predictions(model, prepared, k=1)[0][:, 0])[0][position])
     device = next(model.parameters()).device
     chars = _chars_tensor(prepared, device)[:, :position + 1]  # later inputs cannot matter
     with torch.no_grad():
@@ -149,8 +189,6 @@ def connectivity(model: AutocompleteRNN, text: str, position: int, target: str |
     with torch.enable_grad():
         hidden = model.recurrent_from_embeddings(embedded)[0, position]  # (H,)
         logits = model.output(hidden)  # (V,)
-        top_id = int(_mask_specials(logits.detach()).argmax())
-        y = _desired_id(model, prepared, position, target, top_id)
         (grad,) = torch.autograd.grad(logits[y], embedded)  # (1, t+1, E); parameters' .grad untouched
     one_hot_grad = grad[0] @ model.embedding.weight.detach().T  # (t+1, 28): the gradient w.r.t. one-hot x
     result = np.zeros(len(prepared), dtype=np.float32)
@@ -168,7 +206,7 @@ class ConnectivityResult:
     text: str
     connectivity: np.ndarray  # (T, T) float32
     desired: list[str]  # the desired word at each position
-    desired_in_text: list[bool]  # True where the desired word is the text's own word (not a prediction)
+    desired_in_text: list[bool]  # True where the desired word is the text's own word, False for a stand-in
     top_words: list[list[str]]  # (T, k)
     top_probabilities: np.ndarray  # (T, k)
     unit: str = ""
@@ -198,15 +236,13 @@ def connectivity_matrix(model: AutocompleteRNN, text: str, k: int = 3) -> Connec
     recorded = recorded_forward(model, prepared.chars)  # one forward pass serves predictions and gradients
     with torch.no_grad():
         top_ids, top_probs = _top_words(model.output(recorded[1]), k)  # logits (T, V) from the same pass
-    desired_ids = prepared.targets.astype(np.int64).copy()
-    in_text = desired_ids > UNKNOWN_ID
-    desired_ids[~in_text] = top_ids[~in_text, 0]
-    matrix = connectivity_rows(model, prepared.chars, desired_ids, recorded)
+    desired, in_text = desired_ids(prepared, top_ids[:, 0])
+    matrix = connectivity_rows(model, prepared.chars, desired, recorded)
     words = model.words
     return ConnectivityResult(
         text=prepared.text,
         connectivity=matrix,
-        desired=[words[i] for i in desired_ids.tolist()],
+        desired=[words[i] for i in desired.tolist()],
         desired_in_text=in_text.tolist(),
         top_words=[[words[i] for i in row] for row in top_ids.tolist()],
         top_probabilities=top_probs,

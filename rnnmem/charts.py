@@ -24,8 +24,14 @@ TOPK_DASHES = {"top-1": [1, 0], "top-2": [6, 3], "top-3": [2, 2]}
 ARTICLE_SOURCE = "article (2×600, GPU)"
 # The article's unit names in its published numbers -> our unit ids.
 ARTICLE_UNITS = {"GRU": "gru", "LSTM": "lstm", "Nested LSTM": "nlstm"}
-# The article maps each row's connectivity / row max onto the middle of viridis (DEFINITIONS.md).
-CONNECTIVITY_SCHEME = alt.SchemeParams(name="viridis", extent=[0.29, 0.67])
+# The article fills each character with viridis(0.29 + r·(2/3 − 0.29)), r = connectivity / row maximum:
+# opaque cells from teal-blue (no link) to green (the strongest), with light text on them.
+ARTICLE_EXTENT = [0.29, 2 / 3]
+CONNECTIVITY_SCHEME = alt.SchemeParams(name="viridis", extent=ARTICLE_EXTENT)
+# How a row's scaled connectivity becomes colour: the article's mapping (default), or "faded": the same
+# colours fading into the background by a square-root opacity (faint links stay visible on white).
+COLOUR_MAPPINGS = {"article": "the article's colours", "faded": "faded onto white"}
+LIGHT_TEXT, DARK_TEXT, LATER_TEXT = "#f7f7f7", "#1a1a1a", "#a0a0a0"
 TEXT_COLUMNS = 64  # characters per line of the connectivity text
 CELL_WIDTH, CELL_HEIGHT = 11, 22  # pixels per character cell (monospace)
 
@@ -156,6 +162,50 @@ def loss_chart(frame: pd.DataFrame, *, x: str = "chars", log_y: bool = False, he
     )
 
 
+MEMORY_MEASURES = {"d90": "d90: characters back holding 90% of the connectivity",
+                   "d50": "d50: characters back holding 50% of the connectivity",
+                   "context_share": "context share: connectivity before the current word"}
+
+
+def memory_frame(logs: Mapping[str, Sequence[Mapping]]) -> pd.DataFrame:
+    """Long table for ``memory_chart``: one row per (unit, logged row, measure) where the log has the
+    memory measure (rnnmem.memory, on the run's fixed validation sample). Rows logged before the
+    measure existed have empty cells and are left out."""
+    rows = []
+    for unit, log in logs.items():
+        for entry in log:
+            for measure in MEMORY_MEASURES:
+                value = entry.get(measure)
+                if value is None or not math.isfinite(float(value)):
+                    continue
+                rows.append({"unit": UNIT_NAMES.get(unit, unit), "measure": measure, "step": int(entry["step"]),
+                             "chars_seen": int(entry["chars_seen"]), "seconds": float(entry["seconds"]),
+                             "value": float(value)})
+    return pd.DataFrame(rows, columns=["unit", "measure", "step", "chars_seen", "seconds", "value"])
+
+
+def memory_chart(frame: pd.DataFrame, measure: str = "d90", *, x: str = "chars", height: int = 300) -> alt.Chart:
+    """How far back each model looks as it trains: one memory measure against characters seen, steps
+    or time."""
+    field, title = LOSS_X[x]
+    data = frame[frame["measure"] == measure]
+    return (
+        alt.Chart(data)
+        .mark_line(point=alt.OverlayMarkDef(size=30, filled=True), strokeWidth=2)
+        .encode(
+            x=alt.X(f"{field}:Q", title=title, axis=alt.Axis(format=".3~s")),
+            y=alt.Y("value:Q", title=MEMORY_MEASURES[measure],
+                    axis=alt.Axis(format=".0%" if measure == "context_share" else ".1f")),
+            color=alt.Color("unit:N", scale=unit_colour_scale(data["unit"]), title="unit"),
+            tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("value:Q", title=measure,
+                                                        format=".3f" if measure == "context_share" else ".2f"),
+                     alt.Tooltip("step:Q", format=","),
+                     alt.Tooltip("chars_seen:Q", title="characters seen", format=",")],
+        )
+        .properties(height=height)
+    )
+
+
 # ---- the connectivity text -----------------------------------------------------------------------------
 
 def text_layout(text: str, columns: int = TEXT_COLUMNS) -> list[tuple[int, int]]:
@@ -215,20 +265,21 @@ def connectivity_text_frame(text: str, scaled: np.ndarray, position: int, raw: n
 
 
 def connectivity_text_chart(frame: pd.DataFrame, *, select_on: str = "click", name: str = "pick",
-                            columns: int = TEXT_COLUMNS) -> alt.LayerChart:
-    """The text as a grid of character cells, each earlier character's background green by its
-    connectivity (article's viridis middle), the selected character outlined. Clicking (or, with
-    ``select_on="pointerover"``, hovering) a cell selects it through the point selection ``name``."""
+                            columns: int = TEXT_COLUMNS, colours: str = "article") -> alt.LayerChart:
+    """The text as a grid of character cells, each character up to the selected one filled by its
+    connectivity (``colours``: a key of COLOUR_MAPPINGS), the selected character outlined, a legend for
+    the scale below. Clicking (or, with ``select_on="pointerover"``, hovering) a cell selects it through
+    the point selection ``name``."""
     lines = int(frame["line"].max()) + 1 if len(frame) else 1
-    return _text_chart(frame, columns * CELL_WIDTH, lines * CELL_HEIGHT, select_on, name)
+    return _text_chart(frame, columns * CELL_WIDTH, lines * CELL_HEIGHT, select_on, name, colours)
 
 
 def connectivity_text_spec(frame: pd.DataFrame, *, select_on: str = "click", name: str = "pick",
-                           columns: int = TEXT_COLUMNS) -> dict:
+                           columns: int = TEXT_COLUMNS, colours: str = "article") -> dict:
     """``connectivity_text_chart`` as a Vega-Lite dict, fast: the chart is built and validated once per
     (select_on, name), then each call only fills in this text's rows and size. Building and validating
     the Altair chart costs ~60 ms, too slow to redraw four units within the 100 ms a click may take."""
-    spec = json.loads(_text_spec_template(select_on, name))
+    spec = json.loads(_text_spec_template(select_on, name, colours))
     lines = int(frame["line"].max()) + 1 if len(frame) else 1
     spec["width"], spec["height"] = columns * CELL_WIDTH, lines * CELL_HEIGHT
     for axis, extent in (("x", spec["width"]), ("y", spec["height"])):  # the pixel scales span the grid
@@ -238,12 +289,14 @@ def connectivity_text_spec(frame: pd.DataFrame, *, select_on: str = "click", nam
     return spec
 
 
-@functools.lru_cache(maxsize=8)
-def _text_spec_template(select_on: str, name: str) -> str:
-    return json.dumps(_text_chart(alt.NamedData("chars"), 0, 0, select_on, name).to_dict())
+@functools.lru_cache(maxsize=16)
+def _text_spec_template(select_on: str, name: str, colours: str) -> str:
+    return json.dumps(_text_chart(alt.NamedData("chars"), 0, 0, select_on, name, colours).to_dict())
 
 
-def _text_chart(data, width: int, height: int, select_on: str, name: str) -> alt.LayerChart:
+def _text_chart(data, width: int, height: int, select_on: str, name: str, colours: str) -> alt.LayerChart:
+    if colours not in COLOUR_MAPPINGS:
+        raise ValueError(f"unknown colour mapping {colours!r}; expected one of {', '.join(COLOUR_MAPPINGS)}")
     pick = alt.selection_point(name=name, fields=["index"], on=select_on, clear=False, empty=False,
                                nearest=False, toggle=False)
     pixel_x = alt.Scale(domain=[0, width], range=[0, width])
@@ -253,16 +306,21 @@ def _text_chart(data, width: int, height: int, select_on: str, name: str) -> alt
                  alt.Tooltip("seen:Q", title="letters of its word seen"),
                  alt.Tooltip("connectivity:Q", title="connectivity / max", format=".2f"),
                  alt.Tooltip("raw:Q", title="connectivity", format=".3g")])
+    connectivity_fill = alt.Fill(
+        "connectivity:Q", scale=alt.Scale(scheme=CONNECTIVITY_SCHEME, domain=[0, 1]),
+        legend=alt.Legend(title="connectivity / row maximum", orient="bottom", direction="horizontal",
+                          gradientLength=220, gradientThickness=10, format=".1f", tickCount=5))
+    on_fill = LIGHT_TEXT if colours == "article" else DARK_TEXT
     cells = base.mark_rect(cornerRadius=2).encode(
         x=alt.X("x:Q", scale=pixel_x, axis=None),
         x2=alt.X2("x_end:Q"),
         y=alt.Y("y:Q", scale=pixel_y, axis=None),
         y2=alt.Y2("y_end:Q"),
-        fill=alt.Fill("connectivity:Q", scale=alt.Scale(scheme=CONNECTIVITY_SCHEME, domain=[0, 1]), legend=None),
-        # Opacity on a square-root scale: connectivity falls off fast with distance, and the article's
-        # figure still shows the faint long-range links.
-        fillOpacity=alt.FillOpacity("connectivity:Q", scale=alt.Scale(type="sqrt", domain=[0, 1], range=[0, 1]),
-                                    legend=None),
+        fill=alt.condition(alt.datum.state == "later", alt.value(None), connectivity_fill),
+        **({} if colours == "article" else {
+            # faded: opacity on a square-root scale, so faint long-range links still show on white
+            "fillOpacity": alt.FillOpacity("connectivity:Q", scale=alt.Scale(type="sqrt", domain=[0, 1],
+                                                                              range=[0, 1]), legend=None)}),
         stroke=alt.condition(alt.datum.state == "selected", alt.value("#d62728"), alt.value(None)),
         strokeWidth=alt.condition(alt.datum.state == "selected", alt.value(2.5), alt.value(0)),
     ).transform_calculate(x_end=f"datum.x + {CELL_WIDTH - 1}", y_end=f"datum.y + {CELL_HEIGHT - 2}").add_params(pick)
@@ -270,7 +328,7 @@ def _text_chart(data, width: int, height: int, select_on: str, name: str) -> alt
         x=alt.X("x_mid:Q", scale=pixel_x, axis=None),
         y=alt.Y("y_mid:Q", scale=pixel_y, axis=None),
         text=alt.Text("char:N"),
-        color=alt.condition(alt.datum.state == "later", alt.value("#a0a0a0"), alt.value("#1a1a1a")),
+        color=alt.condition(alt.datum.state == "later", alt.value(LATER_TEXT), alt.value(on_fill)),
     ).transform_calculate(x_mid=f"datum.x + {CELL_WIDTH / 2}", y_mid=f"datum.y + {CELL_HEIGHT / 2 - 1}")
     return (
         alt.layer(cells, letters)
@@ -279,6 +337,6 @@ def _text_chart(data, width: int, height: int, select_on: str, name: str) -> alt
     )
 
 
-__all__ = ["UNIT_COLOURS", "ARTICLE_SOURCE", "load_article_accuracy", "accuracy_frame", "accuracy_chart",
-           "loss_frame", "loss_chart", "text_layout", "connectivity_text_frame", "connectivity_text_chart",
+__all__ = ["UNIT_COLOURS", "ARTICLE_SOURCE", "COLOUR_MAPPINGS", "ARTICLE_EXTENT", "load_article_accuracy", "accuracy_frame", "accuracy_chart",
+           "loss_frame", "loss_chart", "memory_frame", "memory_chart", "MEMORY_MEASURES", "text_layout", "connectivity_text_frame", "connectivity_text_chart",
            "connectivity_text_spec"]

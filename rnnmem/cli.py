@@ -45,6 +45,8 @@ def _add_train(sub) -> None:
     # bookkeeping
     p.add_argument("--valid-every", type=int, default=2_000_000, help="validate every N characters")
     p.add_argument("--valid-chars", type=int, default=200_000, help="validation subset size in characters")
+    p.add_argument("--memory-positions", type=int, default=2000,
+                   help="memory measure on this many validation positions at each validation (0: off)")
     p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
     p.add_argument("--out", required=True, help="model directory to write")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
@@ -67,7 +69,7 @@ def _run_train(args) -> int:
         lr_schedule=args.lr_schedule, warmup_chars=args.warmup_chars, min_lr_ratio=args.min_lr_ratio,
         init_from=args.init_from,
         softmax=args.softmax, num_sampled=args.num_sampled, bf16_output=args.bf16_output,
-        valid_every_chars=args.valid_every, valid_chars=args.valid_chars,
+        valid_every_chars=args.valid_every, valid_chars=args.valid_chars, memory_positions=args.memory_positions,
         checkpoint_every_seconds=args.checkpoint_every, seed=args.seed, device=args.device,
     )
     if config.device == "cuda" and not torch.cuda.is_available():

@@ -36,6 +36,17 @@ def add_commands(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_evaluate)
 
+    p = sub.add_parser("memory", help="how far back the model looks: context share, d50 and d90")
+    p.add_argument("model")
+    p.add_argument("--text-file", default=None, help="measure on this text file")
+    p.add_argument("--corpus", default=None, help="'text8' or a corpus file; measures on its --split")
+    p.add_argument("--split", choices=("valid", "test"), default="test")
+    p.add_argument("--data-seed", type=int, default=0, help="split seed the model was trained with")
+    p.add_argument("--positions", type=int, default=2000, help="output positions to sample")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and of the bootstrap")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run_memory)
+
 
 def _load(ref: str):
     from .refs import load_model
@@ -159,4 +170,39 @@ def run_evaluate(args) -> int:
         print("chars seen  " + " ".join(f"{n:>6d}" for n in range(min(10, len(result.top1)))))
         for k in ("top1", "top2", "top3"):
             print(f"{k:11s} " + " ".join(f"{v:6.3f}" for v in getattr(result, k)[:10]))
+    return 0
+
+
+def run_memory(args) -> int:
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from .memory import MEASURES, memory_profile
+
+    if (args.corpus is None) == (args.text_file is None):
+        raise ValueError("give exactly one of --corpus or --text-file")
+    if args.positions < 1:
+        raise ValueError("--positions must be at least 1")
+    model = _load(args.model)
+    if args.text_file is not None:
+        texts, source, split = Path(args.text_file), args.text_file, "text-file"
+    else:
+        from .dataset import DatasetConfig, prepare_dataset, sequence_texts
+
+        dataset = prepare_dataset(args.corpus, DatasetConfig(vocab_words=len(model.words) - 2,
+                                                             max_seq_len=model.config.max_seq_len, seed=args.data_seed),
+                                  log=lambda m: print(m, file=sys.stderr))
+        texts, source, split = sequence_texts(dataset, args.split), getattr(dataset, "description", args.corpus), args.split
+    with tqdm(total=args.positions, unit="pos", desc=f"memory {model.unit}", file=sys.stderr, disable=None) as bar:
+        profile = memory_profile(model, texts, positions=args.positions, seed=args.seed,
+                                 progress=lambda done, total: bar.update(done - bar.n))
+    report = {"model": str(model.source), "corpus": source, "split": split, **profile.summary()}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{model.unit}: {profile.positions:,} positions in {profile.sequences} sequences (seed {args.seed})")
+        for name in MEASURES:
+            m = profile.means[name]
+            print(f"  {name:14s} {m['mean']:7.3f}  (95% interval {m['low']:.3f} to {m['high']:.3f})")
     return 0

@@ -131,6 +131,23 @@ def sequence_texts(dataset: PreparedDataset, split: str, max_chars: int | None =
     return texts
 
 
+def sequences_containing(dataset: PreparedDataset, fragments: list[str]) -> np.ndarray:
+    """Indices of the sequences whose text contains any of ``fragments`` (normalised text), sorted."""
+    haystack = np.asarray(dataset.chars).tobytes()
+    sequence_ends = dataset.starts + dataset.lengths
+    found = set()
+    for fragment in fragments:
+        needle = encode_chars(fragment).tobytes()
+        at = haystack.find(needle)
+        while at >= 0:
+            # every sequence the occurrence overlaps (a fragment may straddle two packed sequences)
+            first = int(np.searchsorted(sequence_ends, at, side="right"))
+            last = int(np.searchsorted(dataset.starts, at + len(needle), side="left"))
+            found.update(range(first, last))
+            at = haystack.find(needle, at + 1)
+    return np.array(sorted(found), dtype=np.int64)
+
+
 def build_dataset(text: str, config: DatasetConfig, corpus_sha256: str = "") -> PreparedDataset:
     """All the pure steps on normalised ``text``, in memory."""
     words = text.split(" ")[1:]

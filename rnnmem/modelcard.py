@@ -30,7 +30,7 @@ def _front_matter(model: AutocompleteRNN, evaluation: dict | None) -> str:
         "- autocomplete",
         "- character-level",
         f"- {model.config.unit}",
-        "pipeline_tag: text-classification",
+        # no pipeline_tag: no Hub pipeline predicts a word from every character typed
     ]
     if evaluation and evaluation.get("accuracy_by_chars_seen"):
         acc = evaluation["accuracy_by_chars_seen"]
@@ -60,8 +60,43 @@ def _front_matter(model: AutocompleteRNN, evaluation: dict | None) -> str:
     return "\n".join(lines)
 
 
+def memory_section(memory: dict) -> list[str]:
+    """Markdown lines for the memory measure (rnnmem.memory): on held-out text with 95% intervals, on the
+    article's walkthrough paragraph beside the article's own models, and its three walkthrough moments."""
+    lines = ["## Memory", "",
+             "How far back the model looks (`python -m rnnmem memory`): for each output position, the distance "
+             "back holding 50% / 90% of its connectivity (d50, d90), and the connectivity's share on "
+             "characters before the current word (context share)."]
+    held_out = memory.get("held_out")
+    if held_out:
+        lines += ["", f"On {held_out['positions']:,} positions of the {held_out.get('split', 'test')} split "
+                      f"({held_out['sequences']} sequences, seed {held_out['seed']}), mean and 95% interval:", "",
+                  "| measure | mean | 95% interval |", "|---|---|---|"]
+        for name in ("context_share", "d50", "d90"):
+            m = held_out[name]
+            lines.append(f"| {name.replace('_', ' ')} | {m['mean']:.3f} | {m['low']:.3f} to {m['high']:.3f} |")
+    paragraph = memory.get("walkthrough")
+    if paragraph:
+        lines += ["", "On the article's walkthrough paragraph (never training data), beside the article's "
+                      "published 2×600 model of the same unit:", "",
+                  "| | context share | d50 | d90 |", "|---|---|---|---|"]
+        for label, row in (("this model", paragraph.get("model")), ("article", paragraph.get("article"))):
+            if row:
+                lines.append(f"| {label} | {row['context_share']:.3f} | {row['d50']:.2f} | {row['d90']:.2f} |")
+    moments = memory.get("moments")
+    if moments:
+        lines += ["", "The walkthrough's three moments (rank of the word in the text among the model's "
+                      "suggestions, and its probability):", "", "| moment | rank | probability | top 3 |",
+                  "|---|---|---|---|"]
+        for moment in moments:
+            rank = moment["rank"] if moment["rank"] is not None else "> 3"
+            top = ", ".join(moment["top3"])
+            lines.append(f"| {moment['label']} | {rank} | {moment['probability']:.3f} | {top} |")
+    return lines
+
+
 def model_card_text(model: AutocompleteRNN, training: dict | None = None, evaluation: dict | None = None,
-                    extra_sections: str = "") -> str:
+                    extra_sections: str = "", memory: dict | None = None) -> str:
     """The whole README.md: metadata, what the model is, how it was trained, how it scores."""
     c = model.config
     unit = UNIT_NAMES[c.unit]
@@ -92,7 +127,8 @@ def model_card_text(model: AutocompleteRNN, training: dict | None = None, evalua
     if training:
         body += ["", "## Training", "", "| field | value |", "|---|---|"]
         for key in ("corpus", "characters_seen", "steps", "epochs_completed", "batch_size", "softmax",
-                    "learning_rate", "gradient_clipping", "device", "seconds", "final_train_loss", "final_valid_loss"):
+                    "learning_rate", "learning_rate_schedule", "gradient_clipping", "device", "seconds",
+                    "final_train_loss", "final_valid_loss"):
             if key in training:
                 value = training[key]
                 if isinstance(value, float):
@@ -101,6 +137,10 @@ def model_card_text(model: AutocompleteRNN, training: dict | None = None, evalua
                 elif isinstance(value, int):
                     value = f"{value:,}"
                 body.append(f"| {key.replace('_', ' ')} | {value} |")
+        if training.get("warm_start"):
+            start = training["warm_start"]
+            body.append(f"| warm start | from `{start['from']}`, which had seen "
+                        f"{start['characters_seen_before']:,} characters (counted above) |")
         body += ["", "Loss: softmax cross-entropy over all word classes at every character, with `<eos>` "
                  "and `<unknown>` targets masked out (validation loss always uses the full softmax)."]
     if evaluation:
@@ -116,6 +156,8 @@ def model_card_text(model: AutocompleteRNN, training: dict | None = None, evalua
         if evaluation.get("article_top1"):
             body.append("| article top1 | " + " | ".join(f"{v:.3f}" for v in evaluation["article_top1"][:n_cols])
                         + " |")
+    if memory:
+        body += ["", *memory_section(memory)]
     body += ["", "## Data and licence", "", DATA_CREDIT,
              "Model code: MIT. Task and analysis after Madsen, \"Visualizing memorization in RNNs\", "
              "Distill, 2019.", ""]
@@ -125,7 +167,7 @@ def model_card_text(model: AutocompleteRNN, training: dict | None = None, evalua
 
 
 def write_model_card(directory: str | Path, model: AutocompleteRNN, training: dict | None = None,
-                     evaluation: dict | None = None, extra_sections: str = "") -> Path:
+                     evaluation: dict | None = None, extra_sections: str = "", memory: dict | None = None) -> Path:
     path = Path(directory) / "README.md"
-    path.write_text(model_card_text(model, training, evaluation, extra_sections))
+    path.write_text(model_card_text(model, training, evaluation, extra_sections, memory))
     return path

@@ -179,6 +179,19 @@ def validation_loss(model: AutocompleteRNN, dataset: PreparedDataset, max_chars:
     return total / max(count, 1)
 
 
+def training_sequences(dataset: PreparedDataset):
+    """(starts, lengths) of the training split without the sequences that hold part of the article's
+    walkthrough paragraph (rnnmem.walkthrough), and the indices of those left out. The app compares the
+    models on that paragraph with the article's published data: it must never be training data."""
+    from .dataset import sequences_containing
+    from .walkthrough import held_out_fragments
+
+    held_out = sequences_containing(dataset, held_out_fragments())
+    train_index = dataset.splits["train"]
+    keep = train_index[~np.isin(train_index, held_out)]
+    return dataset.starts[keep], dataset.lengths[keep], held_out
+
+
 def validation_memory(model: AutocompleteRNN, dataset: PreparedDataset, positions: int) -> dict:
     """The memory measure (rnnmem.memory) on the first ``positions`` characters of the validation split,
     the same sample at every validation, so the log shows how far back the model looks as it trains."""
@@ -299,7 +312,10 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
         log(f"resume: step {progress_state['step']}, {progress_state['chars_seen']:,} characters seen")
 
     log_q = log_uniform_log_q(model_config.vocab_size, config.num_sampled, device)
-    starts, lengths = dataset.sequences("train")
+    starts, lengths, held_out = training_sequences(dataset)
+    if len(held_out):
+        log(f"training: {len(held_out)} training sequences hold part of the article's walkthrough paragraph "
+            "and are left out")
     n_batches = math.ceil(len(starts) / config.batch_size)
     planned = _planned_chars(config, dataset)
 

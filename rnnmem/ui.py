@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from . import charts
+from . import charts, walkthrough
 from .hub import pinned_reference
 from .model import UNIT_NAMES, UNITS
 from .settings import AppSettings, SettingsError, check_override, default_settings, load_settings, settings_path
@@ -38,41 +38,11 @@ MAX_RAW_TEXT = 2_000  # characters a text box takes before normalisation (links 
 MAX_EVAL_TEXT = 20_000  # characters of pasted text the Accuracy page scores
 TORCH_THREADS_ENV = "RNNMEM_TORCH_THREADS"
 
-# ---- the article's examples --------------------------------------------------------------------------------
+# ---- the article's examples (rnnmem.walkthrough) -----------------------------------------------------------
 
-AUTOCOMPLETE_EXAMPLE = "parts of north africa"
-WALKTHROUGH_TEXT = (
-    "context the formal study of grammar is an important part of education from a young age through advanced "
-    "learning though the rules taught in schools are not a grammar in the sense most linguists use"
-)
-
-
-@dataclass(frozen=True)
-class Moment:
-    label: str
-    word: str
-    occurrence: int  # 1 for the word's first occurrence in the paragraph, 2 for the second
-    letters: int  # letters of the word the model has seen
-    explanation: str
-
-    def position(self, normalised: str) -> int:
-        """Index, in the normalised paragraph, of the character where the model has seen ``letters``
-        letters of the word's ``occurrence``-th appearance."""
-        starts = [m.start() for m in re.finditer(rf" {self.word}(?= |$)", normalised)]
-        return starts[self.occurrence - 1] + self.letters
-
-
-WALKTHROUGH_MOMENTS = (
-    Moment("1 · “learning” after 2 letters", "learning", 1, 2,
-           "The article's GRU and LSTM already suggest “learning” from “le”, drawing on “advanced” before it, "
-           "while its Nested LSTM barely looks back and offers common words starting with “l”."),
-    Moment("2 · the second “grammar” after 1 letter", "grammar", 2, 1,
-           "Having seen “grammar” earlier in the paragraph, the article's GRU predicts it again from the single "
-           "letter “g”; its LSTM and Nested LSTM need four letters."),
-    Moment("3 · “schools” after 1 letter", "schools", 1, 1,
-           "The article's LSTM draws on words from almost the whole paragraph here, yet its suggestions are far "
-           "off: long-term memorisation without long-term contextual understanding."),
-)
+AUTOCOMPLETE_EXAMPLE = walkthrough.AUTOCOMPLETE_EXAMPLE
+WALKTHROUGH_TEXT = walkthrough.PARAGRAPH
+WALKTHROUGH_MOMENTS = walkthrough.MOMENTS
 
 # ---- runtime -------------------------------------------------------------------------------------------
 
@@ -472,18 +442,38 @@ def model_heading(item: LoadedModel) -> None:
     st.caption(plain(item.caption()))
 
 
-def connectivity_chart(item: LoadedModel, result, position: int, *, select_on: str,
-                       on_pick: Callable[[str], None]) -> None:
-    """The clickable connectivity text of one unit; a click (or hover) calls ``on_pick(chart_key)``.
+def connectivity_chart(chart_id: str, label: str, result, position: int, *, select_on: str,
+                       on_pick: Callable[[str], None], colours: str = "article") -> None:
+    """The clickable connectivity text of one row (a unit's model, or the article's published data),
+    ``result`` being anything with ``text``, ``row`` and ``scaled_row``; a click (or hover) calls
+    ``on_pick(chart_key)``.
 
     The chart's key includes the selected position: each selection draws a fresh chart whose selection
     starts empty, so clicking any character (even one picked before) is always a change that reruns."""
     frame = charts.connectivity_text_frame(result.text, result.scaled_row(position), position,
                                           raw=result.row(position))
-    spec = charts.connectivity_text_spec(frame, select_on=select_on)  # the Altair chart, prebuilt
-    key = f"chart_{item.unit}_{position}_{select_on}"
+    spec = charts.connectivity_text_spec(frame, select_on=select_on, colours=colours)  # prebuilt chart
+    key = f"chart_{chart_id}_{position}_{select_on}_{colours}"
     st.vega_lite_chart(spec=spec, key=key, on_select=functools.partial(on_pick, key), selection_mode=["pick"],
-                       theme=None, width="content", alt=f"{item.name} connectivity for character {position}")
+                       theme=None, width="content", alt=f"{label} connectivity for character {position}")
+
+
+def explained_word(result, position: int) -> None:
+    """Which word's logit the connectivity explains at ``position``, saying so plainly where the text's
+    own word is not in the model's vocabulary and a stand-in is explained instead."""
+    from .analysis import text_words
+
+    desired = result.desired[position]
+    st.markdown(f"Desired: **{plain(desired)}**")
+    if result.desired_in_text[position]:
+        st.caption("the word in the text")
+        return
+    word = text_words(result.text)[position]
+    if not word:
+        st.caption(plain(f"A new word starts here; explained instead: the model's top guess, “{desired}”."))
+    else:
+        st.caption(plain(f"“{word}” is not in the model's vocabulary: explained instead is “{desired}”, the "
+                         "model's top guess at the word's last letter, the same for every letter of the word."))
 
 
 def picked_position(chart_key: str) -> int | None:
@@ -498,5 +488,5 @@ def picked_position(chart_key: str) -> int | None:
 
 __all__ = ["configure_runtime", "app_settings", "plain", "notify", "header", "stop", "sidebar", "selected_units",
            "load_models", "require_units", "suggestions", "connectivity", "accuracy", "fit_text", "usable_text",
-           "suggestion_list", "model_heading", "connectivity_chart", "picked_position", "WALKTHROUGH_TEXT",
+           "suggestion_list", "model_heading", "connectivity_chart", "explained_word", "picked_position", "WALKTHROUGH_TEXT",
            "WALKTHROUGH_MOMENTS", "AUTOCOMPLETE_EXAMPLE", "LoadedModel"]

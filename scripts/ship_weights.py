@@ -1,12 +1,14 @@
 """Turn finished training runs into the shipped default models (rnnmem/weights/<unit>/).
 
     python -m scripts.ship_weights --runs /path/to/runs --corpus ../shared/data/wiki2015-text8like-100M.txt.xz \
-        [--units rnn gru lstm nlstm] [--eval-chars 1000000] [--dest rnnmem/weights]
+        [--units rnn gru lstm nlstm] [--eval-chars 1000000] [--memory-positions 2000] [--dest rnnmem/weights]
 
 For each unit: evaluates the float32 run on the test and validation splits (``--eval-chars`` characters
 each), stores the weights in float16, checks the float16 model's test accuracy is within 0.001 of the
 float32 one, evaluates it on a fixed sample drawn from its own vocabulary (the figures the tests
-reproduce), and writes evaluation_*.json and a model card with the article's figures beside its own.
+reproduce), measures its memory (rnnmem.memory) on the test split and on the article's walkthrough
+paragraph, and writes evaluation_*.json, memory.json and a model card with the article's figures beside
+its own.
 """
 
 import argparse
@@ -19,11 +21,15 @@ import torch
 
 from rnnmem.analysis import accuracy_by_chars_seen, sample_text_from_vocabulary
 from rnnmem.cli_analysis import _corpus_sequences, _take_chars
+from rnnmem.dataset import DatasetConfig, prepare_dataset, sequence_texts
+from rnnmem.memory import memory_profile
 from rnnmem.model import UNIT_NAMES, AutocompleteRNN
 from rnnmem.modelcard import write_model_card
+from rnnmem.walkthrough import model_report
 
 ARTICLE = json.loads((Path(__file__).resolve().parents[1] / "rnnmem" / "data" / "article_accuracy.json").read_text())
 COPIED = ("training_log.csv", "training_config.json", "training_summary.json")
+MEMORY_SEED = 0
 
 
 def evaluate(model, corpus: str, split: str, max_chars: int) -> dict:
@@ -32,12 +38,24 @@ def evaluate(model, corpus: str, split: str, max_chars: int) -> dict:
     return {"model": model.unit, "unit": model.unit, "corpus": source, "split": split, **result.as_dict()}
 
 
+def measure_memory(model, corpus: str, positions: int) -> dict:
+    """The memory measure on the test split and on the walkthrough paragraph (memory.json)."""
+    dataset = prepare_dataset(corpus, DatasetConfig(vocab_words=len(model.words) - 2,
+                                                    max_seq_len=model.config.max_seq_len), log=lambda m: None)
+    profile = memory_profile(model, sequence_texts(dataset, "test"), positions=positions, seed=MEMORY_SEED)
+    report = model_report(model)
+    return {"held_out": {"split": "test", **profile.summary()},
+            "walkthrough": {"model": report["model"], "article": report.get("article")},
+            "moments": report["moments"]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", required=True, help="folder holding one finished run directory per unit")
     p.add_argument("--corpus", required=True)
     p.add_argument("--units", nargs="+", default=["rnn", "gru", "lstm", "nlstm"])
     p.add_argument("--eval-chars", type=int, default=1_000_000)
+    p.add_argument("--memory-positions", type=int, default=2000)
     p.add_argument("--dest", default="rnnmem/weights")
     args = p.parse_args()
     for unit in args.units:
@@ -61,6 +79,8 @@ def main() -> None:
         for name, report in (("evaluation_test.json", test16), ("evaluation_valid.json", valid16),
                              ("evaluation_sample.json", sample_eval)):
             (dest / name).write_text(json.dumps(report, indent=1))
+        memory = measure_memory(fp16, args.corpus, args.memory_positions)
+        (dest / "memory.json").write_text(json.dumps(memory, indent=1))
         summary = json.loads((run / "training_summary.json").read_text())
         article_name = {"gru": "GRU", "lstm": "LSTM", "nlstm": "Nested LSTM"}.get(unit)
         test16["article_top1"] = ARTICLE[article_name][0] if article_name else None
@@ -69,11 +89,14 @@ def main() -> None:
                  f"{UNIT_NAMES[unit]} trained 2 epochs on text8 on a GPU" if article_name else
                  f"Weights stored in float16 (loading gives float32); the largest change in test accuracy "
                  f"against float32 is {drift:.4f}. The article published no accuracy for a vanilla RNN")
-        write_model_card(dest, fp16, training=summary, evaluation=test16, extra_sections="## Notes\n\n" + notes + ".")
+        write_model_card(dest, fp16, training=summary, evaluation=test16, memory=memory,
+                         extra_sections="## Notes\n\n" + notes + ".")
         size = (dest / "model.safetensors").stat().st_size
         print(f"{unit}: {size / 1e6:.1f} MB, test top1@0-3 "
               + " ".join(f"{v:.3f}" for v in test16["accuracy_by_chars_seen"]["top1"][:4])
-              + f", cross-entropy {test16['cross_entropy']:.3f}, fp16 drift {drift:.4f}", file=sys.stderr)
+              + f", cross-entropy {test16['cross_entropy']:.3f}, fp16 drift {drift:.4f}, test d90 "
+              f"{memory['held_out']['d90']['mean']:.2f}, context share {memory['held_out']['context_share']['mean']:.3f}, "
+              f"walkthrough ranks {[m['rank'] for m in memory['moments']]}", file=sys.stderr)
         if drift > 0.001:
             raise SystemExit(f"{unit}: float16 changes accuracy by {drift:.4f} > 0.001; ship float32 instead")
 

@@ -180,3 +180,28 @@ def test_model_references_parse_and_route(tmp_path, trained_model_dir):
         load_model(str(tmp_path / "missing"))
     model = load_model(str(trained_model_dir))
     assert model.source == str(trained_model_dir) and not model.training
+
+
+def test_out_of_vocabulary_words_get_one_stand_in_per_word(tiny_models):
+    """Where the text's word is not in the vocabulary, the explained word is the model's top guess at
+    that word's last character, for every character of the word (it must not change letter by letter)."""
+    from rnnmem.analysis import desired_ids, text_words, word_spans
+
+    model = tiny_models["lstm"]
+    text = "the zebra sat on the quokka"  # zebra and quokka are not in the toy vocabulary
+    result = connectivity_matrix(model, text)
+    prepared = prepare_text(model, text)
+    top_ids, _ = predictions(model, prepared, k=1)
+    words = text_words(result.text)
+    for word in ("zebra", "quokka"):
+        span = [t for t, w in enumerate(words) if w == word]
+        assert len(span) == len(word) + 1  # the leading space and every letter
+        assert {result.desired[t] for t in span} == {model.words[top_ids[span[-1], 0]]}
+        assert not any(result.desired_in_text[t] for t in span)
+        t = span[1]
+        assert np.allclose(connectivity(model, text, t), result.row(t), rtol=1e-4, atol=1e-7)
+    sat = [t for t, w in enumerate(words) if w == "sat"]
+    assert {result.desired[t] for t in sat} == {"sat"} and all(result.desired_in_text[t] for t in sat)
+    assert word_spans(" ab c ").tolist() == [2, 2, 2, 4, 4, 5]  # a trailing space is a word of its own
+    ids, in_text = desired_ids(prepare_text(model, "the cat "), np.arange(9))  # " the cat "
+    assert ids[-1] == 8 and not in_text[-1]

@@ -37,9 +37,10 @@ def models_toml(tmp_path_factory) -> Path:
         directory.mkdir()
         for name in ("config.json", "model.safetensors", "README.md", "training_summary.json"):
             (directory / name).symlink_to(shipped_dir(unit) / name)
+        memory = ",0.21,1.5,4.5" if unit != "rnn" else ",,,"  # the RNN's log predates the memory measure
         (directory / "training_log.csv").write_text(
-            "step,chars_seen,seconds,train_loss,valid_loss\n"
-            "10,64000,20.0,7.5,7.4\n20,128000,40.0,6.8,6.9\n30,192000,60.0,6.2,6.4\n")
+            "step,chars_seen,seconds,train_loss,valid_loss,context_share,d50,d90\n"
+            f"10,64000,20.0,7.5,7.4,,,\n20,128000,40.0,6.8,6.9{memory}\n30,192000,60.0,6.2,6.4{memory}\n")
         if unit != "rnn":
             result = accuracy_by_chars_seen(load_model(unit), SAMPLE).as_dict()
             evaluation = {"unit": unit, "split": "test", "corpus": "test sample", **result}
@@ -150,16 +151,18 @@ def test_connectivity_walkthrough_selection_and_moments(app):
     learning = WALKTHROUGH_MOMENTS[0].position(walkthrough)
     assert walkthrough[learning - 2:learning + 1] == " le"
     assert at.slider(key="pos").value == learning
-    assert "Desired: **learning**" in texts(at.markdown)
-    assert len(at.get("vega_lite_chart")) == 1
+    assert texts(at.markdown).count("Desired: **learning**") == 2  # the shipped GRU and the article's
+    assert len(at.get("vega_lite_chart")) == 2
+    assert any("the article" in m and "published" in m for m in texts(at.markdown))
     assert any("advanced" in i.value for i in at.info)  # moment 1's explanation
     suggestions = progress_labels(at)
-    assert len(suggestions) == 3 and all("%" in s for s in suggestions)
+    assert len(suggestions) == 6 and all("%" in s for s in suggestions)  # top 3 of each row
+    assert "learning · 57\\.5\\% ✓" in suggestions  # the article's GRU, as published
 
     at.slider(key="pos").set_value(10).run()  # the keyboard fallback for clicking a character
     assert not at.exception
     assert any("character **10**" in m for m in texts(at.markdown))
-    assert "Desired: **the**" in texts(at.markdown)
+    assert texts(at.markdown).count("Desired: **the**") == 2
 
     at.button(key="moment_2").click().run()  # "schools" after one letter
     schools = WALKTHROUGH_MOMENTS[2].position(walkthrough)
@@ -167,6 +170,42 @@ def test_connectivity_walkthrough_selection_and_moments(app):
     assert walkthrough[schools - 1:schools + 1] == " s"
     assert "Desired: **schools**" in texts(at.markdown)
     assert any("whole paragraph" in i.value for i in at.info)
+
+
+def test_connectivity_article_rows_follow_the_selection_and_can_be_hidden(app):
+    """The article's published data is a row beside each unit it exists for (not the vanilla RNN), with
+    its own predictions at the selected character; switched off, or on another text, it is gone."""
+    from rnnmem.walkthrough import article_walkthrough
+
+    walkthrough = normalize(WALKTHROUGH_TEXT)
+    grammar = WALKTHROUGH_MOMENTS[1].position(walkthrough)
+    at = app("connectivity", units=["RNN", "GRU", "NLSTM"], pos=str(grammar))
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 5  # three units, two article rows
+    published = article_walkthrough("gru")
+    top = f"{published.top_words[grammar][0]} · {published.top_probabilities[grammar][0]:.1%}"
+    assert any(label.startswith(top.split(" · ")[0]) for label in progress_labels(at))
+    assert any(top in unescape(label) for label in progress_labels(at))
+    at.toggle(key="article").set_value(False).run()
+    assert not at.exception and len(at.get("vega_lite_chart")) == 3
+    at = app("connectivity", units=["GRU"], text="the cat sat on the mat")
+    assert len(at.get("vega_lite_chart")) == 1 and at.toggle(key="article").disabled
+
+
+def test_connectivity_colours_and_out_of_vocabulary_notice(app):
+    at = app("connectivity", units=["LSTM"], text="the qwxzv sat", pos="6", colours="faded")
+    assert not at.exception
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert spec["layer"][0]["encoding"]["fillOpacity"]["scale"]["type"] == "sqrt"
+    notice = " ".join(unescape(c) for c in texts(at.caption))
+    assert "“qwxzv” is not in the model's vocabulary" in notice and "the same for every letter" in notice
+    stand_in = next(m for m in texts(at.markdown) if m.startswith("Desired:"))
+    at.slider(key="pos").set_value(8).run()  # another letter of the same word: the same stand-in
+    assert next(m for m in texts(at.markdown) if m.startswith("Desired:")) == stand_in
+    at = app("connectivity", units=["LSTM"], colours="rainbow")
+    assert any("colours 'rainbow' is not one of" in unescape(w) for w in texts(at.warning))
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert "fillOpacity" not in spec["layer"][0]["encoding"]  # the article's opaque colours
 
 
 def test_connectivity_link_clamps_position_and_shows_hostile_text_as_text(app):
@@ -232,10 +271,15 @@ def test_accuracy_page_without_any_stored_evaluation_still_offers_pasted_text(ap
 def test_training_page_draws_every_selected_units_losses(app):
     at = app("training", units=["GRU", "NLSTM"], x="steps", logy="true")
     assert not at.exception
-    assert len(at.get("vega_lite_chart")) == 1
+    assert len(at.get("vega_lite_chart")) == 2  # the losses, and the memory measure of the logs that have it
     summary = at.dataframe[0].value
     assert list(summary["unit"]) == ["GRU", "Nested LSTM"]
     assert at.toggle(key="logy").value is True
+    memory = json.loads(at.get("vega_lite_chart")[1].proto.spec)
+    assert memory["encoding"]["y"]["field"] == "value"
+    at = app("training", units=["RNN"], measure="context_share")
+    assert not at.exception and len(at.get("vega_lite_chart")) == 1  # this log has no memory columns
+    assert any("None of these logs has the memory measure" in i.value for i in at.info)
 
 
 # ---- models ---------------------------------------------------------------------------------------------

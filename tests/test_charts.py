@@ -109,7 +109,24 @@ def test_connectivity_chart_keeps_user_text_as_data_and_selects_by_index():
     assert letters["mark"]["type"] == "text" and letters["encoding"]["text"]["field"] == "char"
     data = next(iter(spec["datasets"].values()))
     assert "".join(row["char"] for row in data) == hostile  # drawn as text marks, character by character
-    assert spec["layer"][0]["encoding"]["fill"]["scale"]["scheme"]["extent"] == [0.29, 0.67]
+
+
+def test_connectivity_colours_are_the_articles_by_default():
+    """viridis(0.29 + r·(2/3 − 0.29)) for r = connectivity / row max in [0, 1], opaque, light text; later
+    characters unfilled; a legend shows the scale. "faded" keeps the old square-root opacity."""
+    frame = charts.connectivity_text_frame(" the cat sat", np.linspace(0, 1, 12), position=6)
+    cells, letters = charts.connectivity_text_chart(frame).to_dict()["layer"]
+    fill = cells["encoding"]["fill"]
+    assert fill["condition"]["test"] == "(datum.state === 'later')" and fill["condition"]["value"] is None
+    assert fill["scale"] == {"domain": [0, 1], "scheme": {"name": "viridis", "extent": [0.29, 2 / 3]}}
+    assert fill["legend"]["title"] == "connectivity / row maximum"
+    assert "fillOpacity" not in cells["encoding"] and "opacity" not in cells["encoding"]  # opaque
+    assert letters["encoding"]["color"]["value"] == charts.LIGHT_TEXT
+    faded_cells, faded_letters = charts.connectivity_text_chart(frame, colours="faded").to_dict()["layer"]
+    assert faded_cells["encoding"]["fillOpacity"]["scale"]["type"] == "sqrt"
+    assert faded_letters["encoding"]["color"]["value"] == charts.DARK_TEXT
+    with pytest.raises(ValueError, match="colour mapping"):
+        charts.connectivity_text_chart(frame, colours="rainbow")
 
 
 def test_fast_text_spec_is_the_altair_chart_with_this_texts_rows():
@@ -122,3 +139,17 @@ def test_fast_text_spec_is_the_altair_chart_with_this_texts_rows():
         spec.pop("data")
     generated_view_names = re.compile(r"view_[0-9a-f]+_\d+")
     assert generated_view_names.sub("view", json.dumps(fast)) == generated_view_names.sub("view", json.dumps(full))
+
+
+def test_memory_frame_and_chart_skip_rows_without_the_measure():
+    logs = {"gru": [{"step": 1, "chars_seen": 100, "seconds": 1.0, "train_loss": 3.0, "valid_loss": 3.1,
+                     "context_share": None, "d50": None, "d90": None},
+                    {"step": 2, "chars_seen": 200, "seconds": 2.0, "train_loss": 2.0, "valid_loss": 2.1,
+                     "context_share": 0.25, "d50": 1.5, "d90": 5.5}]}
+    frame = charts.memory_frame(logs)
+    assert sorted(frame["measure"]) == ["context_share", "d50", "d90"] and set(frame["chars_seen"]) == {200}
+    spec = charts.memory_chart(frame, "d90", x="steps").to_dict()
+    assert spec["encoding"]["x"]["field"] == "step" and spec["encoding"]["y"]["field"] == "value"
+    rows = next(iter(spec["datasets"].values()))
+    assert [row["value"] for row in rows] == [5.5]
+    assert charts.memory_frame({"gru": logs["gru"][:1]}).empty

@@ -11,8 +11,8 @@ from rnnmem.model import UNITS, AutocompleteRNN
 from rnnmem.refs import WEIGHTS_ROOT, load_model
 
 REQUIRED = ("config.json", "model.safetensors", "README.md", "training_log.csv", "training_config.json",
-            "training_summary.json", "evaluation_test.json", "evaluation_valid.json", "evaluation_sample.json")
-MAX_TOTAL_BYTES = 40_000_000
+            "training_summary.json", "evaluation_test.json", "evaluation_valid.json", "evaluation_sample.json", "memory.json")
+MAX_TOTAL_BYTES = 60_000_000  # the four fp16 weight files
 
 
 def test_every_unit_ships_a_complete_directory():
@@ -63,3 +63,23 @@ def test_stored_test_evaluation_is_consistent(unit):
     for n, count in enumerate(counts):
         assert acc["top1"][n] <= acc["top2"][n] <= acc["top3"][n]
         assert report["correct"]["top1"][n] == round(acc["top1"][n] * count)
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_reproduces_its_stored_walkthrough_memory(unit):
+    """memory.json's walkthrough figures are this model's (recomputed here), the article's are the
+    published data's, and the held-out figures are a coherent summary."""
+    from rnnmem.walkthrough import model_report
+
+    stored = json.loads((WEIGHTS_ROOT / unit / "memory.json").read_text())
+    report = model_report(load_model(unit))
+    for name in ("context_share", "d50", "d90"):
+        assert report["model"][name] == pytest.approx(stored["walkthrough"]["model"][name], abs=0.02)
+        if unit != "rnn":
+            assert report["article"][name] == pytest.approx(stored["walkthrough"]["article"][name], abs=1e-6)
+        held_out = stored["held_out"][name]
+        assert held_out["low"] <= held_out["mean"] <= held_out["high"]
+    assert [m["rank"] for m in report["moments"]] == [m["rank"] for m in stored["moments"]]
+    assert stored["held_out"]["positions"] >= 2000 and stored["held_out"]["split"] == "test"
+    card = (WEIGHTS_ROOT / unit / "README.md").read_text()
+    assert f"{stored['held_out']['d90']['mean']:.3f}" in card  # the card reports the measure

@@ -106,7 +106,7 @@ def test_clicking_a_character_moves_the_highlight(server, page):
 
     click_character(page, 0, column=10, line=0)
     expect(selected).to_contain_text("character 10,")
-    expect(page.get_by_text("Desired: the")).to_be_visible()
+    expect(page.get_by_text("Desired: the")).to_have_count(2)  # the shipped GRU and the article's
     assert params(page)["pos"] == ["10"]
     wait_done(page)
     assert chart.screenshot() != before  # the green highlight and the outline moved
@@ -114,8 +114,12 @@ def test_clicking_a_character_moves_the_highlight(server, page):
     grammar = WALKTHROUGH_MOMENTS[1].position(walkthrough)
     page.get_by_role("button", name=re.compile("second “grammar”")).click()
     expect(selected).to_contain_text(f"character {grammar},")
-    expect(page.get_by_text("Desired: grammar")).to_be_visible()
+    expect(page.get_by_text("Desired: grammar")).to_have_count(2)
     assert params(page)["pos"] == [str(grammar)]
+
+    click_character(page, 1, column=20, line=0)  # a click in the article's row selects for every row
+    expect(selected).to_contain_text("character 20,")
+    expect(page.get_by_text("GRU · the article's models (published)")).to_be_visible()
     assert_not_injected(page)
 
 
@@ -191,7 +195,7 @@ def test_hostile_text_typed_into_every_box_is_only_text(server, page):
 
 PAGES = {
     "autocomplete": ["text", "k"],
-    "connectivity": ["text", "pos", "hover"],
+    "connectivity": ["text", "pos", "hover", "colours", "article"],
     "accuracy": ["split", "topk", "article", "maxseen", "eval"],
     "training": ["x", "logy"],
     "": [],
