@@ -294,6 +294,31 @@ def _text_spec_template(select_on: str, name: str, colours: str) -> str:
     return json.dumps(_text_chart(alt.NamedData("chars"), 0, 0, select_on, name, colours).to_dict())
 
 
+def connectivity_legend(colours: str = "article", *, width: int = 260) -> alt.Chart:
+    """The colour scale of the connectivity text, once per page: a strip of cells from r = 0 (no link)
+    to r = 1 (the row's strongest link), coloured exactly as the text's cells are."""
+    if colours not in COLOUR_MAPPINGS:
+        raise ValueError(f"unknown colour mapping {colours!r}; expected one of {', '.join(COLOUR_MAPPINGS)}")
+    steps = 21
+    frame = pd.DataFrame({"r": np.linspace(0, 1, steps)})
+    frame["r_end"] = frame["r"] + 1 / (steps - 1)
+    encoding = {"fill": alt.Fill("r:Q", scale=alt.Scale(scheme=CONNECTIVITY_SCHEME, domain=[0, 1]), legend=None)}
+    if colours == "faded":
+        encoding["fillOpacity"] = alt.FillOpacity("r:Q", scale=alt.Scale(type="sqrt", domain=[0, 1], range=[0, 1]),
+                                                  legend=None)
+    return (
+        alt.Chart(frame)
+        .mark_rect()
+        .encode(x=alt.X("r:Q", scale=alt.Scale(domain=[0, 1 + 1 / (steps - 1)], nice=False),
+                        axis=alt.Axis(title="connectivity / row maximum", values=[0, 0.25, 0.5, 0.75, 1],
+                                      format=".2~f", grid=False, domain=False)),
+                x2="r_end:Q", tooltip=[alt.Tooltip("r:Q", title="connectivity / row maximum", format=".2f")],
+                **encoding)
+        .properties(width=width, height=14)
+        .configure(background="transparent", view=alt.ViewConfig(stroke=None, strokeWidth=0))
+    )
+
+
 def _text_chart(data, width: int, height: int, select_on: str, name: str, colours: str) -> alt.LayerChart:
     if colours not in COLOUR_MAPPINGS:
         raise ValueError(f"unknown colour mapping {colours!r}; expected one of {', '.join(COLOUR_MAPPINGS)}")
@@ -306,10 +331,9 @@ def _text_chart(data, width: int, height: int, select_on: str, name: str, colour
                  alt.Tooltip("seen:Q", title="letters of its word seen"),
                  alt.Tooltip("connectivity:Q", title="connectivity / max", format=".2f"),
                  alt.Tooltip("raw:Q", title="connectivity", format=".3g")])
-    connectivity_fill = alt.Fill(
-        "connectivity:Q", scale=alt.Scale(scheme=CONNECTIVITY_SCHEME, domain=[0, 1]),
-        legend=alt.Legend(title="connectivity / row maximum", orient="bottom", direction="horizontal",
-                          gradientLength=220, gradientThickness=10, format=".1f", tickCount=5))
+    # no legend per chart: the page draws one scale (connectivity_legend) above all rows
+    connectivity_fill = alt.Fill("connectivity:Q", scale=alt.Scale(scheme=CONNECTIVITY_SCHEME, domain=[0, 1]),
+                                 legend=None)
     on_fill = LIGHT_TEXT if colours == "article" else DARK_TEXT
     cells = base.mark_rect(cornerRadius=2).encode(
         x=alt.X("x:Q", scale=pixel_x, axis=None),
@@ -339,4 +363,4 @@ def _text_chart(data, width: int, height: int, select_on: str, name: str, colour
 
 __all__ = ["UNIT_COLOURS", "ARTICLE_SOURCE", "COLOUR_MAPPINGS", "ARTICLE_EXTENT", "load_article_accuracy", "accuracy_frame", "accuracy_chart",
            "loss_frame", "loss_chart", "memory_frame", "memory_chart", "MEMORY_MEASURES", "text_layout", "connectivity_text_frame", "connectivity_text_chart",
-           "connectivity_text_spec"]
+           "connectivity_text_spec", "connectivity_legend"]

@@ -152,7 +152,7 @@ def test_connectivity_walkthrough_selection_and_moments(app):
     assert walkthrough[learning - 2:learning + 1] == " le"
     assert at.slider(key="pos").value == learning
     assert texts(at.markdown).count("Desired: **learning**") == 2  # the shipped GRU and the article's
-    assert len(at.get("vega_lite_chart")) == 2
+    assert len(at.get("vega_lite_chart")) == 3  # the colour scale, then one row each
     assert any("the article" in m and "published" in m for m in texts(at.markdown))
     assert any("advanced" in i.value for i in at.info)  # moment 1's explanation
     suggestions = progress_labels(at)
@@ -181,21 +181,23 @@ def test_connectivity_article_rows_follow_the_selection_and_can_be_hidden(app):
     grammar = WALKTHROUGH_MOMENTS[1].position(walkthrough)
     at = app("connectivity", units=["RNN", "GRU", "NLSTM"], pos=str(grammar))
     assert not at.exception
-    assert len(at.get("vega_lite_chart")) == 5  # three units, two article rows
+    assert len(at.get("vega_lite_chart")) == 6  # the colour scale, three units, two article rows
     published = article_walkthrough("gru")
     top = f"{published.top_words[grammar][0]} · {published.top_probabilities[grammar][0]:.1%}"
     assert any(label.startswith(top.split(" · ")[0]) for label in progress_labels(at))
     assert any(top in unescape(label) for label in progress_labels(at))
     at.toggle(key="article").set_value(False).run()
-    assert not at.exception and len(at.get("vega_lite_chart")) == 3
+    assert not at.exception and len(at.get("vega_lite_chart")) == 4
     at = app("connectivity", units=["GRU"], text="the cat sat on the mat")
-    assert len(at.get("vega_lite_chart")) == 1 and at.toggle(key="article").disabled
+    assert len(at.get("vega_lite_chart")) == 2 and at.toggle(key="article").disabled
 
 
 def test_connectivity_colours_and_out_of_vocabulary_notice(app):
     at = app("connectivity", units=["LSTM"], text="the qwxzv sat", pos="6", colours="faded")
     assert not at.exception
-    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    legend, row = (json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart"))
+    assert "fillOpacity" in legend["encoding"]  # the scale shows the mapping in use
+    spec = row
     assert spec["layer"][0]["encoding"]["fillOpacity"]["scale"]["type"] == "sqrt"
     notice = " ".join(unescape(c) for c in texts(at.caption))
     assert "“qwxzv” is not in the model's vocabulary" in notice and "the same for every letter" in notice
@@ -204,7 +206,7 @@ def test_connectivity_colours_and_out_of_vocabulary_notice(app):
     assert next(m for m in texts(at.markdown) if m.startswith("Desired:")) == stand_in
     at = app("connectivity", units=["LSTM"], colours="rainbow")
     assert any("colours 'rainbow' is not one of" in unescape(w) for w in texts(at.warning))
-    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    spec = json.loads(at.get("vega_lite_chart")[1].proto.spec)
     assert "fillOpacity" not in spec["layer"][0]["encoding"]  # the article's opaque colours
 
 
@@ -232,7 +234,7 @@ def test_connectivity_switching_unit_set_and_empty_text(app):
     at = app("connectivity", units=["RNN", "NLSTM"], text="the cat sat on the mat", pos="5")
     assert not at.exception
     assert at.slider(key="pos").value == 5
-    assert len(at.get("vega_lite_chart")) == 2
+    assert len(at.get("vega_lite_chart")) == 3  # the colour scale and two units
     at.text_area(key="text").input("!!!").run()
     assert not at.exception
     assert any("Enter some text" in i.value for i in at.info)

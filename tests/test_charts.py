@@ -119,7 +119,11 @@ def test_connectivity_colours_are_the_articles_by_default():
     fill = cells["encoding"]["fill"]
     assert fill["condition"]["test"] == "(datum.state === 'later')" and fill["condition"]["value"] is None
     assert fill["scale"] == {"domain": [0, 1], "scheme": {"name": "viridis", "extent": [0.29, 2 / 3]}}
-    assert fill["legend"]["title"] == "connectivity / row maximum"
+    legend = charts.connectivity_legend().to_dict()
+    assert legend["encoding"]["fill"]["scale"] == fill["scale"]  # the legend is the cells' own scale
+    rows = next(iter(legend["datasets"].values()))
+    assert rows[0]["r"] == 0 and rows[-1]["r"] == 1  # from no link to the row's strongest
+    assert "fillOpacity" in charts.connectivity_legend("faded").to_dict()["encoding"]
     assert "fillOpacity" not in cells["encoding"] and "opacity" not in cells["encoding"]  # opaque
     assert letters["encoding"]["color"]["value"] == charts.LIGHT_TEXT
     faded_cells, faded_letters = charts.connectivity_text_chart(frame, colours="faded").to_dict()["layer"]

@@ -57,7 +57,8 @@ def wait_done(page) -> None:
 
 def click_character(page, chart_index: int, column: int, line: int, *, hover: bool = False) -> None:
     wait_done(page)  # a chart still being redrawn would swallow the click
-    svg = page.locator('[data-testid="stVegaLiteChart"] svg').nth(chart_index)
+    # chart 0 of the Connectivity page is its colour scale; the text rows follow
+    svg = page.locator('[data-testid="stVegaLiteChart"] svg').nth(chart_index + 1)
     svg.scroll_into_view_if_needed()
     box = svg.bounding_box()
     x, y = box["x"] + column * CELL_WIDTH + CELL_WIDTH / 2, box["y"] + line * CELL_HEIGHT + CELL_HEIGHT / 2
@@ -101,7 +102,7 @@ def test_clicking_a_character_moves_the_highlight(server, page):
     selected = page.get_by_text("Selected: character")
     learning = WALKTHROUGH_MOMENTS[0].position(walkthrough)
     expect(selected).to_contain_text(f"character {learning},")
-    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart = page.locator('[data-testid="stVegaLiteChart"]').nth(1)  # the GRU's row (0: the colour scale)
     before = chart.screenshot()
 
     click_character(page, 0, column=10, line=0)
@@ -119,7 +120,9 @@ def test_clicking_a_character_moves_the_highlight(server, page):
 
     click_character(page, 1, column=20, line=0)  # a click in the article's row selects for every row
     expect(selected).to_contain_text("character 20,")
-    expect(page.get_by_text("GRU · the article's models (published)")).to_be_visible()
+    wait_done(page)
+    expect(page.get_by_text("GRU · the article's models (published)")).to_have_count(1)
+    page.screenshot(path=str(server.log.parent / "connectivity_with_article_row.png"), full_page=True)
     assert_not_injected(page)
 
 
@@ -140,7 +143,7 @@ def test_a_copied_address_reproduces_the_view(server, page, browser):
     area.fill(text)
     area.press("Control+Enter")
     expect(page.get_by_text("Selected: character")).to_contain_text(f"character {len(normalize(text)) - 1},")
-    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
+    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(3)  # the scale and two units
     click_character(page, 1, column=20, line=0)
     expect(page.get_by_text("Selected: character")).to_contain_text("character 20,")
     wait_done(page)
@@ -156,7 +159,7 @@ def test_a_copied_address_reproduces_the_view(server, page, browser):
         open_page(other, link)
         expect(field(other, "Text")).to_have_value(text)
         expect(other.get_by_text("Selected: character")).to_have_text(view)
-        expect(other.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
+        expect(other.locator('[data-testid="stVegaLiteChart"]')).to_have_count(3)
         wait_done(other)
         assert other.get_by_text("Desired:").all_inner_texts() == desired
         assert other.url == link
