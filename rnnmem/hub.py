@@ -1,8 +1,9 @@
 """The Hugging Face Hub: load pinned models through the standard cache, publish models, and fail gently.
 
 - ``load_hub_model(repo_id, revision)`` resolves a branch, tag or commit to the exact commit, downloads only
-  ``config.json`` and ``model.safetensors`` into the standard Hugging Face cache (``HF_HOME``/``HF_HUB_CACHE``),
-  checks them, and returns the model with ``model.revision`` = that commit and ``model.source`` = the reference.
+  ``config.json`` and the weights (``model.safetensors``, or a sharded model's ``model.safetensors.index.json``
+  and the shards it names) into the standard Hugging Face cache (``HF_HOME``/``HF_HUB_CACHE``), checks them,
+  and returns the model with ``model.revision`` = that commit and ``model.source`` = the reference.
   A commit that is already cached loads without any network call; offline (``HF_HUB_OFFLINE=1``, or the Hub
   unreachable) a branch or tag loads the commit it last resolved to.
 - Pickle weights are never loaded (they can run code); a repository offering only pickle files is refused.
@@ -23,16 +24,17 @@ import re
 import sys
 from pathlib import Path
 
-from .model import CONFIG_FILE, UNIT_NAMES, WEIGHTS_FILE, AutocompleteRNN, ModelFilesError, config_from_dict
+from .model import (CONFIG_FILE, SHARD_PATTERN, UNIT_NAMES, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, AutocompleteRNN,
+                    ModelFilesError, UnreadableWeightsError, config_from_dict, read_shard_index)
 
 logger = logging.getLogger(__name__)
 
 LIBRARY_NAME = "rnnmem"
 # Files ``publish`` uploads (exact names, then glob patterns); everything else in a model directory
 # (checkpoints, scratch files) stays local.
-PUBLISHED_FILES = ("config.json", "model.safetensors", "README.md", "training_log.csv", "training_config.json",
-                   "training_summary.json")
-PUBLISHED_PATTERNS = ("evaluation*.json",)
+PUBLISHED_FILES = ("config.json", WEIGHTS_FILE, WEIGHTS_INDEX_FILE, "README.md", "training_log.csv",
+                   "training_config.json", "training_summary.json")
+PUBLISHED_PATTERNS = ("evaluation*.json", SHARD_PATTERN)
 # Files beside the weights that the app shows when they exist (downloaded after the model, best effort).
 SIDE_FILES = ("training_log.csv", "training_summary.json", "evaluation_test.json", "evaluation_valid.json")
 # Weight formats that are pickles (loading them runs arbitrary code). Never downloaded.
@@ -101,7 +103,8 @@ def _repo_cache(repo_id: str) -> Path:
 
 
 def _cached_commit(repo_id: str, revision: str | None) -> str | None:
-    """The commit ``revision`` last resolved to, if that commit's config and weights are in the cache."""
+    """The commit ``revision`` last resolved to, if that commit's config and weights (either layout, every
+    shard) are in the cache."""
     if revision and _COMMIT.match(revision):
         sha = revision
     else:
@@ -111,9 +114,15 @@ def _cached_commit(repo_id: str, revision: str | None) -> str | None:
         except OSError:
             return None
     snapshot = _repo_cache(repo_id) / "snapshots" / sha
-    if all((snapshot / name).is_file() for name in (CONFIG_FILE, WEIGHTS_FILE)):
+    if not (snapshot / CONFIG_FILE).is_file():
+        return None
+    if (snapshot / WEIGHTS_FILE).is_file():
         return sha
-    return None
+    try:
+        shards = set(read_shard_index(snapshot / WEIGHTS_INDEX_FILE).values())
+    except ModelFilesError:  # no index (or an unreadable one) cached: not complete
+        return None
+    return sha if all((snapshot / shard).is_file() for shard in shards) else None
 
 
 def _remember_ref(repo_id: str, revision: str | None, sha: str) -> None:
@@ -192,7 +201,7 @@ def _check_repo_files(ref: str, files: list[str] | None) -> None:
     """Refuse repositories that are not rnnmem models, or that offer only pickle weights, before downloading."""
     if files is None:  # the server did not list files; the downloads below will tell
         return
-    if WEIGHTS_FILE not in files:
+    if WEIGHTS_FILE not in files and WEIGHTS_INDEX_FILE not in files:
         pickles = [name for name in files if name.lower().endswith(PICKLE_SUFFIXES)]
         if pickles:
             raise HubError(f"{ref}: the repository offers only pickle weights ({pickles[0]}); rnnmem loads only "
@@ -320,13 +329,9 @@ def _load(repo_id: str, revision: str | None, token: str | None, ref: str) -> Au
             local_only = False
 
     # config.json first: a repository of some other model type is refused before its weights are fetched.
-    config_path = _download(repo_id, CONFIG_FILE, sha, token, local_only=local_only)
-    if not _matches_checksum(config_path):
-        _purge(config_path)
-        raise HubError(f"{ref}: {CONFIG_FILE} arrived corrupted (checksum mismatch); removed it from the cache, "
-                       "try again")
+    config_path = _fetch_checked(repo_id, CONFIG_FILE, sha, token, ref, local_only=local_only)
     try:
-        raw = json.loads(Path(config_path).read_text(encoding="utf-8"))
+        raw = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise HubError(f"{ref}: {CONFIG_FILE} is not valid JSON ({error})") from None
     try:
@@ -336,23 +341,53 @@ def _load(repo_id: str, revision: str | None, token: str | None, ref: str) -> Au
             "model_type") else ""
         raise HubError(f"{ref}: not an rnnmem model{kind}: {error}") from None
 
-    weights_path = _download(repo_id, WEIGHTS_FILE, sha, token, local_only=local_only)
-    if not _matches_checksum(weights_path):
-        _purge(weights_path)
-        raise HubError(f"{ref}: {WEIGHTS_FILE} arrived corrupted (checksum mismatch); removed it from the cache, "
-                       "try again")
+    snapshot = _fetch_weights(repo_id, sha, token, ref, files, local_only=local_only)
     model = AutocompleteRNN(config)
     try:
-        model.load_weights_file(weights_path)
+        model.load_weights(snapshot)
+    except UnreadableWeightsError as error:
+        _purge(error.path)  # unreadable: never let a later load reuse it
+        raise HubError(f"{ref}: {error}") from None
     except ModelFilesError as error:
-        if str(error).startswith("cannot read weights"):
-            _purge(weights_path)  # unreadable: never let a later load reuse it
         raise HubError(f"{ref}: {error}") from None
     model.revision = sha
     model.hub_notice = notice
-    model.files_dir = Path(weights_path).parent
+    model.files_dir = snapshot
     _fetch_side_files(repo_id, sha, token, files, local_only=local_only)
     return model
+
+
+def _fetch_checked(repo_id: str, filename: str, sha: str, token: str | None, ref: str, *,
+                   local_only: bool) -> Path:
+    """One file of commit ``sha``, downloaded or from the cache, whose bytes match the Hub's checksum; a
+    file that does not is removed from the cache (so it is never reused) and the load fails."""
+    path = _download(repo_id, filename, sha, token, local_only=local_only)
+    if not _matches_checksum(path):
+        _purge(path)
+        raise HubError(f"{ref}: {filename} arrived corrupted (checksum mismatch); removed it from the cache, "
+                       "try again")
+    return Path(path)
+
+
+def _fetch_weights(repo_id: str, sha: str, token: str | None, ref: str, files: list[str] | None, *,
+                   local_only: bool) -> Path:
+    """The commit's weights in the cache, in whichever layout the repository has: model.safetensors, or
+    the index and then every shard it names. Returns the snapshot folder that holds them."""
+    if files is not None:
+        sharded = WEIGHTS_FILE not in files
+    else:  # loading from the cache: the layout that was downloaded before
+        snapshot = _repo_cache(repo_id) / "snapshots" / sha
+        sharded = not (snapshot / WEIGHTS_FILE).is_file() and (snapshot / WEIGHTS_INDEX_FILE).is_file()
+    if not sharded:
+        return _fetch_checked(repo_id, WEIGHTS_FILE, sha, token, ref, local_only=local_only).parent
+    index = _fetch_checked(repo_id, WEIGHTS_INDEX_FILE, sha, token, ref, local_only=local_only)
+    try:
+        shards = sorted(set(read_shard_index(index).values()))
+    except ModelFilesError as error:
+        raise HubError(f"{ref}: {error}") from None
+    for shard in shards:
+        _fetch_checked(repo_id, shard, sha, token, ref, local_only=local_only)
+    return index.parent
 
 
 def _fetch_side_files(repo_id: str, sha: str, token: str | None, files: list[str] | None, *,
@@ -445,9 +480,10 @@ def _files_to_publish(directory: Path) -> list[Path]:
 def publish_model(model_dir, repo_id: str, *, private: bool = False, revision: str | None = None,
                   token: str | None = None) -> str:
     """Upload a model directory to ``repo_id`` (created if missing; ``private`` applies when it is created)
-    on branch ``revision`` (default main; created from main if missing). Uploads config.json,
-    model.safetensors, the model card (README.md with Hub metadata; generated if the directory's card has
-    none), the training log/config/summary and evaluation*.json. Returns the commit sha."""
+    on branch ``revision`` (default main; created from main if missing). Uploads config.json, the weights
+    (model.safetensors, or the index and its shards), the model card (README.md with Hub metadata; generated
+    if the directory's card has none), the training log/config/summary and evaluation*.json. Returns the
+    commit sha."""
     from huggingface_hub import CommitOperationAdd, HfApi
 
     from .refs import ModelRefError, parse_model_ref

@@ -2,8 +2,10 @@
 
 One class, ``AutocompleteRNN``, over one typed config; the recurrent unit is ``config.unit``. GRU, LSTM
 and the vanilla RNN use PyTorch's fused layers; the Nested LSTM (Moniz & Krueger 2018) is written here.
-Built on huggingface_hub's PyTorchModelHubMixin: a model directory is config.json + model.safetensors
-(+ README.md model card), and the model is always rebuilt from those files, loaded strictly.
+Built on huggingface_hub's PyTorchModelHubMixin: a model directory is config.json + the weights (+ README.md
+model card), and the model is always rebuilt from those files, loaded strictly. The weights are either one
+model.safetensors or, saved with a ``max_shard_size``, huggingface_hub's sharded layout: shards
+model-00001-of-0000N.safetensors and the index model.safetensors.index.json naming each tensor's shard.
 """
 # No `from __future__ import annotations` here: the Hub mixin reads the type of `config` at runtime
 # to rebuild the dataclass from config.json.
@@ -26,11 +28,22 @@ from .text import CHAR_VOCAB_SIZE
 UNITS = ("rnn", "gru", "lstm", "nlstm")
 UNIT_NAMES = {"rnn": "Vanilla RNN", "gru": "GRU", "lstm": "LSTM", "nlstm": "Nested LSTM"}
 WEIGHTS_FILE = "model.safetensors"
+WEIGHTS_INDEX_FILE = "model.safetensors.index.json"  # huggingface_hub's name for a sharded model's index
 CONFIG_FILE = "config.json"
+_MAX_INDEX_BYTES = 10_000_000  # an index is a small JSON map; anything larger is not one
 
 
 class ModelFilesError(ValueError):
     """A model directory is missing files, or its files do not match each other. Message is for users."""
+
+
+class UnreadableWeightsError(ModelFilesError):
+    """A weights file that is not safetensors at all (truncated, corrupted, another format). ``path`` is
+    the file, so that a cache can drop it."""
+
+    def __init__(self, message: str, path: Path):
+        super().__init__(message)
+        self.path = path
 
 
 @dataclass
@@ -144,7 +157,12 @@ class AutocompleteRNN(
                 output_dtype: Optional[torch.dtype] = None):
         """``output_dtype=torch.bfloat16`` runs only the dense layer (16k words, most of the cost per
         character) in bfloat16 during training; the parameters and inference stay float32."""
-        hidden = self.recurrent_outputs(chars)  # (B, T, H)
+        return self.head(self.recurrent_outputs(chars), targets, output_dtype=output_dtype)
+
+    def head(self, hidden: torch.Tensor, targets: Optional[torch.Tensor] = None, *,
+             output_dtype: Optional[torch.dtype] = None):
+        """The dense layer and the loss on recurrent outputs hidden (B, T, H): ``(logits, loss)`` as
+        ``forward``. Separate so that a training step can compute ``hidden`` another way (a CUDA graph)."""
         if output_dtype is None:
             logits = self.output(hidden)  # (B, T, V)
         else:
@@ -155,34 +173,41 @@ class AutocompleteRNN(
 
     # ---- saving and loading -------------------------------------------------------------------------
 
-    def save(self, directory, *, dtype: torch.dtype = torch.float32) -> Path:
-        """Write config.json and model.safetensors (``dtype`` float16 halves the file; loading always
-        gives float32). The model card is written separately (rnnmem.modelcard)."""
+    def save(self, directory, *, dtype: torch.dtype = torch.float32, max_shard_size: Optional[int] = None) -> Path:
+        """Write config.json and the weights (``dtype`` float16 halves them; loading always gives float32):
+        one model.safetensors, or with ``max_shard_size`` (bytes) huggingface_hub's sharded layout
+        (shards of at most that size, except that a tensor larger than it gets a shard of its own, and
+        model.safetensors.index.json). Weights of the other layout left in the directory are removed.
+        The model card is written separately (rnnmem.modelcard)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self._storage_dtype = dtype
+        self._storage = (dtype, max_shard_size)
         try:
             self.save_pretrained(directory)
         finally:
-            del self._storage_dtype
+            del self._storage
         return directory
 
     def _save_pretrained(self, save_directory: Path) -> None:
-        from safetensors.torch import save_file
+        from huggingface_hub import save_torch_state_dict
 
-        dtype = getattr(self, "_storage_dtype", torch.float32)
+        dtype, max_shard_size = getattr(self, "_storage", (torch.float32, None))
         tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}
-        save_file(tensors, str(Path(save_directory) / WEIGHTS_FILE), metadata={"format": "pt"})
+        # huggingface_hub's own serialisation: it also clears the directory of either layout's old files.
+        # Without a shard size everything goes in one model.safetensors, as before sharding existed.
+        save_torch_state_dict(tensors, save_directory, max_shard_size=max_shard_size or 2**62,
+                              metadata={"format": "pt"})
 
     def load_weights_file(self, path) -> "AutocompleteRNN":
-        """Load safetensors weights strictly: every tensor present, no extra ones, shapes equal."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        """Load one safetensors file strictly: every tensor present, no extra ones, shapes equal."""
+        return self._load_checked(_read_safetensors(Path(path)))
 
-        try:
-            tensors = load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as error:
-            raise ModelFilesError(f"cannot read weights {Path(path).name}: {error}") from error
+    def load_weights(self, directory) -> "AutocompleteRNN":
+        """Load a model directory's weights strictly, whichever layout they are in: model.safetensors, or
+        model.safetensors.index.json and the shards it names."""
+        return self._load_checked(read_weights(Path(directory)))
+
+    def _load_checked(self, tensors: dict) -> "AutocompleteRNN":
         expected = self.state_dict()
         missing = sorted(set(expected) - set(tensors))
         extra = sorted(set(tensors) - set(expected))
@@ -205,15 +230,15 @@ class AutocompleteRNN(
     def from_directory(cls, directory) -> "AutocompleteRNN":
         """Rebuild a model from a model directory, with one-line errors for anything wrong in it."""
         directory = Path(directory)
-        for name in (CONFIG_FILE, WEIGHTS_FILE):
-            if not (directory / name).is_file():
-                raise ModelFilesError(f"{directory} is not a complete model directory: {name} is missing")
+        if not (directory / CONFIG_FILE).is_file():
+            raise ModelFilesError(f"{directory} is not a complete model directory: {CONFIG_FILE} is missing")
+        weights_layout(directory)  # a directory without weights is refused before config.json is parsed
         try:
             raw = json.loads((directory / CONFIG_FILE).read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ModelFilesError(f"{directory / CONFIG_FILE} is not valid JSON: {error}") from error
         config = config_from_dict(raw)
-        model = cls(config).load_weights_file(directory / WEIGHTS_FILE)
+        model = cls(config).load_weights(directory)
         model.source = str(directory)
         model.files_dir = directory
         return model
@@ -222,16 +247,15 @@ class AutocompleteRNN(
     def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
                          map_location="cpu", strict=True, **model_kwargs):
         # Overrides the mixin: strict loading always, and safetensors only (pickle runs code on load).
-        from huggingface_hub import hf_hub_download
+        from huggingface_hub import snapshot_download
 
         model = cls(**model_kwargs)
-        if os.path.isdir(model_id):
-            path = os.path.join(model_id, WEIGHTS_FILE)
-        else:
-            path = hf_hub_download(repo_id=model_id, filename=WEIGHTS_FILE, revision=revision,
-                                   cache_dir=cache_dir, force_download=force_download, token=token,
-                                   local_files_only=local_files_only)
-        return model.load_weights_file(path).to(map_location)
+        if not os.path.isdir(model_id):
+            model_id = snapshot_download(repo_id=model_id, revision=revision, cache_dir=cache_dir,
+                                         force_download=force_download, token=token,
+                                         local_files_only=local_files_only,
+                                         allow_patterns=[WEIGHTS_FILE, WEIGHTS_INDEX_FILE, SHARD_PATTERN])
+        return model.load_weights(model_id).to(map_location)
 
     # ---- inference --------------------------------------------------------------------------------
 
@@ -241,6 +265,69 @@ class AutocompleteRNN(
         from .analysis import suggest
 
         return suggest(self, text, k=k)
+
+
+SHARD_PATTERN = "model-*-of-*.safetensors"  # huggingface_hub's shard names, for downloads and uploads
+
+
+def weights_layout(directory: Path) -> str:
+    """"single" (model.safetensors) or "sharded" (model.safetensors.index.json); ModelFilesError when the
+    directory has neither, or both (which one would be meant is unknowable)."""
+    single, index = (directory / WEIGHTS_FILE).is_file(), (directory / WEIGHTS_INDEX_FILE).is_file()
+    if single and index:
+        raise ModelFilesError(f"{directory} holds both {WEIGHTS_FILE} and {WEIGHTS_INDEX_FILE}; keep one")
+    if not (single or index):
+        raise ModelFilesError(f"{directory} is not a complete model directory: {WEIGHTS_FILE} is missing "
+                              f"(and there is no {WEIGHTS_INDEX_FILE})")
+    return "single" if single else "sharded"
+
+
+def read_shard_index(path: Path) -> dict[str, str]:
+    """The weight map of a sharded model's index (tensor name -> shard file name), checked: a JSON object
+    with a "weight_map" of names to plain .safetensors file names in the same directory."""
+    try:
+        if path.stat().st_size > _MAX_INDEX_BYTES:
+            raise ModelFilesError(f"{path.name} is not a weights index (over {_MAX_INDEX_BYTES:,} bytes)")
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFilesError(f"{path.name} cannot be read as JSON: {error}") from error
+    weight_map = raw.get("weight_map") if isinstance(raw, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ModelFilesError(f"{path.name} has no weight_map")
+    for name, shard in weight_map.items():
+        # Shards lie beside the index: no folders (so no way out of the directory), and never a pickle.
+        if not (isinstance(shard, str) and shard.endswith(".safetensors") and "/" not in shard
+                and "\\" not in shard and not shard.startswith(".")):
+            raise ModelFilesError(f"{path.name}: tensor {name!r} points at {shard!r}, not a .safetensors "
+                                  "file beside the index")
+    return weight_map
+
+
+def read_weights(directory: Path) -> dict:
+    """Every tensor of a model directory's weights, from either layout. For sharded weights each tensor
+    must be in the shard the index names (a tensor found elsewhere, or missing, is reported by the
+    strict check as unexpected, or missing)."""
+    if weights_layout(directory) == "single":
+        return _read_safetensors(directory / WEIGHTS_FILE)
+    weight_map = read_shard_index(directory / WEIGHTS_INDEX_FILE)
+    tensors = {}
+    for shard in sorted(set(weight_map.values())):
+        if not (directory / shard).is_file():
+            raise ModelFilesError(f"{directory} is not a complete model directory: shard {shard} is missing "
+                                  f"(named in {WEIGHTS_INDEX_FILE})")
+        for name, tensor in _read_safetensors(directory / shard).items():
+            tensors[name if weight_map.get(name) == shard else f"{name} (in {shard})"] = tensor
+    return tensors
+
+
+def _read_safetensors(path: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise UnreadableWeightsError(f"cannot read weights {path.name}: {error}", path) from error
 
 
 def config_from_dict(raw: dict) -> ModelConfig:

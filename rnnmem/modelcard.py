@@ -127,8 +127,8 @@ def model_card_text(model: AutocompleteRNN, training: dict | None = None, evalua
     if training:
         body += ["", "## Training", "", "| field | value |", "|---|---|"]
         for key in ("corpus", "characters_seen", "steps", "epochs_completed", "batch_size", "softmax",
-                    "learning_rate", "learning_rate_schedule", "gradient_clipping", "device", "seconds",
-                    "final_train_loss", "final_valid_loss"):
+                    "learning_rate", "learning_rate_schedule", "gradient_clipping", "device", "gpu", "precision",
+                    "seconds", "wall_seconds", "stopped", "final_train_loss", "final_valid_loss"):
             if key in training:
                 value = training[key]
                 if isinstance(value, float):

@@ -415,13 +415,15 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
 
 
 def finish(model: AutocompleteRNN, out: Path, config: TrainConfig, dataset: PreparedDataset, progress: dict,
-           log_rows: list[dict], device: str, dtype: torch.dtype = torch.float32) -> None:
-    """Write the model directory: weights, config, training log, summary, model card."""
-    model.cpu().eval().save(out, dtype=dtype)
+           log_rows: list[dict], device: str, dtype: torch.dtype = torch.float32, *,
+           max_shard_size: int | None = None, extra: dict | None = None) -> None:
+    """Write the model directory: weights (sharded with ``max_shard_size``, see AutocompleteRNN.save),
+    config, training log, summary (with ``extra``'s fields added), model card."""
+    model.cpu().eval().save(out, dtype=dtype, max_shard_size=max_shard_size)
     (out / TRAIN_CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2, sort_keys=True))
     write_log(out / LOG_FILE, log_rows)
     summary = {"corpus": getattr(dataset, "description", config.corpus),
-               **_summary(config, dataset, progress, log_rows, device)}
+               **_summary(config, dataset, progress, log_rows, device), **(extra or {})}
     (out / "training_summary.json").write_text(json.dumps(summary, indent=2))
     write_model_card(out, model, training=summary)
 
