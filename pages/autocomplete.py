@@ -18,7 +18,7 @@ raw = left.text_input("Type here", value=ui.AUTOCOMPLETE_EXAMPLE, key="text", bi
                       live="150ms", max_chars=ui.MAX_RAW_TEXT,
                       help="Letters, digits and spaces count (other characters act as spaces). "
                            "Suggestions follow as you type.")
-k = right.number_input("Suggestions", min_value=1, max_value=10, value=5, step=1, key="k", bind="query-params")
+k = right.slider("Suggestions", 1, 10, value=5, key="k", bind="query-params")
 
 units = ui.require_units(settings)
 text = ui.usable_text(raw, keep="tail", empty_message="Type a few letters to see suggestions.")

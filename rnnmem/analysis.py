@@ -35,13 +35,19 @@ class PreparedText:
         return len(self.text)
 
 
-def prepare_text(model: AutocompleteRNN, text: str, *, max_chars: int | None = MAX_TEXT_CHARS) -> PreparedText:
-    """Normalise ``text`` and align it with ``model``'s vocabulary; InputError for unusable text."""
+def prepare_text(model: AutocompleteRNN, text: str, *, max_chars: int | None = MAX_TEXT_CHARS,
+                 allow_empty: bool = False) -> PreparedText:
+    """Normalise ``text`` and align it with ``model``'s vocabulary; InputError for unusable text.
+
+    ``allow_empty``: text with nothing left once normalised is the empty context, the leading space
+    alone (" "), from which the model predicts the first word; otherwise it is an InputError."""
     if not isinstance(text, str):
-        raise InputError("text must be a string")
+        raise InputError(f"the text must be a string, not {type(text).__name__}")
     normalised = normalize(text)
     if not normalised:
-        raise InputError("the text is empty once normalised (only letters, digits and spaces count)")
+        if not allow_empty:
+            raise InputError("the text is empty once normalised (only letters, digits and spaces count)")
+        normalised = " "
     if max_chars is not None and len(normalised) > max_chars:
         raise InputError(f"the text is {len(normalised):,} characters once normalised; the limit is {max_chars:,}")
     chars, targets = align(normalised, word_index(model))
@@ -80,16 +86,28 @@ class Suggestions:
                 "suggestions": [{"word": w, "probability": p} for w, p in zip(self.words, self.probabilities)]}
 
 
+MAX_K = 100  # suggestions per position a caller may ask for
+
+
+def check_k(k) -> int:
+    """``k`` as an int if it is a whole number from 1 to MAX_K (a Python or NumPy integer), else InputError."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise InputError(f"k must be a whole number from 1 to {MAX_K}, not a {type(k).__name__}")
+    if not 1 <= k <= MAX_K:
+        raise InputError(f"k must be a whole number from 1 to {MAX_K}, not {int(k):,}")
+    return int(k)
+
+
 @torch.no_grad()
 def suggest(model: AutocompleteRNN, text: str, k: int = 3) -> Suggestions:
-    """The ``k`` most likely words for the word being typed at the end of ``text``."""
-    if not 1 <= int(k) <= 100:
-        raise InputError("k must be between 1 and 100")
-    prepared = prepare_text(model, text)
+    """The ``k`` most likely words for the word being typed at the end of ``text``. Text that is empty once
+    normalised is the empty context: the model predicts the first word from the leading space alone."""
+    k = check_k(k)
+    prepared = prepare_text(model, text, allow_empty=True)
     device = next(model.parameters()).device
     hidden = model.recurrent_outputs(_chars_tensor(prepared, device))[0, -1]  # (H,) last character only
     probs = F.softmax(_mask_specials(model.output(hidden)), dim=-1)  # (V,)
-    top = torch.topk(probs, min(int(k), probs.numel() - 2))
+    top = torch.topk(probs, min(k, probs.numel() - 2))
     prefix = prepared.text.rsplit(" ", 1)[-1]
     return Suggestions(prepared.text, prefix, [model.words[i] for i in top.indices.tolist()],
                        [round(p, 6) for p in top.values.tolist()])
@@ -114,9 +132,11 @@ def _top_words(logits: torch.Tensor, k: int):
 def _desired_id(model: AutocompleteRNN, prepared: PreparedText, position: int, target: str | None,
                 top_id: int) -> int:
     if target is not None:
+        if not isinstance(target, str):
+            raise InputError(f"the target must be a word (a string), not a {type(target).__name__}")
         index = word_index(model)
         if target not in index or index[target] <= UNKNOWN_ID:
-            raise InputError(f"{target!r} is not in the model's vocabulary")
+            raise InputError(f"{target[:40]!r} is not in the model's vocabulary")
         return index[target]
     wanted = int(prepared.targets[position])
     return wanted if wanted > UNKNOWN_ID else top_id
@@ -194,6 +214,7 @@ def connectivity_matrix(model: AutocompleteRNN, text: str, k: int = 3) -> Connec
     quantity, instead of one backward pass per position."""
     from .vjp import connectivity_rows, recorded_forward
 
+    k = check_k(k)
     prepared = prepare_text(model, text)
     recorded = recorded_forward(model, prepared.chars)  # one forward pass serves predictions and gradients
     with torch.no_grad():
@@ -294,6 +315,8 @@ def accuracy_by_chars_seen(model: AutocompleteRNN, text_or_sequences, *, batch_s
     boundaries), or an iterable of (chars, targets) array pairs. Characters whose target is <unknown>
     are not scored: no prediction can match them. ``progress`` is called with characters done.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise InputError(f"the batch size must be a whole number of at least 1, not {batch_size!r:.40}")
     if isinstance(text_or_sequences, str):
         sequences = text_sequences(model, text_or_sequences)
     else:
@@ -331,6 +354,8 @@ def text_sequences(model: AutocompleteRNN, text: str):
     boundaries, as the training data was."""
     from .dataset import pack_sequences
 
+    if not isinstance(text, str):
+        raise InputError(f"the text must be a string, not {type(text).__name__}")
     normalised = normalize(text, keep_trailing_space=False)
     if not normalised:
         raise InputError("the text is empty once normalised (only letters, digits and spaces count)")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from . import charts
+from . import charts, links
 from .hub import pinned_reference
 from .model import UNIT_NAMES, UNITS
 from .settings import AppSettings, SettingsError, check_override, default_settings, load_settings, settings_path
@@ -36,6 +36,7 @@ from .text import normalize
 
 MAX_RAW_TEXT = 2_000  # characters a text box takes before normalisation (links are cut to this)
 MAX_EVAL_TEXT = 20_000  # characters of pasted text the Accuracy page scores
+MAX_REF_BOX = 300  # characters a sidebar model box takes
 TORCH_THREADS_ENV = "RNNMEM_TORCH_THREADS"
 
 # ---- the article's examples --------------------------------------------------------------------------------
@@ -197,11 +198,9 @@ def raw_param(name: str) -> str | None:
 
 
 def int_param(name: str) -> int | None:
-    """The URL's integer ``name`` as received (in range or not), or None if absent or not an integer."""
-    try:
-        return int(raw_param(name))
-    except (TypeError, ValueError):
-        return None
+    """The URL's integer ``name`` as its bound slider reads it (in range or not), or None if absent or not
+    a finite number."""
+    return links.link_int(raw_param(name))
 
 
 def raw_list_param(name: str) -> list[str]:
@@ -211,55 +210,46 @@ def raw_list_param(name: str) -> list[str]:
 
 def check_choices(name: str, allowed: Sequence[str], what: str) -> None:
     """Message for every value of list parameter ``name`` outside ``allowed`` (the widget drops them)."""
-    bad = [v for v in raw_list_param(name) if v not in allowed]
-    if bad:
-        shown = ", ".join(repr(v[:40]) for v in bad[:5])
-        notify(f"The link asked for unknown {what} {shown}; ignored. Choose from: {', '.join(allowed)}.")
+    message = links.choices_problem(raw_list_param(name), allowed, what)
+    if message:
+        notify(message)
 
 
 def check_choice(name: str, allowed: Sequence[str], what: str) -> None:
-    value = raw_param(name)
-    if value is not None and value != "" and value not in allowed:
-        notify(f"The link's {what} {value[:40]!r} is not one of {', '.join(allowed)}; using the default.")
+    message = links.choice_problem(raw_param(name), allowed, what)
+    if message:
+        notify(message)
 
 
 def check_int(name: str, low: int, high: int, what: str, fallback: str) -> None:
     """Message when the link's integer ``name`` is not a whole number in [low, high]."""
-    value = raw_param(name)
-    if value is None or value == "":
-        return
-    try:
-        number = int(value)
-    except ValueError:
-        notify(f"The link's {what} {value[:40]!r} is not a whole number; {fallback}.")
-        return
-    if not low <= number <= high:
-        notify(f"The link's {what} {number:,} is out of range ({low} to {high:,}); {fallback}.")
+    message = links.number_problem(raw_param(name), low, high, what, fallback)
+    if message:
+        notify(message)
 
 
 def check_bool(name: str, what: str) -> None:
-    value = raw_param(name)
-    if value is not None and value != "" and value.lower() not in ("true", "false"):
-        notify(f"The link's {what} setting {value[:40]!r} is not true or false; using the default.")
+    message = links.bool_problem(raw_param(name), what)
+    if message:
+        notify(message)
 
 
 def check_text(name: str, limit: int) -> None:
     """Message when the link's text ``name`` is longer than its box takes (the box keeps ``limit``)."""
-    value = raw_param(name)
-    if value is not None and len(value) > limit:
-        notify(f"The link's text is {len(value):,} characters; the box takes {limit:,}, so it was cut.")
+    message = links.text_problem(raw_param(name), limit)
+    if message:
+        notify(message)
 
 
 def check_link(page_params: Sequence[str]) -> None:
     """Once per page and session: name the link's parameters this page does not know (typos, or junk)."""
     known = {UNITS_KEY, *(model_key(unit) for unit in UNITS), "embed", "embed_options", *page_params}
-    unknown = [name for name in st.query_params if name not in known]
+    message = links.unknown_params_problem(list(st.query_params), known)
     seen = st.session_state.setdefault("_rnnmem_link_checked", set())
-    marker = (tuple(sorted(page_params)), tuple(unknown))
-    if unknown and marker not in seen:
+    marker = (tuple(sorted(page_params)), message)
+    if message and marker not in seen:
         seen.add(marker)
-        names = ", ".join(repr(name[:30]) for name in unknown[:5])
-        notify(f"The link has parameters this page does not use ({names}); they are ignored.")
+        notify(message)
 
 
 # ---- units and models ----------------------------------------------------------------------------------
@@ -281,8 +271,9 @@ def sidebar(settings: AppSettings) -> None:
     check_choices(UNITS_KEY, list(UNIT_LABELS.values()), "units")
     for unit in UNITS:
         raw = raw_param(model_key(unit))
-        if raw is not None and len(raw) > 300:
-            notify(f"The link's {UNIT_NAMES[unit]} model reference is {len(raw):,} characters long; ignored.")
+        if raw is not None and len(raw) > MAX_REF_BOX:
+            notify(f"The link's {UNIT_NAMES[unit]} model reference is {len(raw):,} characters long; the box takes "
+                   f"{MAX_REF_BOX}, so it was cut.")
     for unit, pinned in st.session_state.pop(_PINS_KEY, {}).items():
         st.session_state[model_key(unit)] = pinned  # before the widget exists: see load_models
     with st.sidebar:
@@ -294,7 +285,7 @@ def sidebar(settings: AppSettings) -> None:
                        "hf://OWNER/NAME@REVISION; the link remembers it.")
             for unit in UNITS:
                 st.text_input(UNIT_NAMES[unit], value="", key=model_key(unit), bind="query-params",
-                              placeholder=settings.reference(unit), max_chars=300)
+                              placeholder=settings.reference(unit), max_chars=MAX_REF_BOX)
         st.caption("The shipped weights are small models trained on a CPU for a short while, far from the "
                    "article's 2×600 GPU-trained ones; their figures come from their model cards and "
                    "evaluation files. Configure other models in models.toml.")

@@ -24,6 +24,41 @@ def test_suggest_normalises_text_and_ranks_words(trained_model_dir):
     assert fresh.prefix == "" and fresh.text.endswith(" ")
 
 
+@pytest.mark.parametrize("empty", ["", "   ", "?!…", "\x00\n"])
+def test_an_empty_context_predicts_the_first_word_from_the_leading_space(tiny_models, empty):
+    """The Autocomplete page's letter-by-letter table asks for the context before the first word: the
+    leading space alone. It is a valid input, answered by the model's output after that space."""
+    model = tiny_models["lstm"]
+    result = suggest(model, empty, k=3)
+    assert result.text == " " and result.prefix == ""
+    top, probabilities = predictions(model, prepare_text(model, " the"), k=3)
+    assert [model.words[i] for i in top[0]] == result.words  # the output after the leading space
+    np.testing.assert_allclose(result.probabilities, probabilities[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("k", [float("inf"), 1e309, float("nan"), 2.0, "x", "3", None, True, 0, -1, 101, 10**30])
+def test_suggest_refuses_a_k_that_is_not_a_whole_number_from_1_to_100(tiny_models, k):
+    model = tiny_models["gru"]
+    with pytest.raises(InputError, match="k must be a whole number from 1 to 100"):
+        suggest(model, "the cat", k)
+    with pytest.raises(InputError, match="k must be a whole number from 1 to 100"):
+        model.suggest("the cat", k)
+    with pytest.raises(InputError, match="k must be a whole number from 1 to 100"):
+        connectivity_matrix(model, "the cat", k=k)
+    assert len(suggest(model, "the cat", np.int64(2)).words) == 2
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, None])
+def test_accuracy_refuses_a_batch_size_below_one(tiny_models, batch_size):
+    with pytest.raises(InputError, match="batch size must be a whole number of at least 1"):
+        accuracy_by_chars_seen(tiny_models["gru"], TEXT, batch_size=batch_size)
+
+
+def test_connectivity_refuses_a_target_that_is_not_a_word(tiny_models):
+    with pytest.raises(InputError, match="target must be a word"):
+        connectivity(tiny_models["gru"], "the cat", 3, target=["cat"])
+
+
 def test_prepare_text_rejects_unusable_text(tiny_models):
     model = tiny_models["gru"]
     for bad in ("", "   ", "?!…", "<>"):
@@ -180,3 +215,17 @@ def test_model_references_parse_and_route(tmp_path, trained_model_dir):
         load_model(str(tmp_path / "missing"))
     model = load_model(str(trained_model_dir))
     assert model.source == str(trained_model_dir) and not model.training
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("x" * 256, "unknown model"),  # one path component longer than the OS takes: stat() raises OSError
+    ("x" * 301, "unknown model"),
+    ("./" + "x" * 300, "model directory not found"),
+    ("a/" + "x/" * 600, "limit is 1,024"),
+    ("x" * 100_000, "limit is 1,024"),
+    ("gru\x00", "control characters"),
+    ("models/gru\n", "model directory not found"),  # stripped: a trailing newline is not part of a name
+])
+def test_long_and_odd_model_references_are_refused_with_a_message(ref, message):
+    with pytest.raises(ModelRefError, match=message):
+        load_model(ref)

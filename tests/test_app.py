@@ -131,7 +131,45 @@ def test_autocomplete_link_with_bad_and_hostile_values(app):
     assert "parameters this page does not use ('extra')" in warnings
     assert at.text_input(key="text").value == HOSTILE  # kept as the box's text, literally
     assert len(progress_labels(at)) == 5  # still suggests, from the normalised text
-    assert at.number_input(key="k").value == 5
+    assert at.slider(key="k").value == 5
+
+
+@pytest.mark.parametrize("text", ["co", " co", "?co"])
+def test_autocomplete_first_word_shows_the_letter_by_letter_table(app, text):
+    """The table's first row asks for the context before the first word: the leading space alone."""
+    at = app("autocomplete", units=["GRU", "NLSTM"], text=text)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["typed"]) == ["(no letters yet)", "c", "co"]
+    assert all(table["GRU"].str.contains("%")) and all(table["Nested LSTM"].str.contains("%"))
+
+
+def test_autocomplete_typing_a_first_word_into_a_cleared_box(app):
+    at = app("autocomplete", units=["LSTM"])
+    at.text_input(key="text").input("").run()
+    assert any("Type a few letters" in i.value for i in at.info)
+    for typed in ("t", "th", "the", "the "):
+        at.text_input(key="text").input(typed).run()
+        assert not at.exception, typed
+        assert len(progress_labels(at)) == 5
+    assert list(at.dataframe[0].value["typed"]) == ["(no letters yet)", "t", "th", "the", "(next word)"]
+
+
+@pytest.mark.parametrize("k, message", [
+    ("inf", "'inf' is not a whole number; showing 5"),
+    ("1e309", "'1e309' is not a whole number; showing 5"),
+    ("-inf", "'-inf' is not a whole number; showing 5"),
+    ("nan", "'nan' is not a whole number; showing 5"),
+    ("1e18", "out of range (1 to 10); showing 5"),
+    ("0", "0 is out of range (1 to 10); showing 5"),
+    ("2.5", "'2.5' is not a whole number; using 2"),
+])
+def test_autocomplete_link_with_an_unusable_number_of_suggestions(app, k, message):
+    at = app("autocomplete", units=["RNN"], k=k)
+    assert not at.exception
+    assert message in " ".join(unescape(w) for w in texts(at.warning))
+    shown = 2 if k == "2.5" else 5
+    assert at.slider(key="k").value == shown and len(progress_labels(at)) == shown
 
 
 def test_autocomplete_cuts_a_huge_link_text_with_a_message(app):
@@ -247,6 +285,16 @@ def test_unusable_model_references_fall_back_with_a_message(app, tmp_path):
     assert "GRU: cannot use 'hf://not a repo': not a Hugging Face repository id" in warnings
     assert "LSTM: cannot use" in warnings and "a local model directory cannot be chosen here" in warnings
     assert len(progress_labels(at)) == 10  # both units still answer, from their configured models
+
+
+@pytest.mark.parametrize("length", [256, 300, 301, 5000])
+def test_an_overlong_model_reference_in_a_link_is_refused_with_a_message(app, length):
+    at = app("connectivity", units=["GRU"], text="the cat sat", gru_model="x" * length)
+    assert not at.exception
+    warnings = " ".join(unescape(w) for w in texts(at.warning))
+    assert "GRU: cannot use 'xxxx" in warnings and "Using the configured model" in warnings
+    assert ("the box takes 300, so it was cut" in warnings) == (length > 300)
+    assert len(at.get("vega_lite_chart")) == 1  # the configured model still answers
 
 
 def test_shipped_override_is_used_and_shown(app):
