@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .dataset import EOS_ID, UNKNOWN_ID, align
-from .errors import InputError
+from .errors import InputError, quoted
 from .model import AutocompleteRNN
 from .text import normalize
 
@@ -121,9 +121,10 @@ def predictions(model: AutocompleteRNN, prepared: PreparedText, k: int = 3):
 
 
 def _top_words(logits: torch.Tensor, k: int):
-    """(T, k) word ids and probabilities of the k most likely words, specials excluded."""
+    """(T, k) word ids and probabilities of the k most likely words, specials excluded (k is at most the
+    number of real words)."""
     probs = F.softmax(_mask_specials(logits), dim=-1)
-    top = torch.topk(probs, k, dim=-1)
+    top = torch.topk(probs, min(k, probs.shape[-1] - 2), dim=-1)
     return top.indices.cpu().numpy(), top.values.cpu().numpy()
 
 
@@ -136,7 +137,7 @@ def _desired_id(model: AutocompleteRNN, prepared: PreparedText, position: int, t
             raise InputError(f"the target must be a word (a string), not a {type(target).__name__}")
         index = word_index(model)
         if target not in index or index[target] <= UNKNOWN_ID:
-            raise InputError(f"{target[:40]!r} is not in the model's vocabulary")
+            raise InputError(f"{quoted(target)} is not in the model's vocabulary")
         return index[target]
     wanted = int(prepared.targets[position])
     return wanted if wanted > UNKNOWN_ID else top_id

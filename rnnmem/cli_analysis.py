@@ -8,13 +8,15 @@ import sys
 
 import numpy as np
 
+from .errors import quoted
+
 
 def positive_int(value: str) -> int:
     """argparse type: a whole number of at least 1."""
     try:
         number = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{quoted(value)} is not a whole number") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number:,}")
     return number

@@ -12,12 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from .errors import quoted
+
 SHOWN_CHARS = 40  # characters of a bad value quoted in a message
-
-
-def quoted(value: str, limit: int = SHOWN_CHARS) -> str:
-    """``value`` quoted for a message, cut to ``limit`` characters."""
-    return repr(value[:limit])
 
 
 def link_number(raw: str | None) -> float | None:
@@ -44,19 +41,19 @@ def number_problem(raw: str | None, low: int, high: int, what: str, fallback: st
         return None
     number = link_number(raw)
     if number is None:
-        return f"The link's {what} {quoted(raw)} is not a whole number; {fallback}."
+        return f"The link's {what} {quoted(raw, SHOWN_CHARS)} is not a whole number; {fallback}."
     if not low <= number <= high:
-        shown = f"{int(number):,}" if abs(number) < 1e18 else quoted(raw)
+        shown = f"{int(number):,}" if abs(number) < 1e18 else quoted(raw, SHOWN_CHARS)
         return f"The link's {what} {shown} is out of range ({low} to {high:,}); {fallback}."
     if number != int(number):
-        return f"The link's {what} {quoted(raw)} is not a whole number; using {int(number)}."
+        return f"The link's {what} {quoted(raw, SHOWN_CHARS)} is not a whole number; using {int(number)}."
     return None
 
 
 def choice_problem(raw: str | None, allowed: Sequence[str], what: str) -> str | None:
     if raw is None or raw == "" or raw in allowed:
         return None
-    return f"The link's {what} {quoted(raw)} is not one of {', '.join(allowed)}; using the default."
+    return f"The link's {what} {quoted(raw, SHOWN_CHARS)} is not one of {', '.join(allowed)}; using the default."
 
 
 def choices_problem(values: Iterable[str], allowed: Sequence[str], what: str) -> str | None:
@@ -64,14 +61,14 @@ def choices_problem(values: Iterable[str], allowed: Sequence[str], what: str) ->
     bad = [v for v in values if v != "" and v not in allowed]
     if not bad:
         return None
-    shown = ", ".join(quoted(v) for v in bad[:5])
+    shown = ", ".join(quoted(v, SHOWN_CHARS) for v in bad[:5])
     return f"The link asked for unknown {what} {shown}; ignored. Choose from: {', '.join(allowed)}."
 
 
 def bool_problem(raw: str | None, what: str) -> str | None:
     if raw is None or raw == "" or raw.lower() in ("true", "false"):
         return None
-    return f"The link's {what} setting {quoted(raw)} is not true or false; using the default."
+    return f"The link's {what} setting {quoted(raw, SHOWN_CHARS)} is not true or false; using the default."
 
 
 def text_problem(raw: str | None, limit: int) -> str | None:
@@ -92,4 +89,4 @@ def unknown_params_problem(names: Iterable[str], known: Iterable[str]) -> str | 
 
 
 __all__ = ["link_number", "link_int", "number_problem", "choice_problem", "choices_problem", "bool_problem",
-           "text_problem", "unknown_params_problem", "quoted"]
+           "text_problem", "unknown_params_problem"]

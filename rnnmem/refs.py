@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import quoted
 from .model import UNITS, AutocompleteRNN, ModelFilesError
 
 WEIGHTS_ROOT = Path(__file__).resolve().parent / "weights"  # shipped model directories
@@ -46,14 +47,14 @@ def parse_model_ref(ref: str) -> ModelRef:
     if len(ref) > MAX_REF_CHARS:
         raise ModelRefError(f"the model reference is {len(ref):,} characters long; the limit is {MAX_REF_CHARS:,}")
     if any(ch < " " or ch == "\x7f" for ch in ref):
-        raise ModelRefError(f"the model reference {ref[:80]!r} contains control characters")
+        raise ModelRefError(f"the model reference {quoted(ref)} contains control characters")
     if ref.startswith("hf://"):
         body = ref[len("hf://"):]
         repo_id, _, revision = body.partition("@")
         if not _REPO_ID.match(repo_id) or ".." in repo_id:
-            raise ModelRefError(f"not a Hugging Face repository id: {repo_id!r} (expected hf://OWNER/NAME)")
+            raise ModelRefError(f"not a Hugging Face repository id: {quoted(repo_id)} (expected hf://OWNER/NAME)")
         if "@" in body and (not revision or not _REVISION.match(revision) or ".." in revision):
-            raise ModelRefError(f"not a valid revision: {revision!r}")
+            raise ModelRefError(f"not a valid revision: {quoted(revision)}")
         return ModelRef("hub", repo_id, revision or None)
     prefix, _, unit = ref.rpartition("/")
     if unit in UNITS and (prefix + "/" if prefix else "") in SHIPPED_SETS:
@@ -61,7 +62,7 @@ def parse_model_ref(ref: str) -> ModelRef:
     if "/" in ref or ref.startswith(".") or _is_existing_path(ref):
         return ModelRef("local", ref)
     raise ModelRefError(
-        f"unknown model {ref[:80]!r}: use a unit name ({', '.join(UNITS)}), a model directory, "
+        f"unknown model {quoted(ref)}: use a unit name ({', '.join(UNITS)}), a model directory, "
         "or hf://OWNER/NAME[@REVISION]"
     )
 

@@ -325,3 +325,56 @@ def test_hub_models_are_pinned_to_their_commit_in_the_link(app, monkeypatch):
         assert any(f"revision {sha[:12]}" in unescape(c.value) for c in at.caption)
     finally:
         rnnmem.ui._load.clear()
+
+
+# ---- any link ------------------------------------------------------------------------------------------------
+
+LINK_PARAMS = {
+    "autocomplete": {"text": "text", "k": "number"},
+    "connectivity": {"text": "short text", "pos": "number", "hover": "flag"},
+    "accuracy": {"split": "choice", "topk": "choices", "article": "flag", "maxseen": "number", "eval": "short text"},
+    "training": {"x": "choice", "logy": "flag"},
+}
+
+
+def link_values(kind: str):
+    from hypothesis import strategies as st
+
+    from tests.test_properties import number_strings, short_texts, texts
+
+    return {
+        "text": texts, "short text": short_texts, "number": number_strings,
+        "flag": st.one_of(st.sampled_from(["true", "false", "TRUE", ""]), st.text(max_size=8)),
+        "choice": st.one_of(st.sampled_from(["test", "valid", "chars", "steps", "time"]), st.text(max_size=8)),
+        "choices": st.lists(st.one_of(st.sampled_from(["top-1", "top-2", "top-3"]), st.text(max_size=8)), max_size=4),
+    }[kind]
+
+
+@pytest.mark.parametrize("page", list(LINK_PARAMS))
+def test_any_link_gives_a_page_without_an_application_error(app, page, monkeypatch, tmp_path):
+    """Whatever a link carries in each of the page's parameters, the sidebar's, and one it does not know,
+    the page runs to its end or stops with a message: never an application error."""
+    from huggingface_hub import constants
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.test_properties import references
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # a Hub reference fails at once, hermetically
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    units = st.lists(st.one_of(st.sampled_from(["RNN", "GRU", "LSTM", "NLSTM"]), st.text(max_size=6)), max_size=2)
+    params = st.fixed_dictionaries(
+        {"units": units}, optional={name: link_values(kind) for name, kind in LINK_PARAMS[page].items()}
+        | {"gru_model": references})
+    unknown = st.tuples(st.text(min_size=1, max_size=8).filter(lambda n: n not in LINK_PARAMS[page]), st.text())
+
+    @settings(max_examples=8, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(params, unknown)
+    def check(values, extra):
+        values = {extra[0]: extra[1], **values}
+        at = app(page, **values)
+        assert not at.exception, (values, at.exception)
+        assert at.title and at.title[0].value  # the page drew its title, so any message has a place
+
+    check()
