@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from rnnmem.text import normalize
 from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
+from tests.e2e.conftest import watch_hosts
 
 pytestmark = pytest.mark.browser
 
@@ -127,6 +128,21 @@ def test_hovering_selects_when_switched_on(server, page):
     expect(selected).to_contain_text("character 5,")
 
 
+# ---- nothing leaves the machine ---------------------------------------------------------------------------
+
+def test_no_page_makes_a_request_to_another_host(server, page):
+    """Every page, its icons and fonts come from the app's own server (the page fixture records requests
+    to any other host and fails the test on one); the page icon is inlined."""
+    for path in ("", "autocomplete?units=GRU", "connectivity?units=GRU&text=the+cat", "accuracy?units=GRU",
+                 "training?units=GRU"):
+        open_page(page, f"{server.url}/{path}")
+        expect(page.get_by_role("heading").first).to_be_visible()
+    icon = page.evaluate("() => document.querySelector(\"link[rel='shortcut icon']\").href")
+    assert icon.startswith("data:image/svg+xml")
+    page.wait_for_timeout(1000)  # late requests (icons, fonts) are recorded too
+    assert page.foreign_requests == []
+
+
 # ---- share links ------------------------------------------------------------------------------------------
 
 def test_a_copied_address_reproduces_the_view(server, page, browser):
@@ -146,6 +162,7 @@ def test_a_copied_address_reproduces_the_view(server, page, browser):
     desired = page.get_by_text("Desired:").all_inner_texts()
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    foreign = watch_hosts(context)
     try:
         other = context.new_page()
         other.dialogs = []
@@ -159,6 +176,7 @@ def test_a_copied_address_reproduces_the_view(server, page, browser):
         other.screenshot(path=str(server.log.parent / "share_link_opened.png"), full_page=True)
     finally:
         context.close()
+    assert not foreign, foreign
 
 
 # ---- hostile input ----------------------------------------------------------------------------------------
