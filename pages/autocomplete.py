@@ -18,6 +18,7 @@ raw = left.text_input("Type here", value=ui.AUTOCOMPLETE_EXAMPLE, key="text", bi
                       live="150ms", max_chars=ui.MAX_RAW_TEXT,
                       help="Letters, digits and spaces count (other characters act as spaces). "
                            "Suggestions follow as you type.")
+ui.keep_link_short("text", raw, keep="tail")
 k = right.slider("Suggestions", 1, 10, value=5, key="k", bind="query-params")
 
 units = ui.require_units(settings)

@@ -32,6 +32,7 @@ def pick(chart_key: str) -> None:
 
 raw = st.text_area("Text", value=ui.WALKTHROUGH_TEXT, key="text", bind="query-params", max_chars=ui.MAX_RAW_TEXT,
                    height=90, help="Any text; letters, digits and spaces count. Press Ctrl+Enter to apply.")
+ui.keep_link_short("text", raw, keep="head")
 st.caption("The article's walkthrough: one click each.")
 for index, (column, (moment, _)) in enumerate(zip(st.columns(len(MOMENTS)), MOMENTS)):
     column.button(moment.label, key=f"moment_{index}", on_click=show_moment, args=(index,), width="stretch")

@@ -10,11 +10,17 @@ finite or out of range (the widget's default is used), and truncates a fractiona
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote_plus
 
 from .errors import quoted
 
 SHOWN_CHARS = 40  # characters of a bad value quoted in a message
+# The longest address the app promises to open, and the longest it writes: 8,000 characters fits the
+# request-line limits of common proxies (nginx's 8 KB default) and every browser. Links come back from the
+# pages' state, so the app cuts its own state (the longest text) to stay within this.
+MAX_LINK_CHARS = 8_000
+ORIGIN_ALLOWANCE = 200  # characters kept for the scheme, host and page path in front of the query
 
 
 def link_number(raw: str | None) -> float | None:
@@ -88,5 +94,42 @@ def unknown_params_problem(names: Iterable[str], known: Iterable[str]) -> str | 
     return f"The link has parameters this page does not use ({shown}); they are ignored."
 
 
-__all__ = ["link_number", "link_int", "number_problem", "choice_problem", "choices_problem", "bool_problem",
+# ---- the link's length -----------------------------------------------------------------------------------
+
+def _encoded(text: str) -> str:
+    """``text`` as a browser writes it in a query (form encoding: a space is '+', UTF-8 bytes as %XX)."""
+    return quote_plus(text, safe="*")
+
+
+def link_length(params: Mapping[str, Sequence[str]]) -> int:
+    """Characters of a page's address with these query parameters (``ORIGIN_ALLOWANCE`` for the rest)."""
+    pairs = [f"{_encoded(name)}={_encoded(value)}" for name, values in params.items() for value in values]
+    return ORIGIN_ALLOWANCE + 1 + len("&".join(pairs))
+
+
+def cut_to_fit(text: str, budget: int, keep: str = "head") -> str:
+    """The longest start (``keep="head"``) or end (``"tail"``) of ``text`` whose encoding in a link takes at
+    most ``budget`` characters."""
+    chars = text if keep == "head" else text[::-1]
+    used = count = 0
+    for char in chars:
+        used += len(_encoded(char))
+        if used > budget:
+            break
+        count += 1
+    return text[:count] if keep == "head" else text[len(text) - count:]
+
+
+def fit_link(params: Mapping[str, Sequence[str]], name: str, keep: str = "head") -> str | None:
+    """When the address with ``params`` is longer than ``MAX_LINK_CHARS``, the value of ``name`` cut so that
+    it fits (see ``cut_to_fit``); None when it already fits."""
+    if link_length(params) <= MAX_LINK_CHARS:
+        return None
+    value = params[name][-1] if params.get(name) else ""
+    others = {key: values for key, values in params.items() if key != name}
+    budget = MAX_LINK_CHARS - link_length({**others, name: [""]})
+    return cut_to_fit(value, max(budget, 0), keep)
+
+
+__all__ = ["MAX_LINK_CHARS", "link_length", "cut_to_fit", "fit_link", "link_number", "link_int", "number_problem", "choice_problem", "choices_problem", "bool_problem",
            "text_problem", "unknown_params_problem"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,15 +28,18 @@ from dataclasses import dataclass
 import streamlit as st
 
 from . import charts, links
+from .errors import quoted
 from .hub import pinned_reference
 from .model import UNIT_NAMES, UNITS
+from .refs import ModelRefError, parse_model_ref
 from .settings import AppSettings, SettingsError, check_override, default_settings, load_settings, settings_path
 from .text import normalize
+from .visitor_models import ModelLimitError, VisitorModels
 
 # ---- limits ----------------------------------------------------------------------------------------------
 
 MAX_RAW_TEXT = 2_000  # characters a text box takes before normalisation (links are cut to this)
-MAX_EVAL_TEXT = 20_000  # characters of pasted text the Accuracy page scores
+MAX_EVAL_TEXT = 6_000  # characters of pasted text the Accuracy page scores (it travels in the link too)
 MAX_REF_BOX = 300  # characters a sidebar model box takes
 TORCH_THREADS_ENV = "RNNMEM_TORCH_THREADS"
 
@@ -137,9 +141,15 @@ _NOTICE_SLOT_KEY = "_rnnmem_notice_slot"
 
 
 def begin_run() -> None:
-    """Start of every run (app.py): forget the previous run's place for messages."""
+    """Start of every run (app.py): forget the previous run's place for messages, and cut a text box that
+    made the page's link too long (see ``keep_link_short``)."""
     st.session_state[_NOTICE_SLOT_KEY] = None
     st.session_state[_NOTICES_KEY] = []
+    for name, (cut, length, keep) in st.session_state.pop(_LINK_CUTS_KEY, {}).items():
+        st.session_state[name] = cut  # before the box is drawn: a bound widget's value is set only then
+        where = "last" if keep == "tail" else "first"
+        notify(f"The text was cut to its {where} {len(cut):,} of {length:,} characters: a page's link carries at "
+               f"most {links.MAX_LINK_CHARS:,} characters, the longest link this app promises to open.")
 
 
 def notify(message: str) -> None:
@@ -241,6 +251,21 @@ def check_text(name: str, limit: int) -> None:
         notify(message)
 
 
+_LINK_CUTS_KEY = "_rnnmem_link_cuts"
+
+
+def keep_link_short(name: str, value: str | None, *, keep: str) -> None:
+    """After the text box ``name`` is drawn: when the page's link, with ``value`` in it, would be longer than
+    ``links.MAX_LINK_CHARS``, rerun with the text cut to fit (``keep`` its "head" or "tail"), so every
+    address the app writes opens again, on any proxy."""
+    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    params[name] = [value or ""]
+    cut = links.fit_link(params, name, keep)
+    if cut is not None and cut != (value or ""):
+        st.session_state[_LINK_CUTS_KEY] = {name: (cut, len(value or ""), keep)}
+        st.rerun()
+
+
 def check_link(page_params: Sequence[str]) -> None:
     """Once per page and session: name the link's parameters this page does not know (typos, or junk)."""
     known = {UNITS_KEY, *(model_key(unit) for unit in UNITS), "embed", "embed_options", *page_params}
@@ -319,8 +344,6 @@ class LoadedModel:
 
     def caption(self) -> str:
         """Where the weights come from, which revision, and the model's size: shown under every unit."""
-        from .refs import ModelRefError, parse_model_ref
-
         kinds = {"shipped": "shipped", "local": "local", "hub": "Hugging Face Hub"}
         try:
             kind = kinds[parse_model_ref(self.source).kind]
@@ -333,30 +356,60 @@ class LoadedModel:
 
 @st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
 def _load(reference: str, unit: str):
-    """(model, notice): loaded once per process; failures fall back to the shipped model for ``unit``."""
+    """(model, notice) for the configured models and the shipped ones (a bounded set): loaded once per
+    process; failures fall back to the shipped model for ``unit``."""
+    return _load_reference(reference, unit)
+
+
+def _load_reference(reference: str, unit: str):
     from .hub import load_with_fallback
 
     return load_with_fallback(reference, unit)
 
 
+@st.cache_resource(show_spinner=False)
+def _visitor_models() -> VisitorModels:
+    """The process's store of models visitors chose (Hub references): shared, and bounded per visitor and
+    overall (rnnmem.visitor_models)."""
+    return VisitorModels(_load_reference, alias=_pinned_key)
+
+
+def _pinned_key(key: tuple[str, str], result) -> tuple[str, str] | None:
+    """A Hub model loaded by branch or tag also answers to its commit (the reference the link then carries)."""
+    pinned = pinned_reference(result[0])
+    return (pinned, key[1]) if pinned else None
+
+
+def _visitor_id() -> str:
+    """This browser session's id for the per-visitor limits (a new tab is a new session)."""
+    return st.session_state.setdefault("_rnnmem_visitor", secrets.token_hex(8))
+
+
 def load_models(settings: AppSettings, units: Sequence[str]) -> list[LoadedModel]:
     """The model serving each unit (sidebar/link override, else settings), with a warning on the page for
     every reference that could not be used."""
-    from .refs import ModelRefError
-
     loaded, pins = [], {}
     for unit in units:
-        reference = settings.reference(unit)
+        configured = reference = settings.reference(unit)
         override = (st.session_state.get(model_key(unit)) or "").strip()
         notice = None
         if override and override != reference:
             try:
                 reference = check_override(override, settings)
             except ModelRefError as error:
-                notice = (f"{UNIT_NAMES[unit]}: cannot use {override[:80]!r}: {error}. Using the configured model "
-                          f"{reference} instead.")
+                notice = (f"{UNIT_NAMES[unit]}: cannot use {quoted(override, 80)}: {error}. Using the configured "
+                          f"model {reference} instead.")
         with st.spinner(f"Loading the {UNIT_NAMES[unit]} model…"):
-            model, load_notice = _load(reference, unit)
+            model = None
+            if reference != configured and parse_model_ref(reference).kind != "shipped":
+                try:
+                    model, load_notice = _visitor_models().get(_visitor_id(), (reference, unit))
+                except ModelLimitError as error:
+                    notice = (f"{UNIT_NAMES[unit]}: cannot load {quoted(override, 80)}: {error}. Using the "
+                              f"configured model {configured} instead.")
+                    reference = configured
+            if model is None:
+                model, load_notice = _load(reference, unit)
         if model.unit != unit and not (notice or load_notice):
             load_notice = (f"{reference} is a {UNIT_NAMES.get(model.unit, model.unit)} model; it is shown in the "
                            f"{UNIT_NAMES[unit]} slot as configured.")
@@ -488,6 +541,6 @@ def picked_position(chart_key: str) -> int | None:
 
 
 __all__ = ["configure_runtime", "app_settings", "plain", "notify", "header", "stop", "sidebar", "selected_units",
-           "load_models", "require_units", "suggestions", "connectivity", "accuracy", "fit_text", "usable_text",
+           "load_models", "require_units", "keep_link_short", "suggestions", "connectivity", "accuracy", "fit_text", "usable_text",
            "suggestion_list", "model_heading", "connectivity_chart", "picked_position", "WALKTHROUGH_TEXT",
            "WALKTHROUGH_MOMENTS", "AUTOCOMPLETE_EXAMPLE", "LoadedModel"]

@@ -17,6 +17,7 @@ from rnnmem.model import UNITS
 from rnnmem.refs import load_model, shipped_dir
 from rnnmem.settings import SETTINGS_ENV
 from rnnmem.text import normalize
+from rnnmem import ui
 from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -181,6 +182,27 @@ def test_autocomplete_cuts_a_huge_link_text_with_a_message(app):
     assert len(progress_labels(at)) == 5
 
 
+@pytest.mark.parametrize("page, key, keep", [("autocomplete", "text", "tail"), ("connectivity", "text", "head"),
+                                             ("accuracy", "eval", "head")])
+def test_a_text_that_would_make_a_too_long_link_is_cut_to_fit(app, page, key, keep):
+    """Non-ASCII characters take 6 or 12 characters each in a link: the app cuts the text so that the page's
+    link stays within the 8,000 characters it promises to open, and says so."""
+    from rnnmem.links import MAX_LINK_CHARS, link_length
+
+    value = "é😀😀a" * 1500  # 31 characters in a link for every 4
+    at = app(page, units=["GRU"], **{key: value})
+    assert not at.exception
+    box = at.text_input(key=key) if page == "autocomplete" else at.text_area(key=key)
+    limit = ui.MAX_EVAL_TEXT if key == "eval" else ui.MAX_RAW_TEXT
+    boxed = value[:limit]  # what the box took from the link
+    assert box.value == (boxed[len(boxed) - len(box.value):] if keep == "tail" else boxed[:len(box.value)])
+    assert 0 < len(box.value) < len(boxed)
+    assert link_length({"units": ["GRU"], key: [box.value]}) <= MAX_LINK_CHARS
+    where = "last" if keep == "tail" else "first"
+    assert f"The text was cut to its {where} {len(box.value):,} of {len(boxed):,} characters" in \
+        " ".join(unescape(w) for w in texts(at.warning))
+
+
 def test_connectivity_walkthrough_selection_and_moments(app):
     at = app("connectivity", units=["GRU"])
     assert not at.exception
@@ -318,6 +340,7 @@ def test_hub_models_are_pinned_to_their_commit_in_the_link(app, monkeypatch):
 
     monkeypatch.setattr(rnnmem.hub, "load_with_fallback", fake_load)
     rnnmem.ui._load.clear()
+    rnnmem.ui._visitor_models().clear()
     try:
         at = app("autocomplete", units=["GRU"], gru_model="hf://someone/rnnmem-gru@main")
         assert not at.exception
@@ -325,6 +348,7 @@ def test_hub_models_are_pinned_to_their_commit_in_the_link(app, monkeypatch):
         assert any(f"revision {sha[:12]}" in unescape(c.value) for c in at.caption)
     finally:
         rnnmem.ui._load.clear()
+        rnnmem.ui._visitor_models().clear()
 
 
 # ---- any link ------------------------------------------------------------------------------------------------
@@ -378,3 +402,35 @@ def test_any_link_gives_a_page_without_an_application_error(app, page, monkeypat
         assert at.title and at.title[0].value  # the page drew its title, so any message has a place
 
     check()
+
+
+def test_a_visitor_loads_few_models_of_their_own_choosing_then_gets_a_message(app, monkeypatch):
+    """A link naming three Hub models: two load (the per-visitor limit), the third unit shows its configured
+    model with a message saying why."""
+    import rnnmem.hub
+    import rnnmem.ui
+
+    loaded = []
+
+    def fake_load(reference, unit):
+        loaded.append(reference)
+        model = load_model(unit)
+        model.source = reference
+        return model, None
+
+    monkeypatch.setattr(rnnmem.hub, "load_with_fallback", fake_load)
+    rnnmem.ui._visitor_models().clear()
+    try:
+        at = app("autocomplete", units=["GRU", "LSTM", "NLSTM"], gru_model="hf://someone/a",
+                 lstm_model="hf://someone/b", nlstm_model="hf://someone/c")
+        assert not at.exception
+        assert [r for r in loaded if r.startswith("hf://")] == ["hf://someone/a", "hf://someone/b"]
+        warnings = " ".join(unescape(w) for w in texts(at.warning))
+        assert ("Nested LSTM: cannot load 'hf://someone/c': you have loaded 2 models of your own choosing in the "
+                "last 60 minutes, the most one visitor may; try again in 60 minutes. Using the configured model") \
+            in warnings
+        assert len(progress_labels(at)) == 15  # all three units answer
+        captions = [unescape(c.value) for c in at.caption]
+        assert any(c.startswith("hf://someone/a") for c in captions)
+    finally:
+        rnnmem.ui._visitor_models().clear()

@@ -225,6 +225,24 @@ def test_fit_text_gives_model_text_within_the_limit_and_says_when_it_cut(raw, ke
         assert whole.endswith(text.strip(" ")) or whole.endswith(text.lstrip(" "))
 
 
+@CHEAP
+@given(value=st.one_of(st.text(max_size=3000), huge, st.text(alphabet="é😀a +&=%", max_size=3000)),
+       others=st.dictionaries(st.sampled_from(["units", "k", "gru_model", "pos"]),
+                              st.lists(st.text(max_size=300), min_size=1, max_size=2), max_size=4),
+       keep=st.sampled_from(["head", "tail"]))
+def test_the_app_cuts_a_text_so_that_the_link_fits_the_promise(value, others, keep):
+    params = {**others, "text": [value]}
+    cut = links.fit_link(params, "text", keep)
+    if cut is None:
+        assert links.link_length(params) <= links.MAX_LINK_CHARS
+        return
+    fitted = {**others, "text": [cut]}
+    assert links.link_length(fitted) <= links.MAX_LINK_CHARS < links.link_length(params)
+    assert value.startswith(cut) if keep == "head" else value.endswith(cut)
+    longer = value[:len(cut) + 1] if keep == "head" else value[len(value) - len(cut) - 1:]
+    assert links.link_length({**others, "text": [longer]}) > links.MAX_LINK_CHARS  # the longest that fits
+
+
 # ---- the command line -----------------------------------------------------------------------------------------
 
 def run_main(argv: list[str]) -> tuple[int, str, str]:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from rnnmem.links import MAX_LINK_CHARS
 from rnnmem.text import normalize
 from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
 from tests.e2e.conftest import watch_hosts
@@ -25,7 +26,8 @@ PAYLOAD = ('<img src=x onerror=alert(1)><script>window.__pwned=1</script> javasc
 
 def open_page(page, url: str) -> None:
     page.goto(url)
-    expect(page.get_by_role("link", name="Overview")).to_be_visible()
+    # A deep link on a cold server first runs as an old-style page, then switches (ui._ensure_entrypoint).
+    expect(page.get_by_role("link", name="Overview")).to_be_visible(timeout=60_000)
     wait_done(page)
 
 
@@ -53,7 +55,7 @@ def assert_not_injected(page) -> None:
 
 def wait_done(page) -> None:
     """The current script run has finished (call once the run is known to have started)."""
-    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached()
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached(timeout=90_000)
 
 
 def click_character(page, chart_index: int, column: int, line: int, *, hover: bool = False) -> None:
@@ -237,6 +239,41 @@ def test_a_huge_link_text_is_cut_with_a_message(server, page):
     expect(page.get_by_text("using its first")).to_be_visible()
     expect(page.get_by_text("Desired:")).to_be_visible()
     assert_not_injected(page)
+
+
+def test_the_longest_promised_link_opens_with_its_messages(server, page):
+    """A link of exactly MAX_LINK_CHARS characters, its text far longer than the box takes: the page opens,
+    says what it cut, and the address it leaves is within the promise again."""
+    start = f"{server.url}/connectivity?units=GRU&pos=3&text="
+    link = start + ("grammar+" * MAX_LINK_CHARS)[:MAX_LINK_CHARS - len(start)]
+    assert len(link) == MAX_LINK_CHARS
+    open_page(page, link)
+    expect(page.get_by_text("the box takes 2,000, so it was cut")).to_be_visible()
+    expect(page.get_by_text("Selected: character")).to_contain_text("character 3,")
+    expect(page.get_by_text("Desired:")).to_be_visible()
+    assert len(page.url) <= MAX_LINK_CHARS and params(page)["pos"] == ["3"]
+    assert_not_injected(page)
+
+
+def test_typed_text_that_would_make_a_too_long_link_is_cut_to_fit(server, page, browser):
+    """1,998 characters, two in three of which take 6 in a link: the app keeps the end of the text that
+    fits, says so, and the address it writes opens the same text again."""
+    open_page(page, f"{server.url}/autocomplete?units=GRU")
+    box = field(page, "Type here")
+    typed = "ééa" * 666  # 8,658 characters in a link (the box counts UTF-16 units: no emoji here)
+    box.fill(typed)
+    box.press("Enter")
+    expect(page.get_by_text("The text was cut to its last")).to_be_visible()
+    wait_done(page)
+    kept = box.input_value()
+    assert 0 < len(kept) < len(typed) and typed.endswith(kept)
+    assert len(page.url) <= MAX_LINK_CHARS
+    other = browser.new_context().new_page()
+    try:
+        open_page(other, page.url)
+        expect(field(other, "Type here")).to_have_value(kept)
+    finally:
+        other.context.close()
 
 
 def test_server_log_has_no_tracebacks_or_warnings(server):
