@@ -98,19 +98,34 @@ def check_k(k) -> int:
     return int(k)
 
 
-@torch.no_grad()
 def suggest(model: AutocompleteRNN, text: str, k: int = 3) -> Suggestions:
     """The ``k`` most likely words for the word being typed at the end of ``text``. Text that is empty once
     normalised is the empty context: the model predicts the first word from the leading space alone."""
     k = check_k(k)
     prepared = prepare_text(model, text, allow_empty=True)
+    return _suggest_after(model, prepared, k, len(prepared) - 1)[0]
+
+
+def suggest_each_prefix(model: AutocompleteRNN, text: str, k: int = 3, *, first: int = 0) -> list[Suggestions]:
+    """``suggest`` for every prefix of the normalised text that ends at character ``first`` or later, from
+    one forward pass: the model reads left to right from a fresh state, so its output after character t is
+    its answer for the text up to t (the prefix " " is the empty context). For the letter-by-letter view."""
+    k = check_k(k)
+    prepared = prepare_text(model, text, allow_empty=True)
+    return _suggest_after(model, prepared, k, _check_position(prepared, first))
+
+
+@torch.no_grad()
+def _suggest_after(model: AutocompleteRNN, prepared: PreparedText, k: int, first: int) -> list[Suggestions]:
     device = next(model.parameters()).device
-    hidden = model.recurrent_outputs(_chars_tensor(prepared, device))[0, -1]  # (H,) last character only
-    probs = F.softmax(_mask_specials(model.output(hidden)), dim=-1)  # (V,)
-    top = torch.topk(probs, min(k, probs.numel() - 2))
-    prefix = prepared.text.rsplit(" ", 1)[-1]
-    return Suggestions(prepared.text, prefix, [model.words[i] for i in top.indices.tolist()],
-                       [round(p, 6) for p in top.values.tolist()])
+    hidden = model.recurrent_outputs(_chars_tensor(prepared, device))[0, first:]  # (n, H), n = T - first
+    ids, probabilities = _top_words(model.output(hidden), k)  # (n, k) each; the dense layer on n rows only
+    results = []
+    for t, (row_ids, row_probabilities) in enumerate(zip(ids.tolist(), probabilities.tolist()), start=first):
+        seen = prepared.text[:t + 1]
+        results.append(Suggestions(seen, seen.rsplit(" ", 1)[-1], [model.words[i] for i in row_ids],
+                                   [round(p, 6) for p in row_probabilities]))
+    return results
 
 
 @torch.no_grad()

@@ -447,6 +447,18 @@ def suggestions(key: tuple, _model, text: str, k: int):
     return suggest(_model, text, k=k)
 
 
+MAX_SUGGESTIONS = 10  # the most suggestions the Autocomplete page shows
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def suggestions_by_prefix(key: tuple, _model, text: str, first: int):
+    """``MAX_SUGGESTIONS`` top words after every character of ``text`` from ``first`` on, from one forward
+    pass: the last serves the page's suggestions (any k, sliced), all of them its letter-by-letter table."""
+    from .analysis import suggest_each_prefix
+
+    return suggest_each_prefix(_model, text, k=MAX_SUGGESTIONS, first=first)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def connectivity(key: tuple, _model, text: str):
     """The whole connectivity matrix for (model, text): about 1 MB at the 500-character limit."""
@@ -541,6 +553,6 @@ def picked_position(chart_key: str) -> int | None:
 
 
 __all__ = ["configure_runtime", "app_settings", "plain", "notify", "header", "stop", "sidebar", "selected_units",
-           "load_models", "require_units", "keep_link_short", "suggestions", "connectivity", "accuracy", "fit_text", "usable_text",
+           "load_models", "require_units", "keep_link_short", "suggestions", "suggestions_by_prefix", "connectivity", "accuracy", "fit_text", "usable_text",
            "suggestion_list", "model_heading", "connectivity_chart", "picked_position", "WALKTHROUGH_TEXT",
            "WALKTHROUGH_MOMENTS", "AUTOCOMPLETE_EXAMPLE", "LoadedModel"]

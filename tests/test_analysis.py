@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rnnmem.analysis import (AccuracyAccumulator, accuracy_by_chars_seen, chars_seen_of, connectivity,
-                             connectivity_matrix, predictions, prepare_text, suggest)
+                             connectivity_matrix, predictions, prepare_text, suggest, suggest_each_prefix)
 from rnnmem.errors import InputError
 from rnnmem.refs import ModelRef, ModelRefError, load_model, parse_model_ref
 
@@ -34,6 +34,21 @@ def test_an_empty_context_predicts_the_first_word_from_the_leading_space(tiny_mo
     top, probabilities = predictions(model, prepare_text(model, " the"), k=3)
     assert [model.words[i] for i in top[0]] == result.words  # the output after the leading space
     np.testing.assert_allclose(result.probabilities, probabilities[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_one_forward_pass_answers_for_every_prefix_as_suggest_does(tiny_models, unit):
+    model = tiny_models[unit]
+    text = " the cat s"
+    each = suggest_each_prefix(model, text, k=4, first=3)
+    assert [s.text for s in each] == [text[:t + 1] for t in range(3, len(text))]
+    for answer in each:
+        alone = suggest(model, answer.text, k=4)
+        assert (answer.text, answer.prefix, answer.words) == (alone.text, alone.prefix, alone.words)
+        np.testing.assert_allclose(answer.probabilities, alone.probabilities, atol=2e-6)
+    assert suggest_each_prefix(model, text, k=2)[0].text == " "  # the empty context
+    with pytest.raises(InputError, match="out of range"):
+        suggest_each_prefix(model, text, first=len(text))
 
 
 @pytest.mark.parametrize("k", [float("inf"), 1e309, float("nan"), 2.0, "x", "3", None, True, 0, -1, 101, 10**30])
