@@ -15,8 +15,8 @@ starts a rerun to the end of that rerun (on 127.0.0.1 this is the server's time)
 when the page shows an application error, the run fails, the connection drops or nothing answers for 120 s.
 
 Reported per number of visitors: actions, errors, p50/p95/max seconds per kind of action, throughput,
-server CPU (cores used: CPU seconds of the server process over wall seconds) and peak memory (RSS sampled
-every 0.2 s). ``--texts N`` then opens N distinct texts on the Connectivity page and Autocomplete, one
+server CPU (cores used: CPU seconds of the server process and its connectivity workers over wall seconds)
+and peak memory (their RSS together, sampled every 0.2 s). ``--texts N`` then opens N distinct texts on the Connectivity page and Autocomplete, one
 visitor, and prints the server's memory every 50 texts (it should stay flat: every cache is bounded).
 The machine's load average is printed first: other work on the same cores distorts every figure.
 """
@@ -91,19 +91,44 @@ class Server:
                     raise RuntimeError("streamlit did not start; see benchmarks/load-server.log") from None
                 time.sleep(0.3)
 
+    def processes(self) -> list[int]:
+        """The server process and its descendants (the connectivity workers)."""
+        found, todo = [], [self.pid] if self.pid is not None else []
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    todo += [int(child) for child in (task / "children").read_text().split()]
+                except OSError:
+                    pass
+        return found
+
     def cpu_seconds(self) -> float:
-        if self.pid is None:
-            return float("nan")
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        """CPU seconds used so far by the server and its workers (utime + stime)."""
+        total = 0.0
+        for pid in self.processes() or [None]:
+            if pid is None:
+                return float("nan")
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def rss_mb(self) -> float:
-        if self.pid is None:
-            return float("nan")
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """Resident memory of the server and its workers together."""
+        total = 0.0
+        for pid in self.processes() or [None]:
+            if pid is None:
+                return float("nan")
+            try:
+                lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            except OSError:
+                continue
+            total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:"))
+        return total
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -66,7 +66,7 @@ for item in models:
         ui.model_heading(item)
         chart_column, words_column = st.columns([4, 1])
         with chart_column, st.spinner(f"Computing {item.name} connectivity for this text…"):
-            result = ui.connectivity(item.key, item.model, text)
+            result = ui.connectivity_view(item, text, position)
             ui.connectivity_chart(item, result, position, select_on="pointerover" if hover else "click",
                                   on_pick=pick)
         with words_column:

@@ -252,6 +252,27 @@ def connectivity_matrix(model: AutocompleteRNN, text: str, k: int = 3) -> Connec
     )
 
 
+def connectivity_partial(model: AutocompleteRNN, text: str, position: int, k: int = 3) -> ConnectivityResult:
+    """``connectivity_matrix`` with only row ``position`` filled (the others zero; ``extras["rows"]`` says
+    which), and every position's desired and top words: what a view of one selected character needs, at
+    the cost of one forward and one backward pass instead of the whole sweep."""
+    k = check_k(k)
+    prepared = prepare_text(model, text)
+    position = _check_position(prepared, position)
+    top_ids, top_probs = predictions(model, prepared, k)  # (T, k) each
+    desired_ids = prepared.targets.astype(np.int64).copy()
+    in_text = desired_ids > UNKNOWN_ID
+    desired_ids[~in_text] = top_ids[~in_text, 0]
+    matrix = np.zeros((len(prepared), len(prepared)), dtype=np.float32)
+    matrix[position] = connectivity(model, prepared.text, position, target=model.words[int(desired_ids[position])])
+    words = model.words
+    return ConnectivityResult(
+        text=prepared.text, connectivity=matrix, desired=[words[i] for i in desired_ids.tolist()],
+        desired_in_text=in_text.tolist(), top_words=[[words[i] for i in row] for row in top_ids.tolist()],
+        top_probabilities=top_probs, unit=model.unit, model_source=str(model.source or ""),
+        extras={"rows": [position]})
+
+
 # ---- accuracy given characters seen -----------------------------------------------------------------
 
 def chars_seen_of(is_space: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ from .refs import ModelRefError, parse_model_ref
 from .settings import AppSettings, SettingsError, check_override, default_settings, load_settings, settings_path
 from .text import normalize
 from .visitor_models import ModelLimitError, VisitorModels
+from .workers import ConnectivityViews, MatrixWorkers
 
 # ---- limits ----------------------------------------------------------------------------------------------
 
@@ -459,12 +460,29 @@ def suggestions_by_prefix(key: tuple, _model, text: str, first: int):
     return suggest_each_prefix(_model, text, k=MAX_SUGGESTIONS, first=first)
 
 
+@st.cache_resource(show_spinner=False)
+def _matrix_workers() -> MatrixWorkers:
+    """The process's pool of worker processes for connectivity matrices (rnnmem.workers; RNNMEM_WORKERS)."""
+    return MatrixWorkers()
+
+
+@st.cache_resource(show_spinner=False)
+def _connectivity_views() -> ConnectivityViews:
+    return ConnectivityViews(_matrix_workers())
+
+
+def connectivity_view(item: LoadedModel, text: str, position: int):
+    """What the Connectivity page draws for one unit: the whole matrix when it is ready; for a new text,
+    while a worker process computes the matrix, the selected character's row alone, at once
+    (rnnmem.workers.ConnectivityViews). The 32 most recent matrices are kept."""
+    return _connectivity_views().get(item.key, item.model, text, position)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def connectivity(key: tuple, _model, text: str):
-    """The whole connectivity matrix for (model, text): about 1 MB at the 500-character limit."""
-    from .analysis import connectivity_matrix
-
-    return connectivity_matrix(_model, text, k=3)
+    """The whole connectivity matrix for (model, text): about 1 MB at the 500-character limit. Computed in
+    a worker process when there is one, so the server keeps answering other visitors meanwhile."""
+    return _matrix_workers().connectivity_matrix(_model, text, k=3)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -553,6 +571,6 @@ def picked_position(chart_key: str) -> int | None:
 
 
 __all__ = ["configure_runtime", "app_settings", "plain", "notify", "header", "stop", "sidebar", "selected_units",
-           "load_models", "require_units", "keep_link_short", "suggestions", "suggestions_by_prefix", "connectivity", "accuracy", "fit_text", "usable_text",
+           "load_models", "require_units", "keep_link_short", "suggestions", "suggestions_by_prefix", "connectivity", "connectivity_view", "accuracy", "fit_text", "usable_text",
            "suggestion_list", "model_heading", "connectivity_chart", "picked_position", "WALKTHROUGH_TEXT",
            "WALKTHROUGH_MOMENTS", "AUTOCOMPLETE_EXAMPLE", "LoadedModel"]

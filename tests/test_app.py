@@ -17,6 +17,7 @@ from rnnmem.model import UNITS
 from rnnmem.refs import load_model, shipped_dir
 from rnnmem.settings import SETTINGS_ENV
 from rnnmem.text import normalize
+from rnnmem.workers import WORKERS_ENV
 from rnnmem import ui
 from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
 
@@ -54,6 +55,7 @@ def models_toml(tmp_path_factory) -> Path:
 @pytest.fixture
 def app(models_toml, monkeypatch):
     monkeypatch.setenv(SETTINGS_ENV, str(models_toml))
+    monkeypatch.setenv(WORKERS_ENV, "0")  # matrices in this process (tests/test_workers.py tests the pool)
 
     def make(page: str | None = None, **params) -> AppTest:
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
