@@ -44,12 +44,26 @@ TORCH_THREADS_ENV = "RNNMEM_TORCH_THREADS"
 MODELS_PER_WORKER = 8  # models a worker keeps loaded (least recently used dropped)
 
 
-def default_workers(environ=None) -> int:
+def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """Cores this process may use: the CPUs it may run on, within its container's CPU quota (cgroup v2
+    cpu.max, "QUOTA PERIOD" or "max PERIOD"), which is what a hosted instance gives it."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(float(quota) / float(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def default_workers(environ=None, cores: int | None = None) -> int:
+    """``RNNMEM_WORKERS`` when set, else one worker when there are two usable cores or more."""
     environ = os.environ if environ is None else environ
     try:
         return max(0, int(environ[WORKERS_ENV]))
     except (KeyError, ValueError):
-        return 1 if (os.cpu_count() or 1) >= 2 else 0
+        return 1 if (usable_cores() if cores is None else cores) >= 2 else 0
 
 
 def weights_fingerprint(model: AutocompleteRNN) -> str:

@@ -10,7 +10,8 @@ import pytest
 from rnnmem.analysis import connectivity_matrix
 from rnnmem.errors import InputError
 from rnnmem.refs import load_model
-from rnnmem.workers import ConnectivityViews, MatrixWorkers, default_workers, weights_fingerprint, worker_reference
+from rnnmem.workers import (ConnectivityViews, MatrixWorkers, default_workers, usable_cores, weights_fingerprint,
+                            worker_reference)
 
 TEXT = "the cat sat on a mat and the dog ran"
 
@@ -50,10 +51,16 @@ def test_weights_a_worker_cannot_reproduce_are_computed_here(workers, trained_mo
     assert workers.computed_in_workers == before
 
 
-def test_the_number_of_workers_comes_from_the_environment():
-    assert default_workers({"RNNMEM_WORKERS": "3"}) == 3
-    assert default_workers({"RNNMEM_WORKERS": "0"}) == 0
-    assert default_workers({"RNNMEM_WORKERS": "many"}) in (0, 1)
+def test_the_number_of_workers_comes_from_the_environment_else_the_usable_cores(tmp_path):
+    assert default_workers({"RNNMEM_WORKERS": "3"}, cores=1) == 3
+    assert default_workers({"RNNMEM_WORKERS": "0"}, cores=8) == 0
+    assert default_workers({"RNNMEM_WORKERS": "many"}, cores=2) == 1
+    assert default_workers({}, cores=1) == 0
+    quota = tmp_path / "cpu.max"
+    quota.write_text("100000 100000\n")  # a container held to one core on a bigger machine
+    assert usable_cores(quota) == 1
+    quota.write_text("max 100000\n")
+    assert usable_cores(quota) == usable_cores(tmp_path / "absent") >= 1
 
 
 def test_a_new_text_shows_the_selected_row_at_once_and_the_matrix_once_a_worker_has_it(workers, trained_model_dir):
