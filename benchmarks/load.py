@@ -104,31 +104,29 @@ class Server:
                     pass
         return found
 
+    def _proc(self, name: str) -> list[str]:
+        """/proc/PID/NAME of the server and each of its workers (one that just ended is skipped)."""
+        texts = []
+        for pid in self.processes():
+            try:
+                texts.append(Path(f"/proc/{pid}/{name}").read_text())
+            except OSError:
+                pass
+        return texts
+
     def cpu_seconds(self) -> float:
         """CPU seconds used so far by the server and its workers (utime + stime)."""
-        total = 0.0
-        for pid in self.processes() or [None]:
-            if pid is None:
-                return float("nan")
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+        if self.pid is None:
+            return float("nan")
+        fields = [text.rsplit(")", 1)[1].split() for text in self._proc("stat")]
+        return sum(int(f[11]) + int(f[12]) for f in fields) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
         """Resident memory of the server and its workers together."""
-        total = 0.0
-        for pid in self.processes() or [None]:
-            if pid is None:
-                return float("nan")
-            try:
-                lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-            except OSError:
-                continue
-            total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:"))
-        return total
+        if self.pid is None:
+            return float("nan")
+        return sum(int(line.split()[1]) / 1024 for text in self._proc("status") for line in text.splitlines()
+                   if line.startswith("VmRSS:"))
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
