@@ -83,6 +83,7 @@ def test_typing_updates_suggestions_and_the_link(server, page):
     box.fill("")
     box.press_sequentially("the united st", delay=40)
     expect(page.get_by_text("Completing st", exact=False)).to_be_visible()
+    wait_done(page)  # the caption shows before the run has replaced the previous suggestions
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(5)
     typed = suggestions(page)
     assert typed != start
@@ -91,6 +92,7 @@ def test_typing_updates_suggestions_and_the_link(server, page):
     box.press("Backspace")
     box.press("Backspace")
     expect(page.get_by_text("Predicting the next word")).to_be_visible()  # still sensible after deleting
+    wait_done(page)
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(5)
     assert suggestions(page) != typed
     assert_not_injected(page)
