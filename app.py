@@ -4,11 +4,16 @@ The entry point declares the pages and the sidebar they share (units and models)
 script in pages/ over rnnmem.ui. Which model serves each unit comes from models.toml (see README).
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from rnnmem import ui
 
-st.set_page_config(page_title="Memorization in RNNs", page_icon=":material/neurology:", layout="wide")
+# The icon is a file shipped here, inlined into the page: a Material icon as page icon would make every
+# visitor's browser fetch it from a third-party font server.
+ICON = Path(__file__).resolve().parent / "assets" / "icon.svg"
+st.set_page_config(page_title="Memorization in RNNs", page_icon=str(ICON), layout="wide")
 ui.configure_runtime()
 ui.begin_run()
 

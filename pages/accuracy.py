@@ -64,8 +64,10 @@ if series:
                                 f"cross-entropy {evaluation.get('cross_entropy', float('nan')):.3f} nats."))
 
 st.subheader("Your own text", divider="gray")
-pasted = st.text_area("Paste text to score (up to 20,000 characters)", value="", key="eval", bind="query-params",
-                      max_chars=ui.MAX_EVAL_TEXT, height=120, placeholder="Paste a paragraph or two, then Ctrl+Enter.")
+pasted = st.text_area(f"Paste text to score (up to {ui.MAX_EVAL_TEXT:,} characters)", value="", key="eval",
+                      bind="query-params", max_chars=ui.MAX_EVAL_TEXT, height=120,
+                      placeholder="Paste a paragraph or two, then Ctrl+Enter.")
+ui.keep_link_short("eval", pasted, keep="head")
 if pasted and pasted.strip():
     own = []
     for item in models:

@@ -18,11 +18,19 @@ raw = left.text_input("Type here", value=ui.AUTOCOMPLETE_EXAMPLE, key="text", bi
                       live="150ms", max_chars=ui.MAX_RAW_TEXT,
                       help="Letters, digits and spaces count (other characters act as spaces). "
                            "Suggestions follow as you type.")
-k = right.number_input("Suggestions", min_value=1, max_value=10, value=5, step=1, key="k", bind="query-params")
+ui.keep_link_short("text", raw, keep="tail")
+k = right.slider("Suggestions", 1, ui.MAX_SUGGESTIONS, value=5, key="k", bind="query-params")
 
 units = ui.require_units(settings)
 text = ui.usable_text(raw, keep="tail", empty_message="Type a few letters to see suggestions.")
 models = ui.load_models(settings, units)
+
+# One forward pass per unit serves the suggestions for the end of the text and the letter-by-letter table:
+# the model's answers after every character from the last word's leading space (the context alone) on.
+end = len(text.rstrip(" "))
+start = text.rfind(" ", 0, end)
+first = max(start, len(text) - 25)
+answers = {item.unit: ui.suggestions_by_prefix(item.key, item.model, text, first) for item in models}
 
 # The suggestions for the end of the text, one column per unit.
 prefix = text.rsplit(" ", 1)[-1]
@@ -30,18 +38,16 @@ st.caption(f"Completing **{ui.plain(prefix)}**" if prefix else "Predicting the n
 for column, item in zip(st.columns(len(models), border=True), models):
     with column:
         ui.model_heading(item)
-        result = ui.suggestions(item.key, item.model, text, int(k))
-        ui.suggestion_list(result.words, result.probabilities)
+        result = answers[item.unit][-1]
+        ui.suggestion_list(result.words[:int(k)], result.probabilities[:int(k)])
 
 # The top suggestion after every character of the last word: how each guess sharpens letter by letter.
-end = len(text.rstrip(" "))
-start = text.rfind(" ", 0, end)
 rows = []
-for stop_at in range(max(start + 1, len(text) - 24), len(text) + 1):
+for offset, stop_at in enumerate(range(first + 1, len(text) + 1)):
     typed = text[start + 1:stop_at]
     row = {"typed": "(no letters yet)" if not typed else "(next word)" if typed.endswith(" ") else typed}
     for item in models:
-        best = ui.suggestions(item.key, item.model, text[:stop_at], int(k))
+        best = answers[item.unit][offset]
         row[item.name] = f"{best.words[0]}  {best.probabilities[0]:.0%}" if best.words else ""
     rows.append(row)
 st.subheader("Letter by letter", divider="gray")

@@ -35,6 +35,7 @@ def pick(chart_key: str) -> None:
 
 raw = st.text_area("Text", value=ui.WALKTHROUGH_TEXT, key="text", bind="query-params", max_chars=ui.MAX_RAW_TEXT,
                    height=90, help="Any text; letters, digits and spaces count. Press Ctrl+Enter to apply.")
+ui.keep_link_short("text", raw, keep="head")
 st.caption("The article's walkthrough: one click each.")
 for index, (column, (moment, _)) in enumerate(zip(st.columns(len(MOMENTS)), MOMENTS)):
     column.button(moment.label, key=f"moment_{index}", on_click=show_moment, args=(index,), width="stretch")
@@ -84,7 +85,7 @@ for item in models:
         ui.model_heading(item)
         chart_column, words_column = st.columns([4, 1])
         with chart_column, st.spinner(f"Computing {item.name} connectivity for this text…"):
-            result = ui.connectivity(item.key, item.model, text)
+            result = ui.connectivity_view(item, text, position)
             ui.connectivity_chart(item.unit, item.name, result, position, select_on=select_on, on_pick=pick,
                                   colours=colours)
         with words_column:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .dataset import EOS_ID, UNKNOWN_ID, align
-from .errors import InputError
+from .errors import InputError, quoted
 from .model import AutocompleteRNN
 from .text import normalize
 
@@ -35,13 +35,19 @@ class PreparedText:
         return len(self.text)
 
 
-def prepare_text(model: AutocompleteRNN, text: str, *, max_chars: int | None = MAX_TEXT_CHARS) -> PreparedText:
-    """Normalise ``text`` and align it with ``model``'s vocabulary; InputError for unusable text."""
+def prepare_text(model: AutocompleteRNN, text: str, *, max_chars: int | None = MAX_TEXT_CHARS,
+                 allow_empty: bool = False) -> PreparedText:
+    """Normalise ``text`` and align it with ``model``'s vocabulary; InputError for unusable text.
+
+    ``allow_empty``: text with nothing left once normalised is the empty context, the leading space
+    alone (" "), from which the model predicts the first word; otherwise it is an InputError."""
     if not isinstance(text, str):
-        raise InputError("text must be a string")
+        raise InputError(f"the text must be a string, not {type(text).__name__}")
     normalised = normalize(text)
     if not normalised:
-        raise InputError("the text is empty once normalised (only letters, digits and spaces count)")
+        if not allow_empty:
+            raise InputError("the text is empty once normalised (only letters, digits and spaces count)")
+        normalised = " "
     if max_chars is not None and len(normalised) > max_chars:
         raise InputError(f"the text is {len(normalised):,} characters once normalised; the limit is {max_chars:,}")
     chars, targets = align(normalised, word_index(model))
@@ -80,19 +86,46 @@ class Suggestions:
                 "suggestions": [{"word": w, "probability": p} for w, p in zip(self.words, self.probabilities)]}
 
 
-@torch.no_grad()
+MAX_K = 100  # suggestions per position a caller may ask for
+
+
+def check_k(k) -> int:
+    """``k`` as an int if it is a whole number from 1 to MAX_K (a Python or NumPy integer), else InputError."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise InputError(f"k must be a whole number from 1 to {MAX_K}, not a {type(k).__name__}")
+    if not 1 <= k <= MAX_K:
+        raise InputError(f"k must be a whole number from 1 to {MAX_K}, not {int(k):,}")
+    return int(k)
+
+
 def suggest(model: AutocompleteRNN, text: str, k: int = 3) -> Suggestions:
-    """The ``k`` most likely words for the word being typed at the end of ``text``."""
-    if not 1 <= int(k) <= 100:
-        raise InputError("k must be between 1 and 100")
-    prepared = prepare_text(model, text)
+    """The ``k`` most likely words for the word being typed at the end of ``text``. Text that is empty once
+    normalised is the empty context: the model predicts the first word from the leading space alone."""
+    k = check_k(k)
+    prepared = prepare_text(model, text, allow_empty=True)
+    return _suggest_after(model, prepared, k, len(prepared) - 1)[0]
+
+
+def suggest_each_prefix(model: AutocompleteRNN, text: str, k: int = 3, *, first: int = 0) -> list[Suggestions]:
+    """``suggest`` for every prefix of the normalised text that ends at character ``first`` or later, from
+    one forward pass: the model reads left to right from a fresh state, so its output after character t is
+    its answer for the text up to t (the prefix " " is the empty context). For the letter-by-letter view."""
+    k = check_k(k)
+    prepared = prepare_text(model, text, allow_empty=True)
+    return _suggest_after(model, prepared, k, _check_position(prepared, first))
+
+
+@torch.no_grad()
+def _suggest_after(model: AutocompleteRNN, prepared: PreparedText, k: int, first: int) -> list[Suggestions]:
     device = next(model.parameters()).device
-    hidden = model.recurrent_outputs(_chars_tensor(prepared, device))[0, -1]  # (H,) last character only
-    probs = F.softmax(_mask_specials(model.output(hidden)), dim=-1)  # (V,)
-    top = torch.topk(probs, min(int(k), probs.numel() - 2))
-    prefix = prepared.text.rsplit(" ", 1)[-1]
-    return Suggestions(prepared.text, prefix, [model.words[i] for i in top.indices.tolist()],
-                       [round(p, 6) for p in top.values.tolist()])
+    hidden = model.recurrent_outputs(_chars_tensor(prepared, device))[0, first:]  # (n, H), n = T - first
+    ids, probabilities = _top_words(model.output(hidden), k)  # (n, k) each; the dense layer on n rows only
+    results = []
+    for t, (row_ids, row_probabilities) in enumerate(zip(ids.tolist(), probabilities.tolist()), start=first):
+        seen = prepared.text[:t + 1]
+        results.append(Suggestions(seen, seen.rsplit(" ", 1)[-1], [model.words[i] for i in row_ids],
+                                   [round(p, 6) for p in row_probabilities]))
+    return results
 
 
 @torch.no_grad()
@@ -103,9 +136,10 @@ def predictions(model: AutocompleteRNN, prepared: PreparedText, k: int = 3):
 
 
 def _top_words(logits: torch.Tensor, k: int):
-    """(T, k) word ids and probabilities of the k most likely words, specials excluded."""
+    """(T, k) word ids and probabilities of the k most likely words, specials excluded (k is at most the
+    number of real words)."""
     probs = F.softmax(_mask_specials(logits), dim=-1)
-    top = torch.topk(probs, k, dim=-1)
+    top = torch.topk(probs, min(k, probs.shape[-1] - 2), dim=-1)
     return top.indices.cpu().numpy(), top.values.cpu().numpy()
 
 
@@ -149,9 +183,11 @@ def text_words(text: str) -> list[str]:
 
 
 def _vocabulary_id(model: AutocompleteRNN, target: str) -> int:
+    if not isinstance(target, str):
+        raise InputError(f"the target must be a word (a string), not a {type(target).__name__}")
     index = word_index(model)
     if target not in index or index[target] <= UNKNOWN_ID:
-        raise InputError(f"{target!r} is not in the model's vocabulary")
+        raise InputError(f"{quoted(target)} is not in the model's vocabulary")
     return index[target]
 
 
@@ -232,6 +268,7 @@ def connectivity_matrix(model: AutocompleteRNN, text: str, k: int = 3) -> Connec
     quantity, instead of one backward pass per position."""
     from .vjp import connectivity_rows, recorded_forward
 
+    k = check_k(k)
     prepared = prepare_text(model, text)
     recorded = recorded_forward(model, prepared.chars)  # one forward pass serves predictions and gradients
     with torch.no_grad():
@@ -249,6 +286,25 @@ def connectivity_matrix(model: AutocompleteRNN, text: str, k: int = 3) -> Connec
         unit=model.unit,
         model_source=str(model.source or ""),
     )
+
+
+def connectivity_partial(model: AutocompleteRNN, text: str, position: int, k: int = 3) -> ConnectivityResult:
+    """``connectivity_matrix`` with only row ``position`` filled (the others zero; ``extras["rows"]`` says
+    which), and every position's desired and top words: what a view of one selected character needs, at
+    the cost of one forward and one backward pass instead of the whole sweep."""
+    k = check_k(k)
+    prepared = prepare_text(model, text)
+    position = _check_position(prepared, position)
+    top_ids, top_probs = predictions(model, prepared, k)  # (T, k) each
+    desired, in_text = desired_ids(prepared, top_ids[:, 0])  # the same stand-ins as the whole matrix
+    matrix = np.zeros((len(prepared), len(prepared)), dtype=np.float32)
+    matrix[position] = connectivity(model, prepared.text, position, target=model.words[int(desired[position])])
+    words = model.words
+    return ConnectivityResult(
+        text=prepared.text, connectivity=matrix, desired=[words[i] for i in desired.tolist()],
+        desired_in_text=in_text.tolist(), top_words=[[words[i] for i in row] for row in top_ids.tolist()],
+        top_probabilities=top_probs, unit=model.unit, model_source=str(model.source or ""),
+        extras={"rows": [position]})
 
 
 # ---- accuracy given characters seen -----------------------------------------------------------------
@@ -330,6 +386,8 @@ def accuracy_by_chars_seen(model: AutocompleteRNN, text_or_sequences, *, batch_s
     boundaries), or an iterable of (chars, targets) array pairs. Characters whose target is <unknown>
     are not scored: no prediction can match them. ``progress`` is called with characters done.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise InputError(f"the batch size must be a whole number of at least 1, not {batch_size!r:.40}")
     if isinstance(text_or_sequences, str):
         sequences = text_sequences(model, text_or_sequences)
     else:
@@ -367,6 +425,8 @@ def text_sequences(model: AutocompleteRNN, text: str):
     boundaries, as the training data was."""
     from .dataset import pack_sequences
 
+    if not isinstance(text, str):
+        raise InputError(f"the text must be a string, not {type(text).__name__}")
     normalised = normalize(text, keep_trailing_space=False)
     if not normalised:
         raise InputError("the text is empty once normalised (only letters, digits and spaces count)")

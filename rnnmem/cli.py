@@ -100,8 +100,17 @@ def _run_export(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors: a bad flag or value is one ``error: …`` line and exit 2,
+    like every other user mistake (argparse would print its usage block first)."""
+
+    def error(self, message: str):
+        print(f"error: {self.prog}: {' '.join(message.split())} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rnnmem", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m rnnmem", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_export(sub)

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
 import numpy as np
+
+from .errors import quoted
+
+
+def positive_int(value: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{quoted(value)} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number:,}")
+    return number
 
 
 def add_commands(sub) -> None:
@@ -31,8 +45,8 @@ def add_commands(sub) -> None:
     p.add_argument("--split", choices=("valid", "test"), default="test")
     p.add_argument("--data-seed", type=int, default=0, help="split seed the model was trained with")
     p.add_argument("--text-file", default=None, help="score this text file instead of a corpus split")
-    p.add_argument("--max-chars", type=int, default=None, help="score at most this many characters")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-chars", type=positive_int, default=None, help="score at most this many characters")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="sequences per forward pass")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_evaluate)
 
@@ -139,17 +153,15 @@ def run_evaluate(args) -> int:
     from tqdm.auto import tqdm
 
     from .analysis import accuracy_by_chars_seen, text_sequences
+    from .corpus import read_text_file
 
     model = _load(args.model)
     if (args.corpus is None) == (args.text_file is None):
         raise ValueError("give exactly one of --corpus or --text-file")
     if args.text_file is not None:
-        try:
-            with open(args.text_file, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError as error:
-            raise ValueError(f"cannot read {args.text_file}: {error.strerror}") from error
-        sequences = text_sequences(model, text)
+        # Enough text for --max-chars plus the sequence that crosses it: the same sequences as the whole file.
+        wanted = None if args.max_chars is None else args.max_chars + model.config.max_seq_len
+        sequences = text_sequences(model, read_text_file(args.text_file, max_chars=wanted))
         total = sum(len(c) for c, _ in sequences)
         source, split = args.text_file, "text-file"
     else:

@@ -5,10 +5,12 @@ Corpora are never committed to the project; text8 is downloaded into a user cach
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import lzma
 import os
+import string
 import urllib.error
 import urllib.request
 import zipfile
@@ -118,6 +120,49 @@ def read_corpus_bytes(path: str | os.PathLike) -> bytes:
         return path.read_bytes()
     except (lzma.LZMAError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise CorpusError(f"could not read corpus {path}: {error}") from error
+
+
+MAX_TEXT_FILE_BYTES = 256 * 2**20  # what `evaluate --text-file` reads at most; corpora go through --corpus
+_CHUNK_BYTES = 1 << 20
+
+
+def read_text_file(path: str | os.PathLike, *, max_chars: int | None = None,
+                   max_bytes: int = MAX_TEXT_FILE_BYTES) -> str:
+    """A text file, normalised (text8 rules, no trailing space), read a megabyte at a time with bounds.
+
+    Reading stops once ``max_chars`` normalised characters are in hand, and a file with more than
+    ``max_bytes`` bytes still to read is refused with a CorpusError: a file can be endless (/dev/zero, a
+    pipe) or far larger than memory. A word cut by a chunk boundary is carried to the next chunk, so the
+    result equals ``normalize`` of the text read."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pieces: list[str] = []
+    size = read = 0
+    carry = ""
+    try:
+        with open(path, "rb") as f:
+            while max_chars is None or size < max_chars:
+                chunk = f.read(_CHUNK_BYTES)
+                read += len(chunk)
+                if read > max_bytes:
+                    limit = f"{max_bytes / 2**20:g} MiB" if max_bytes >= 2**20 else f"{max_bytes:,} bytes"
+                    if max_chars is None:
+                        raise CorpusError(f"{path} is larger than {limit}, the most a text file is read; score "
+                                          "its start with --max-chars, or cut it to size first")
+                    raise CorpusError(f"{path}: only {size:,} characters of text in its first {limit}, the "
+                                      "most a text file is read")
+                text = carry + decoder.decode(chunk, final=not chunk)
+                carry = ""
+                if chunk:  # the letters at the end may continue in the next chunk
+                    whole = text.rstrip(string.ascii_letters)
+                    text, carry = whole, text[len(whole):]
+                piece = normalize(text, keep_trailing_space=False)
+                pieces.append(piece)
+                size += len(piece)
+                if not chunk:
+                    break
+    except OSError as error:
+        raise CorpusError(f"cannot read {path}: {error.strerror or error}") from error
+    return "".join(pieces)
 
 
 def load_corpus(source: str) -> tuple[str, str]:

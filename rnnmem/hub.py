@@ -42,6 +42,12 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _MAX_MESSAGE = 300
+# A link can name any Hub repository, so what a load may cost is bounded before anything is fetched: the
+# size the Hub reports for each file, and the parameters config.json implies (the model is allocated from
+# it before its weights are read). 32M parameters is over twice the article's 2x600 models.
+MAX_DOWNLOAD_BYTES = 128 * 2**20
+MAX_SIDE_FILE_BYTES = 4 * 2**20
+MAX_PARAMETERS = 32_000_000
 
 
 class HubError(RuntimeError):
@@ -213,6 +219,33 @@ def _check_repo_files(ref: str, files: list[str] | None) -> None:
         raise HubError(f"{ref}: not an rnnmem model repository (no {CONFIG_FILE})")
 
 
+def _mib(size: int) -> str:
+    return f"{size / 2**20:,.0f} MiB" if size >= 2**20 else f"{size:,} bytes"
+
+
+def _check_download_sizes(ref: str, sizes: dict[str, int]) -> None:
+    """Refuse a model whose config or weights the Hub reports as larger than MAX_DOWNLOAD_BYTES."""
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if sizes.get(name, 0) > MAX_DOWNLOAD_BYTES:
+            raise HubError(f"{ref}: {name} is {_mib(sizes[name])}; this app downloads at most "
+                           f"{_mib(MAX_DOWNLOAD_BYTES)} per file")
+
+
+def _check_parameters(ref: str, config) -> None:
+    """Refuse a config that implies more than MAX_PARAMETERS parameters, counted on PyTorch's meta device
+    (shapes only, nothing allocated) before the model is built for real."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            count = sum(p.numel() for p in AutocompleteRNN(config).parameters())
+    except (ValueError, RuntimeError) as error:
+        raise HubError(f"{ref}: config.json describes no model this app can build ({_first_line(error)})") from None
+    if count > MAX_PARAMETERS:
+        raise HubError(f"{ref}: config.json describes a model of {count:,} parameters; this app loads at most "
+                       f"{MAX_PARAMETERS:,}")
+
+
 def _download(repo_id: str, filename: str, sha: str, token: str | None, *, local_only: bool) -> str:
     from huggingface_hub import hf_hub_download
 
@@ -309,7 +342,7 @@ def _load(repo_id: str, revision: str | None, token: str | None, ref: str) -> Au
     else:
         try:
             info = HfApi(library_name=LIBRARY_NAME).model_info(
-                repo_id, revision=revision, timeout=constants.HF_HUB_ETAG_TIMEOUT, token=token)
+                repo_id, revision=revision, timeout=constants.HF_HUB_ETAG_TIMEOUT, token=token, files_metadata=True)
         except (httpx2.TransportError, HfHubHTTPError) as error:
             status = getattr(getattr(error, "response", None), "status_code", None)
             unreachable = isinstance(error, httpx2.TransportError) or (status is not None and status >= 500)
@@ -324,6 +357,10 @@ def _load(repo_id: str, revision: str | None, token: str | None, ref: str) -> Au
                 raise HubError(f"{ref}: the Hub did not say which commit {revision or 'main'!r} is")
             sha = info.sha
             files = [sibling.rfilename for sibling in info.siblings] if info.siblings is not None else None
+            sizes = {sibling.rfilename: sibling.size for sibling in info.siblings or () if sibling.size is not None}
+            _check_download_sizes(ref, sizes)
+            if files is not None:  # side files too large to be a log or an evaluation are not fetched
+                files = [name for name in files if name not in SIDE_FILES or sizes.get(name, 0) <= MAX_SIDE_FILE_BYTES]
             _check_repo_files(ref, files)
             _remember_ref(repo_id, revision, sha)
             local_only = False
@@ -336,6 +373,7 @@ def _load(repo_id: str, revision: str | None, token: str | None, ref: str) -> Au
         raise HubError(f"{ref}: {CONFIG_FILE} is not valid JSON ({error})") from None
     try:
         config = config_from_dict(raw)
+        _check_parameters(ref, config)
     except ModelFilesError as error:
         kind = f" (it looks like a {raw.get('model_type')!r} model)" if isinstance(raw, dict) and raw.get(
             "model_type") else ""

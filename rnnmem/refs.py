@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import quoted
 from .model import UNITS, AutocompleteRNN, ModelFilesError
 
 WEIGHTS_ROOT = Path(__file__).resolve().parent / "weights"  # shipped model directories
 SHIPPED_SETS = {"": "CPU-trained defaults", "article/": "article-size (2x600, GPU-trained)"}
 
+MAX_REF_CHARS = 1024  # longer references are refused before they reach the file system or the Hub
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 _REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,127}$")
 
@@ -42,23 +44,42 @@ def parse_model_ref(ref: str) -> ModelRef:
     if not isinstance(ref, str) or not ref.strip():
         raise ModelRefError("empty model reference")
     ref = ref.strip()
+    if len(ref) > MAX_REF_CHARS:
+        raise ModelRefError(f"the model reference is {len(ref):,} characters long; the limit is {MAX_REF_CHARS:,}")
+    if any(ch < " " or ch == "\x7f" for ch in ref):
+        raise ModelRefError(f"the model reference {quoted(ref)} contains control characters")
     if ref.startswith("hf://"):
         body = ref[len("hf://"):]
         repo_id, _, revision = body.partition("@")
         if not _REPO_ID.match(repo_id) or ".." in repo_id:
-            raise ModelRefError(f"not a Hugging Face repository id: {repo_id!r} (expected hf://OWNER/NAME)")
+            raise ModelRefError(f"not a Hugging Face repository id: {quoted(repo_id)} (expected hf://OWNER/NAME)")
         if "@" in body and (not revision or not _REVISION.match(revision) or ".." in revision):
-            raise ModelRefError(f"not a valid revision: {revision!r}")
+            raise ModelRefError(f"not a valid revision: {quoted(revision)}")
         return ModelRef("hub", repo_id, revision or None)
     prefix, _, unit = ref.rpartition("/")
     if unit in UNITS and (prefix + "/" if prefix else "") in SHIPPED_SETS:
         return ModelRef("shipped", ref)
-    if Path(ref).exists() or "/" in ref or ref.startswith("."):
+    if "/" in ref or ref.startswith(".") or _is_existing_path(ref):
         return ModelRef("local", ref)
     raise ModelRefError(
-        f"unknown model {ref!r}: use a unit name ({', '.join(UNITS)}), a model directory, "
+        f"unknown model {quoted(ref)}: use a unit name ({', '.join(UNITS)}), a model directory, "
         "or hf://OWNER/NAME[@REVISION]"
     )
+
+
+def _is_existing_path(ref: str) -> bool:
+    """Whether ``ref`` names something on disk; False for names the OS refuses (too long, bad bytes)."""
+    try:
+        return Path(ref).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_directory(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def shipped_dir(name: str) -> Path:
@@ -74,13 +95,13 @@ def load_model(ref: str | ModelRef) -> AutocompleteRNN:
 
         return load_hub_model(parsed.name, parsed.revision)
     directory = shipped_dir(parsed.name) if parsed.kind == "shipped" else Path(parsed.name)
-    if parsed.kind == "shipped" and not directory.is_dir():
+    if parsed.kind == "shipped" and not _is_directory(directory):
         raise ModelRefError(f"no shipped weights for {parsed.name!r} in this installation")
-    if not directory.is_dir():
-        raise ModelRefError(f"model directory not found: {directory}")
+    if not _is_directory(directory):
+        raise ModelRefError(f"model directory not found: {str(directory)[:200]}")
     model = AutocompleteRNN.from_directory(directory)
     model.source = str(parsed)
     return model
 
 
-__all__ = ["ModelRef", "ModelRefError", "ModelFilesError", "parse_model_ref", "load_model", "shipped_dir"]
+__all__ = ["MAX_REF_CHARS", "ModelRef", "ModelRefError", "ModelFilesError", "parse_model_ref", "load_model", "shipped_dir"]

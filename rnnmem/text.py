@@ -37,6 +37,8 @@ def normalize(text: str, *, keep_trailing_space: bool = True) -> str:
     about to type a new word, so that space is kept. Corpora keep it too; it is harmless there.
     Returns "" when nothing of the text survives.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"normalize() takes a string, not {type(text).__name__}")
     text = text.translate(_ASCII_LOWER)  # only A-Z, as text8 did; other letters become spaces below
     text = _DIGIT.sub(lambda m: _DIGIT_WORDS[m.group(0)], text)
     text = _NOT_LETTER.sub(" ", text)

@@ -20,22 +20,28 @@ from __future__ import annotations
 import functools
 import os
 import re
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import streamlit as st
 
-from . import charts, walkthrough
+from . import charts, links, walkthrough
+from .errors import quoted
 from .hub import pinned_reference
 from .model import UNIT_NAMES, UNITS
+from .refs import ModelRefError, parse_model_ref
 from .settings import AppSettings, SettingsError, check_override, default_settings, load_settings, settings_path
 from .text import normalize
+from .visitor_models import ModelLimitError, VisitorModels
+from .workers import ConnectivityViews, MatrixWorkers
 
 # ---- limits ----------------------------------------------------------------------------------------------
 
 MAX_RAW_TEXT = 2_000  # characters a text box takes before normalisation (links are cut to this)
-MAX_EVAL_TEXT = 20_000  # characters of pasted text the Accuracy page scores
+MAX_EVAL_TEXT = 6_000  # characters of pasted text the Accuracy page scores (it travels in the link too)
+MAX_REF_BOX = 300  # characters a sidebar model box takes
 TORCH_THREADS_ENV = "RNNMEM_TORCH_THREADS"
 
 # ---- the article's examples (rnnmem.walkthrough) -----------------------------------------------------------
@@ -106,9 +112,15 @@ _NOTICE_SLOT_KEY = "_rnnmem_notice_slot"
 
 
 def begin_run() -> None:
-    """Start of every run (app.py): forget the previous run's place for messages."""
+    """Start of every run (app.py): forget the previous run's place for messages, and cut a text box that
+    made the page's link too long (see ``keep_link_short``)."""
     st.session_state[_NOTICE_SLOT_KEY] = None
     st.session_state[_NOTICES_KEY] = []
+    for name, (cut, length, keep) in st.session_state.pop(_LINK_CUTS_KEY, {}).items():
+        st.session_state[name] = cut  # before the box is drawn: a bound widget's value is set only then
+        where = "last" if keep == "tail" else "first"
+        notify(f"The text was cut to its {where} {len(cut):,} of {length:,} characters: a page's link carries at "
+               f"most {links.MAX_LINK_CHARS:,} characters, the longest link this app promises to open.")
 
 
 def notify(message: str) -> None:
@@ -167,11 +179,9 @@ def raw_param(name: str) -> str | None:
 
 
 def int_param(name: str) -> int | None:
-    """The URL's integer ``name`` as received (in range or not), or None if absent or not an integer."""
-    try:
-        return int(raw_param(name))
-    except (TypeError, ValueError):
-        return None
+    """The URL's integer ``name`` as its bound slider reads it (in range or not), or None if absent or not
+    a finite number."""
+    return links.link_int(raw_param(name))
 
 
 def raw_list_param(name: str) -> list[str]:
@@ -181,55 +191,61 @@ def raw_list_param(name: str) -> list[str]:
 
 def check_choices(name: str, allowed: Sequence[str], what: str) -> None:
     """Message for every value of list parameter ``name`` outside ``allowed`` (the widget drops them)."""
-    bad = [v for v in raw_list_param(name) if v not in allowed]
-    if bad:
-        shown = ", ".join(repr(v[:40]) for v in bad[:5])
-        notify(f"The link asked for unknown {what} {shown}; ignored. Choose from: {', '.join(allowed)}.")
+    message = links.choices_problem(raw_list_param(name), allowed, what)
+    if message:
+        notify(message)
 
 
 def check_choice(name: str, allowed: Sequence[str], what: str) -> None:
-    value = raw_param(name)
-    if value is not None and value != "" and value not in allowed:
-        notify(f"The link's {what} {value[:40]!r} is not one of {', '.join(allowed)}; using the default.")
+    message = links.choice_problem(raw_param(name), allowed, what)
+    if message:
+        notify(message)
 
 
 def check_int(name: str, low: int, high: int, what: str, fallback: str) -> None:
     """Message when the link's integer ``name`` is not a whole number in [low, high]."""
-    value = raw_param(name)
-    if value is None or value == "":
-        return
-    try:
-        number = int(value)
-    except ValueError:
-        notify(f"The link's {what} {value[:40]!r} is not a whole number; {fallback}.")
-        return
-    if not low <= number <= high:
-        notify(f"The link's {what} {number:,} is out of range ({low} to {high:,}); {fallback}.")
+    message = links.number_problem(raw_param(name), low, high, what, fallback)
+    if message:
+        notify(message)
 
 
 def check_bool(name: str, what: str) -> None:
-    value = raw_param(name)
-    if value is not None and value != "" and value.lower() not in ("true", "false"):
-        notify(f"The link's {what} setting {value[:40]!r} is not true or false; using the default.")
+    message = links.bool_problem(raw_param(name), what)
+    if message:
+        notify(message)
 
 
 def check_text(name: str, limit: int) -> None:
     """Message when the link's text ``name`` is longer than its box takes (the box keeps ``limit``)."""
-    value = raw_param(name)
-    if value is not None and len(value) > limit:
-        notify(f"The link's text is {len(value):,} characters; the box takes {limit:,}, so it was cut.")
+    message = links.text_problem(raw_param(name), limit)
+    if message:
+        notify(message)
+
+
+_LINK_CUTS_KEY = "_rnnmem_link_cuts"
+
+
+def keep_link_short(name: str, value: str | None, *, keep: str) -> None:
+    """After the text box ``name`` is drawn: when the page's link, with ``value`` in it, would be longer than
+    ``links.MAX_LINK_CHARS``, rerun with the text cut to fit (``keep`` its "head" or "tail"), so every
+    address the app writes opens again, on any proxy."""
+    params = {key: st.query_params.get_all(key) for key in st.query_params}
+    params[name] = [value or ""]
+    cut = links.fit_link(params, name, keep)
+    if cut is not None and cut != (value or ""):
+        st.session_state[_LINK_CUTS_KEY] = {name: (cut, len(value or ""), keep)}
+        st.rerun()
 
 
 def check_link(page_params: Sequence[str]) -> None:
     """Once per page and session: name the link's parameters this page does not know (typos, or junk)."""
     known = {UNITS_KEY, *(model_key(unit) for unit in UNITS), "embed", "embed_options", *page_params}
-    unknown = [name for name in st.query_params if name not in known]
+    message = links.unknown_params_problem(list(st.query_params), known)
     seen = st.session_state.setdefault("_rnnmem_link_checked", set())
-    marker = (tuple(sorted(page_params)), tuple(unknown))
-    if unknown and marker not in seen:
+    marker = (tuple(sorted(page_params)), message)
+    if message and marker not in seen:
         seen.add(marker)
-        names = ", ".join(repr(name[:30]) for name in unknown[:5])
-        notify(f"The link has parameters this page does not use ({names}); they are ignored.")
+        notify(message)
 
 
 # ---- units and models ----------------------------------------------------------------------------------
@@ -251,8 +267,9 @@ def sidebar(settings: AppSettings) -> None:
     check_choices(UNITS_KEY, list(UNIT_LABELS.values()), "units")
     for unit in UNITS:
         raw = raw_param(model_key(unit))
-        if raw is not None and len(raw) > 300:
-            notify(f"The link's {UNIT_NAMES[unit]} model reference is {len(raw):,} characters long; ignored.")
+        if raw is not None and len(raw) > MAX_REF_BOX:
+            notify(f"The link's {UNIT_NAMES[unit]} model reference is {len(raw):,} characters long; the box takes "
+                   f"{MAX_REF_BOX}, so it was cut.")
     for unit, pinned in st.session_state.pop(_PINS_KEY, {}).items():
         st.session_state[model_key(unit)] = pinned  # before the widget exists: see load_models
     with st.sidebar:
@@ -264,7 +281,7 @@ def sidebar(settings: AppSettings) -> None:
                        "hf://OWNER/NAME@REVISION; the link remembers it.")
             for unit in UNITS:
                 st.text_input(UNIT_NAMES[unit], value="", key=model_key(unit), bind="query-params",
-                              placeholder=settings.reference(unit), max_chars=300)
+                              placeholder=settings.reference(unit), max_chars=MAX_REF_BOX)
         st.caption("The shipped weights are small models trained on a CPU for a short while, far from the "
                    "article's 2×600 GPU-trained ones; their figures come from their model cards and "
                    "evaluation files. Configure other models in models.toml.")
@@ -298,8 +315,6 @@ class LoadedModel:
 
     def caption(self) -> str:
         """Where the weights come from, which revision, and the model's size: shown under every unit."""
-        from .refs import ModelRefError, parse_model_ref
-
         kinds = {"shipped": "shipped", "local": "local", "hub": "Hugging Face Hub"}
         try:
             kind = kinds[parse_model_ref(self.source).kind]
@@ -312,30 +327,60 @@ class LoadedModel:
 
 @st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
 def _load(reference: str, unit: str):
-    """(model, notice): loaded once per process; failures fall back to the shipped model for ``unit``."""
+    """(model, notice) for the configured models and the shipped ones (a bounded set): loaded once per
+    process; failures fall back to the shipped model for ``unit``."""
+    return _load_reference(reference, unit)
+
+
+def _load_reference(reference: str, unit: str):
     from .hub import load_with_fallback
 
     return load_with_fallback(reference, unit)
 
 
+@st.cache_resource(show_spinner=False)
+def _visitor_models() -> VisitorModels:
+    """The process's store of models visitors chose (Hub references): shared, and bounded per visitor and
+    overall (rnnmem.visitor_models)."""
+    return VisitorModels(_load_reference, alias=_pinned_key)
+
+
+def _pinned_key(key: tuple[str, str], result) -> tuple[str, str] | None:
+    """A Hub model loaded by branch or tag also answers to its commit (the reference the link then carries)."""
+    pinned = pinned_reference(result[0])
+    return (pinned, key[1]) if pinned else None
+
+
+def _visitor_id() -> str:
+    """This browser session's id for the per-visitor limits (a new tab is a new session)."""
+    return st.session_state.setdefault("_rnnmem_visitor", secrets.token_hex(8))
+
+
 def load_models(settings: AppSettings, units: Sequence[str]) -> list[LoadedModel]:
     """The model serving each unit (sidebar/link override, else settings), with a warning on the page for
     every reference that could not be used."""
-    from .refs import ModelRefError
-
     loaded, pins = [], {}
     for unit in units:
-        reference = settings.reference(unit)
+        configured = reference = settings.reference(unit)
         override = (st.session_state.get(model_key(unit)) or "").strip()
         notice = None
         if override and override != reference:
             try:
                 reference = check_override(override, settings)
             except ModelRefError as error:
-                notice = (f"{UNIT_NAMES[unit]}: cannot use {override[:80]!r}: {error}. Using the configured model "
-                          f"{reference} instead.")
+                notice = (f"{UNIT_NAMES[unit]}: cannot use {quoted(override, 80)}: {error}. Using the configured "
+                          f"model {reference} instead.")
         with st.spinner(f"Loading the {UNIT_NAMES[unit]} model…"):
-            model, load_notice = _load(reference, unit)
+            model = None
+            if reference != configured and parse_model_ref(reference).kind != "shipped":
+                try:
+                    model, load_notice = _visitor_models().get(_visitor_id(), (reference, unit))
+                except ModelLimitError as error:
+                    notice = (f"{UNIT_NAMES[unit]}: cannot load {quoted(override, 80)}: {error}. Using the "
+                              f"configured model {configured} instead.")
+                    reference = configured
+            if model is None:
+                model, load_notice = _load(reference, unit)
         if model.unit != unit and not (notice or load_notice):
             load_notice = (f"{reference} is a {UNIT_NAMES.get(model.unit, model.unit)} model; it is shown in the "
                            f"{UNIT_NAMES[unit]} slot as configured.")
@@ -373,12 +418,41 @@ def suggestions(key: tuple, _model, text: str, k: int):
     return suggest(_model, text, k=k)
 
 
+MAX_SUGGESTIONS = 10  # the most suggestions the Autocomplete page shows
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def suggestions_by_prefix(key: tuple, _model, text: str, first: int):
+    """``MAX_SUGGESTIONS`` top words after every character of ``text`` from ``first`` on, from one forward
+    pass: the last serves the page's suggestions (any k, sliced), all of them its letter-by-letter table."""
+    from .analysis import suggest_each_prefix
+
+    return suggest_each_prefix(_model, text, k=MAX_SUGGESTIONS, first=first)
+
+
+@st.cache_resource(show_spinner=False)
+def _matrix_workers() -> MatrixWorkers:
+    """The process's pool of worker processes for connectivity matrices (rnnmem.workers; RNNMEM_WORKERS)."""
+    return MatrixWorkers()
+
+
+@st.cache_resource(show_spinner=False)
+def _connectivity_views() -> ConnectivityViews:
+    return ConnectivityViews(_matrix_workers())
+
+
+def connectivity_view(item: LoadedModel, text: str, position: int):
+    """What the Connectivity page draws for one unit: the whole matrix when it is ready; for a new text,
+    while a worker process computes the matrix, the selected character's row alone, at once
+    (rnnmem.workers.ConnectivityViews). The 32 most recent matrices are kept."""
+    return _connectivity_views().get(item.key, item.model, text, position)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def connectivity(key: tuple, _model, text: str):
-    """The whole connectivity matrix for (model, text): about 1 MB at the 500-character limit."""
-    from .analysis import connectivity_matrix
-
-    return connectivity_matrix(_model, text, k=3)
+    """The whole connectivity matrix for (model, text): about 1 MB at the 500-character limit. Computed in
+    a worker process when there is one, so the server keeps answering other visitors meanwhile."""
+    return _matrix_workers().connectivity_matrix(_model, text, k=3)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -487,6 +561,7 @@ def picked_position(chart_key: str) -> int | None:
 
 
 __all__ = ["configure_runtime", "app_settings", "plain", "notify", "header", "stop", "sidebar", "selected_units",
-           "load_models", "require_units", "suggestions", "connectivity", "accuracy", "fit_text", "usable_text",
-           "suggestion_list", "model_heading", "connectivity_chart", "explained_word", "picked_position", "WALKTHROUGH_TEXT",
+           "load_models", "require_units", "keep_link_short", "suggestions", "suggestions_by_prefix", "connectivity",
+           "connectivity_view", "accuracy", "fit_text", "usable_text", "suggestion_list", "model_heading",
+           "connectivity_chart", "explained_word", "picked_position", "WALKTHROUGH_TEXT",
            "WALKTHROUGH_MOMENTS", "AUTOCOMPLETE_EXAMPLE", "LoadedModel"]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rnnmem.analysis import (AccuracyAccumulator, accuracy_by_chars_seen, chars_seen_of, connectivity,
-                             connectivity_matrix, predictions, prepare_text, suggest)
+                             connectivity_matrix, predictions, prepare_text, suggest, suggest_each_prefix)
 from rnnmem.errors import InputError
 from rnnmem.refs import ModelRef, ModelRefError, load_model, parse_model_ref
 
@@ -22,6 +22,56 @@ def test_suggest_normalises_text_and_ranks_words(trained_model_dir):
     assert result.words[0] == "sat"  # the only toy word starting with "s"
     fresh = suggest(model, "the cat ", k=2)
     assert fresh.prefix == "" and fresh.text.endswith(" ")
+
+
+@pytest.mark.parametrize("empty", ["", "   ", "?!…", "\x00\n"])
+def test_an_empty_context_predicts_the_first_word_from_the_leading_space(tiny_models, empty):
+    """The Autocomplete page's letter-by-letter table asks for the context before the first word: the
+    leading space alone. It is a valid input, answered by the model's output after that space."""
+    model = tiny_models["lstm"]
+    result = suggest(model, empty, k=3)
+    assert result.text == " " and result.prefix == ""
+    top, probabilities = predictions(model, prepare_text(model, " the"), k=3)
+    assert [model.words[i] for i in top[0]] == result.words  # the output after the leading space
+    np.testing.assert_allclose(result.probabilities, probabilities[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_one_forward_pass_answers_for_every_prefix_as_suggest_does(tiny_models, unit):
+    model = tiny_models[unit]
+    text = " the cat s"
+    each = suggest_each_prefix(model, text, k=4, first=3)
+    assert [s.text for s in each] == [text[:t + 1] for t in range(3, len(text))]
+    for answer in each:
+        alone = suggest(model, answer.text, k=4)
+        assert (answer.text, answer.prefix, answer.words) == (alone.text, alone.prefix, alone.words)
+        np.testing.assert_allclose(answer.probabilities, alone.probabilities, atol=2e-6)
+    assert suggest_each_prefix(model, text, k=2)[0].text == " "  # the empty context
+    with pytest.raises(InputError, match="out of range"):
+        suggest_each_prefix(model, text, first=len(text))
+
+
+@pytest.mark.parametrize("k", [float("inf"), 1e309, float("nan"), 2.0, "x", "3", None, True, 0, -1, 101, 10**30])
+def test_suggest_refuses_a_k_that_is_not_a_whole_number_from_1_to_100(tiny_models, k):
+    model = tiny_models["gru"]
+    with pytest.raises(InputError, match="k must be a whole number from 1 to 100"):
+        suggest(model, "the cat", k)
+    with pytest.raises(InputError, match="k must be a whole number from 1 to 100"):
+        model.suggest("the cat", k)
+    with pytest.raises(InputError, match="k must be a whole number from 1 to 100"):
+        connectivity_matrix(model, "the cat", k=k)
+    assert len(suggest(model, "the cat", np.int64(2)).words) == 2
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, None])
+def test_accuracy_refuses_a_batch_size_below_one(tiny_models, batch_size):
+    with pytest.raises(InputError, match="batch size must be a whole number of at least 1"):
+        accuracy_by_chars_seen(tiny_models["gru"], TEXT, batch_size=batch_size)
+
+
+def test_connectivity_refuses_a_target_that_is_not_a_word(tiny_models):
+    with pytest.raises(InputError, match="target must be a word"):
+        connectivity(tiny_models["gru"], "the cat", 3, target=["cat"])
 
 
 def test_prepare_text_rejects_unusable_text(tiny_models):
@@ -205,3 +255,17 @@ def test_out_of_vocabulary_words_get_one_stand_in_per_word(tiny_models):
     assert word_spans(" ab c ").tolist() == [2, 2, 2, 4, 4, 5]  # a trailing space is a word of its own
     ids, in_text = desired_ids(prepare_text(model, "the cat "), np.arange(9))  # " the cat "
     assert ids[-1] == 8 and not in_text[-1]
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("x" * 256, "unknown model"),  # one path component longer than the OS takes: stat() raises OSError
+    ("x" * 301, "unknown model"),
+    ("./" + "x" * 300, "model directory not found"),
+    ("a/" + "x/" * 600, "limit is 1,024"),
+    ("x" * 100_000, "limit is 1,024"),
+    ("gru\x00", "control characters"),
+    ("models/gru\n", "model directory not found"),  # stripped: a trailing newline is not part of a name
+])
+def test_long_and_odd_model_references_are_refused_with_a_message(ref, message):
+    with pytest.raises(ModelRefError, match=message):
+        load_model(ref)

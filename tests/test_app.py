@@ -17,6 +17,8 @@ from rnnmem.model import UNITS
 from rnnmem.refs import load_model, shipped_dir
 from rnnmem.settings import SETTINGS_ENV
 from rnnmem.text import normalize
+from rnnmem.workers import WORKERS_ENV
+from rnnmem import ui
 from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,6 +56,7 @@ def models_toml(tmp_path_factory) -> Path:
 @pytest.fixture
 def app(models_toml, monkeypatch):
     monkeypatch.setenv(SETTINGS_ENV, str(models_toml))
+    monkeypatch.setenv(WORKERS_ENV, "0")  # matrices in this process (tests/test_workers.py tests the pool)
 
     def make(page: str | None = None, **params) -> AppTest:
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
@@ -132,7 +135,45 @@ def test_autocomplete_link_with_bad_and_hostile_values(app):
     assert "parameters this page does not use ('extra')" in warnings
     assert at.text_input(key="text").value == HOSTILE  # kept as the box's text, literally
     assert len(progress_labels(at)) == 5  # still suggests, from the normalised text
-    assert at.number_input(key="k").value == 5
+    assert at.slider(key="k").value == 5
+
+
+@pytest.mark.parametrize("text", ["co", " co", "?co"])
+def test_autocomplete_first_word_shows_the_letter_by_letter_table(app, text):
+    """The table's first row asks for the context before the first word: the leading space alone."""
+    at = app("autocomplete", units=["GRU", "NLSTM"], text=text)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["typed"]) == ["(no letters yet)", "c", "co"]
+    assert all(table["GRU"].str.contains("%")) and all(table["Nested LSTM"].str.contains("%"))
+
+
+def test_autocomplete_typing_a_first_word_into_a_cleared_box(app):
+    at = app("autocomplete", units=["LSTM"])
+    at.text_input(key="text").input("").run()
+    assert any("Type a few letters" in i.value for i in at.info)
+    for typed in ("t", "th", "the", "the "):
+        at.text_input(key="text").input(typed).run()
+        assert not at.exception, typed
+        assert len(progress_labels(at)) == 5
+    assert list(at.dataframe[0].value["typed"]) == ["(no letters yet)", "t", "th", "the", "(next word)"]
+
+
+@pytest.mark.parametrize("k, message", [
+    ("inf", "'inf' is not a whole number; showing 5"),
+    ("1e309", "'1e309' is not a whole number; showing 5"),
+    ("-inf", "'-inf' is not a whole number; showing 5"),
+    ("nan", "'nan' is not a whole number; showing 5"),
+    ("1e18", "out of range (1 to 10); showing 5"),
+    ("0", "0 is out of range (1 to 10); showing 5"),
+    ("2.5", "'2.5' is not a whole number; using 2"),
+])
+def test_autocomplete_link_with_an_unusable_number_of_suggestions(app, k, message):
+    at = app("autocomplete", units=["RNN"], k=k)
+    assert not at.exception
+    assert message in " ".join(unescape(w) for w in texts(at.warning))
+    shown = 2 if k == "2.5" else 5
+    assert at.slider(key="k").value == shown and len(progress_labels(at)) == shown
 
 
 def test_autocomplete_cuts_a_huge_link_text_with_a_message(app):
@@ -142,6 +183,27 @@ def test_autocomplete_cuts_a_huge_link_text_with_a_message(app):
     assert "12,000 characters; the box takes 2,000" in warnings
     assert "using its last" in warnings
     assert len(progress_labels(at)) == 5
+
+
+@pytest.mark.parametrize("page, key, keep", [("autocomplete", "text", "tail"), ("connectivity", "text", "head"),
+                                             ("accuracy", "eval", "head")])
+def test_a_text_that_would_make_a_too_long_link_is_cut_to_fit(app, page, key, keep):
+    """Non-ASCII characters take 6 or 12 characters each in a link: the app cuts the text so that the page's
+    link stays within the 8,000 characters it promises to open, and says so."""
+    from rnnmem.links import MAX_LINK_CHARS, link_length
+
+    value = "é😀😀a" * 1500  # 31 characters in a link for every 4
+    at = app(page, units=["GRU"], **{key: value})
+    assert not at.exception
+    box = at.text_input(key=key) if page == "autocomplete" else at.text_area(key=key)
+    limit = ui.MAX_EVAL_TEXT if key == "eval" else ui.MAX_RAW_TEXT
+    boxed = value[:limit]  # what the box took from the link
+    assert box.value == (boxed[len(boxed) - len(box.value):] if keep == "tail" else boxed[:len(box.value)])
+    assert 0 < len(box.value) < len(boxed)
+    assert link_length({"units": ["GRU"], key: [box.value]}) <= MAX_LINK_CHARS
+    where = "last" if keep == "tail" else "first"
+    assert f"The text was cut to its {where} {len(box.value):,} of {len(boxed):,} characters" in \
+        " ".join(unescape(w) for w in texts(at.warning))
 
 
 def test_connectivity_walkthrough_selection_and_moments(app):
@@ -295,6 +357,16 @@ def test_unusable_model_references_fall_back_with_a_message(app, tmp_path):
     assert len(progress_labels(at)) == 10  # both units still answer, from their configured models
 
 
+@pytest.mark.parametrize("length", [256, 300, 301, 5000])
+def test_an_overlong_model_reference_in_a_link_is_refused_with_a_message(app, length):
+    at = app("connectivity", units=["GRU"], text="the cat sat", gru_model="x" * length)
+    assert not at.exception
+    warnings = " ".join(unescape(w) for w in texts(at.warning))
+    assert "GRU: cannot use 'xxxx" in warnings and "Using the configured model" in warnings
+    assert ("the box takes 300, so it was cut" in warnings) == (length > 300)
+    assert len(at.get("vega_lite_chart")) == 1  # the configured model still answers
+
+
 def test_shipped_override_is_used_and_shown(app):
     at = app("autocomplete", units=["GRU"], gru_model="gru")
     assert not at.exception
@@ -316,6 +388,7 @@ def test_hub_models_are_pinned_to_their_commit_in_the_link(app, monkeypatch):
 
     monkeypatch.setattr(rnnmem.hub, "load_with_fallback", fake_load)
     rnnmem.ui._load.clear()
+    rnnmem.ui._visitor_models().clear()
     try:
         at = app("autocomplete", units=["GRU"], gru_model="hf://someone/rnnmem-gru@main")
         assert not at.exception
@@ -323,3 +396,89 @@ def test_hub_models_are_pinned_to_their_commit_in_the_link(app, monkeypatch):
         assert any(f"revision {sha[:12]}" in unescape(c.value) for c in at.caption)
     finally:
         rnnmem.ui._load.clear()
+        rnnmem.ui._visitor_models().clear()
+
+
+# ---- any link ------------------------------------------------------------------------------------------------
+
+LINK_PARAMS = {
+    "autocomplete": {"text": "text", "k": "number"},
+    "connectivity": {"text": "short text", "pos": "number", "hover": "flag"},
+    "accuracy": {"split": "choice", "topk": "choices", "article": "flag", "maxseen": "number", "eval": "short text"},
+    "training": {"x": "choice", "logy": "flag"},
+}
+
+
+def link_values(kind: str):
+    from hypothesis import strategies as st
+
+    from tests.test_properties import number_strings, short_texts, texts
+
+    return {
+        "text": texts, "short text": short_texts, "number": number_strings,
+        "flag": st.one_of(st.sampled_from(["true", "false", "TRUE", ""]), st.text(max_size=8)),
+        "choice": st.one_of(st.sampled_from(["test", "valid", "chars", "steps", "time"]), st.text(max_size=8)),
+        "choices": st.lists(st.one_of(st.sampled_from(["top-1", "top-2", "top-3"]), st.text(max_size=8)), max_size=4),
+    }[kind]
+
+
+@pytest.mark.parametrize("page", list(LINK_PARAMS))
+def test_any_link_gives_a_page_without_an_application_error(app, page, monkeypatch, tmp_path):
+    """Whatever a link carries in each of the page's parameters, the sidebar's, and one it does not know,
+    the page runs to its end or stops with a message: never an application error."""
+    from huggingface_hub import constants
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.test_properties import references
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # a Hub reference fails at once, hermetically
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    units = st.lists(st.one_of(st.sampled_from(["RNN", "GRU", "LSTM", "NLSTM"]), st.text(max_size=6)), max_size=2)
+    params = st.fixed_dictionaries(
+        {"units": units}, optional={name: link_values(kind) for name, kind in LINK_PARAMS[page].items()}
+        | {"gru_model": references})
+    unknown = st.tuples(st.text(min_size=1, max_size=8).filter(lambda n: n not in LINK_PARAMS[page]), st.text())
+
+    @settings(max_examples=8, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(params, unknown)
+    def check(values, extra):
+        values = {extra[0]: extra[1], **values}
+        at = app(page, **values)
+        assert not at.exception, (values, at.exception)
+        assert at.title and at.title[0].value  # the page drew its title, so any message has a place
+
+    check()
+
+
+def test_a_visitor_loads_few_models_of_their_own_choosing_then_gets_a_message(app, monkeypatch):
+    """A link naming three Hub models: two load (the per-visitor limit), the third unit shows its configured
+    model with a message saying why."""
+    import rnnmem.hub
+    import rnnmem.ui
+
+    loaded = []
+
+    def fake_load(reference, unit):
+        loaded.append(reference)
+        model = load_model(unit)
+        model.source = reference
+        return model, None
+
+    monkeypatch.setattr(rnnmem.hub, "load_with_fallback", fake_load)
+    rnnmem.ui._visitor_models().clear()
+    try:
+        at = app("autocomplete", units=["GRU", "LSTM", "NLSTM"], gru_model="hf://someone/a",
+                 lstm_model="hf://someone/b", nlstm_model="hf://someone/c")
+        assert not at.exception
+        assert [r for r in loaded if r.startswith("hf://")] == ["hf://someone/a", "hf://someone/b"]
+        warnings = " ".join(unescape(w) for w in texts(at.warning))
+        assert ("Nested LSTM: cannot load 'hf://someone/c': you have loaded 2 models of your own choosing in the "
+                "last 60 minutes, the most one visitor may; try again in 60 minutes. Using the configured model") \
+            in warnings
+        assert len(progress_labels(at)) == 15  # all three units answer
+        captions = [unescape(c.value) for c in at.caption]
+        assert any(c.startswith("hf://someone/a") for c in captions)
+    finally:
+        rnnmem.ui._visitor_models().clear()

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from rnnmem.analysis import connectivity, connectivity_matrix
+from rnnmem.analysis import accuracy_by_chars_seen, connectivity, connectivity_matrix
 from rnnmem.refs import load_model
 
 
@@ -59,9 +59,19 @@ def test_evaluate_json_on_text_file_and_corpus_split(trained_model_dir, toy_corp
 
 
 @pytest.mark.parametrize("args, message", [
-    (["suggest", "{model}", ""], "empty"),
-    (["suggest", "{model}", "?!?"], "empty"),
+    (["connectivity", "{model}", ""], "empty"),
+    (["connectivity", "{model}", "?!?"], "empty"),
     (["suggest", "{model}", "x" * 100_000], "limit"),
+    (["suggest", "x" * 256, "the cat"], "unknown model"),
+    (["suggest", "{model}", "the cat", "-k", "inf"], "argument -k: invalid int value: 'inf'"),
+    (["suggest", "{model}", "the cat", "-k", "0"], "k must be a whole number from 1 to 100"),
+    (["evaluate", "{model}", "--text-file", "/dev/zero"], "larger than 256 MiB"),
+    (["evaluate", "{model}", "--text-file", "/dev/zero", "--max-chars", "1000"], "only 0 characters of text"),
+    (["evaluate", "{model}", "--text-file", "{text}", "--max-chars", "0"], "--max-chars: must be at least 1, not 0"),
+    (["evaluate", "{model}", "--text-file", "{text}", "--max-chars", "-5"], "must be at least 1, not -5"),
+    (["evaluate", "{model}", "--text-file", "{text}", "--batch-size", "0"], "--batch-size: must be at least 1"),
+    (["evaluate", "{model}", "--text-file", "{text}", "--batch-size", "-3"], "must be at least 1, not -3"),
+    (["evaluate", "{model}", "--text-file", "{tmp}"], "cannot read"),  # a directory
     (["connectivity", "{model}", "the cat", "--position", "99"], "out of range"),
     (["suggest", "no-such-model", "the"], "unknown model"),
     (["suggest", "{corrupt}", "the"], "missing"),
@@ -72,9 +82,30 @@ def test_evaluate_json_on_text_file_and_corpus_split(trained_model_dir, toy_corp
 def test_bad_input_gets_one_line_and_nonzero_exit(trained_model_dir, tmp_path, args, message):
     (tmp_path / "corrupt").mkdir()
     (tmp_path / "corrupt" / "config.json").write_text("{}")
-    filled = [a.format(model=trained_model_dir, corrupt=tmp_path / "corrupt", tmp=tmp_path) for a in args]
+    (tmp_path / "text.txt").write_text("the cat sat on a mat " * 20)
+    filled = [a.format(model=trained_model_dir, corrupt=tmp_path / "corrupt", tmp=tmp_path,
+                       text=tmp_path / "text.txt") for a in args]
     proc = run_cli(*filled, check=False)
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines[-1].startswith("error:") and message in lines[-1]
-    assert "Traceback" not in proc.stderr
+    assert lines[-1].startswith("error:") and message in lines[-1], proc.stderr
+    assert [line for line in lines if "error" in line.lower()] == [lines[-1]]  # one line, no traceback
+    assert proc.stdout == ""
+
+
+def test_suggest_from_an_empty_context_answers(trained_model_dir):
+    """An empty text is the context before the first word: the model answers from the leading space."""
+    out = json.loads(run_cli("suggest", str(trained_model_dir), "?!", "--json").stdout)
+    assert out["text"] == " " and out["prefix"] == "" and len(out["suggestions"]) == 3
+
+
+def test_evaluate_max_chars_scores_the_start_of_a_long_file(trained_model_dir, tmp_path):
+    """The file is read only as far as --max-chars needs, and the scores equal those of its start alone."""
+    sentence = "The cat sat on a mat, and the dog ran to 2 big red houses. "
+    long, short = tmp_path / "long.txt", tmp_path / "short.txt"
+    long.write_text(sentence * 40_000)  # 2.4 MB
+    short.write_text(sentence * 100)  # 6,000 characters
+    scores = [json.loads(run_cli("evaluate", str(trained_model_dir), "--text-file", str(path), "--max-chars", "3000",
+                                 "--json").stdout) for path in (long, short)]
+    assert 0 < scores[0]["chars"] <= 3000 + 40  # characters scored: those whose word is in the vocabulary
+    assert {k: v for k, v in scores[0].items() if k != "corpus"} == {k: v for k, v in scores[1].items() if k != "corpus"}

@@ -58,6 +58,7 @@ def digest(model):
 DRIVER = inspect.getsource(digest) + r'''
 import json, sys
 from pathlib import Path
+import rnnmem.hub
 import rnnmem.refs
 from rnnmem.hub import load_hub_model, load_with_fallback
 
@@ -68,6 +69,9 @@ def run(action):
         notice = getattr(model, "hub_notice", None)
     elif action["op"] == "load_hub":
         model = load_hub_model(action["repo"], action.get("revision"), token=action.get("token"))
+    elif action["op"] == "limit":  # lower one of rnnmem.hub's limits for the actions after it
+        setattr(rnnmem.hub, action["name"], action["value"])
+        return {"ok": True}
     elif action["op"] == "fallback":
         rnnmem.refs.WEIGHTS_ROOT = Path(action["weights_root"])
         model, notice = load_with_fallback(action["ref"], action["unit"])
@@ -277,6 +281,38 @@ def test_each_failure_is_one_line_and_nothing_bad_is_reused(hub, tmp_path):
     for name, result in zip(("trunc", "corrupt", "slow"), results):
         assert_loaded(result, good, hub.repos[f"alice/{name}"].branches["main"])
     assert_cache_clean(tmp_path / "hf")
+
+
+def test_a_link_cannot_make_the_server_download_or_build_a_model_of_any_size(hub, tmp_path):
+    """The Hub's reported file sizes and the parameters config.json implies are checked before anything
+    large is fetched or allocated; an oversized side file (log, evaluation) is skipped, the model loads."""
+    good = make_model(tmp_path / "good", seed=3)
+    sha = hub.commit_dir("alice/tiny", tmp_path / "good")
+    (tmp_path / "good" / "training_log.csv").write_text("step,chars_seen,seconds,train_loss,valid_loss\n" * 50)
+    sha_logged = hub.commit_dir("alice/logged", tmp_path / "good")
+    config = json.loads((tmp_path / "good" / "config.json").read_text())
+    hub.commit("alice/huge", {"config.json": json.dumps({**config, "hidden_size": 20_000}).encode(),
+                              "model.safetensors": (tmp_path / "good" / "model.safetensors").read_bytes()})
+    weights = (tmp_path / "good" / "model.safetensors").stat().st_size
+
+    results, proc = run_driver(hub_env(hub, tmp_path), [
+        load("hf://alice/huge"),
+        {"op": "limit", "name": "MAX_DOWNLOAD_BYTES", "value": weights - 1},
+        load("hf://alice/tiny"),
+        {"op": "limit", "name": "MAX_DOWNLOAD_BYTES", "value": weights},
+        {"op": "limit", "name": "MAX_SIDE_FILE_BYTES", "value": 100},
+        load("hf://alice/logged"),
+    ])
+    assert_one_line_failure(results[0], "hf://alice/huge", "config.json describes a model of 1,200,700,229 parameters",
+                            "this app loads at most 32,000,000")
+    assert_one_line_failure(results[2], "hf://alice/tiny", f"model.safetensors is {weights:,} bytes",
+                            f"downloads at most {weights - 1:,} bytes per file")
+    assert_loaded(results[5], good, sha_logged)
+    fetched = [path for method, path in hub.requests if method == "GET" and "/resolve/" in path]
+    assert not [p for p in fetched if p.endswith(".safetensors") and ("alice/huge" in p or "alice/tiny" in p)]
+    assert [p for p in fetched if "alice/logged" in p and p.endswith(".safetensors")]
+    assert not [p for p in fetched if p.endswith("training_log.csv")]
+    assert sha != sha_logged and "Traceback" not in proc.stderr
 
 
 def test_private_repo_needs_the_token_which_is_never_shown(hub, tmp_path):

@@ -10,7 +10,8 @@ from functools import partial
 import pytest
 
 from rnnmem import corpus
-from rnnmem.corpus import CorpusError, RemoteCorpus, download_corpus, load_corpus, read_corpus_bytes
+from rnnmem.corpus import (CorpusError, RemoteCorpus, download_corpus, load_corpus, read_corpus_bytes,
+                           read_text_file)
 from rnnmem.text import encode_chars, normalize
 
 
@@ -108,3 +109,27 @@ def test_download_offline_gives_a_clear_error(file_server):
 def test_text8_is_the_public_text8():
     assert corpus.TEXT8.url == "http://mattmahoney.net/dc/text8.zip"
     assert corpus.TEXT8.zip_size == 31_344_016
+
+
+def test_read_text_file_normalises_across_chunk_boundaries(tmp_path, monkeypatch):
+    """Words, digits and multi-byte characters cut by a chunk boundary come out as if read whole."""
+    text = "Grammar 1984 naïve—CAFÉ, the united States: 42 écoles!\n" * 50
+    path = tmp_path / "text.txt"
+    path.write_text(text, encoding="utf-8")
+    for chunk in (1, 2, 3, 7, 64):
+        monkeypatch.setattr(corpus, "_CHUNK_BYTES", chunk)
+        assert read_text_file(path) == normalize(text, keep_trailing_space=False)
+
+
+def test_read_text_file_stops_at_max_chars_and_refuses_endless_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "_CHUNK_BYTES", 100)
+    path = tmp_path / "text.txt"
+    path.write_text("the cat sat on a mat " * 10_000)  # 210,000 bytes
+    start = read_text_file(path, max_chars=1000)
+    assert 1000 <= len(start) <= 1000 + 100 and normalize(path.read_text()).startswith(start)
+    with pytest.raises(CorpusError, match="larger than 50,000 bytes"):
+        read_text_file(path, max_bytes=50_000)
+    with pytest.raises(CorpusError, match="only 0 characters of text in its first 50,000 bytes"):
+        read_text_file("/dev/zero", max_chars=10, max_bytes=50_000)
+    with pytest.raises(CorpusError, match="cannot read"):
+        read_text_file(tmp_path)

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -92,11 +93,31 @@ def browser():
         instance.close()
 
 
+LOCAL_HOSTS = ("127.0.0.1",)
+
+
+def watch_hosts(context) -> list[str]:
+    """Record every request the context's pages make to a host other than the app's own: a self-hosted
+    dashboard must make none (fonts, icons, analytics). Returns the list the addresses are added to."""
+    foreign: list[str] = []
+
+    def on_request(request):
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS:
+            foreign.append(request.url)
+
+    context.on("request", on_request)
+    return foreign
+
+
 @pytest.fixture
 def page(browser, request):
-    """A fresh browser context (its own Streamlit session); records dialogs; screenshot at the end."""
+    """A fresh browser context (its own Streamlit session); records dialogs and requests to other hosts
+    (any fails the test); screenshot at the end."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    foreign = watch_hosts(context)
     page = context.new_page()
+    page.foreign_requests = foreign
     page.set_default_timeout(90_000)
     page.dialogs = []
 
@@ -110,3 +131,4 @@ def page(browser, request):
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     finally:
         context.close()
+    assert not foreign, f"requests to other hosts than the app's: {foreign[:5]}"

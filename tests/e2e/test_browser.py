@@ -12,8 +12,10 @@ from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from rnnmem.links import MAX_LINK_CHARS
 from rnnmem.text import normalize
 from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
+from tests.e2e.conftest import watch_hosts
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +26,8 @@ PAYLOAD = ('<img src=x onerror=alert(1)><script>window.__pwned=1</script> javasc
 
 def open_page(page, url: str) -> None:
     page.goto(url)
-    expect(page.get_by_role("link", name="Overview")).to_be_visible()
+    # A deep link on a cold server first runs as an old-style page, then switches (ui._ensure_entrypoint).
+    expect(page.get_by_role("link", name="Overview")).to_be_visible(timeout=60_000)
     wait_done(page)
 
 
@@ -52,7 +55,7 @@ def assert_not_injected(page) -> None:
 
 def wait_done(page) -> None:
     """The current script run has finished (call once the run is known to have started)."""
-    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached()
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached(timeout=90_000)
 
 
 def click_character(page, chart_index: int, column: int, line: int, *, hover: bool = False) -> None:
@@ -81,6 +84,7 @@ def test_typing_updates_suggestions_and_the_link(server, page):
     box.fill("")
     box.press_sequentially("the united st", delay=40)
     expect(page.get_by_text("Completing st", exact=False)).to_be_visible()
+    wait_done(page)  # the caption shows before the run has replaced the previous suggestions
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(5)
     typed = suggestions(page)
     assert typed != start
@@ -89,6 +93,7 @@ def test_typing_updates_suggestions_and_the_link(server, page):
     box.press("Backspace")
     box.press("Backspace")
     expect(page.get_by_text("Predicting the next word")).to_be_visible()  # still sensible after deleting
+    wait_done(page)
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(5)
     assert suggestions(page) != typed
     assert_not_injected(page)
@@ -134,6 +139,21 @@ def test_hovering_selects_when_switched_on(server, page):
     expect(selected).to_contain_text("character 5,")
 
 
+# ---- nothing leaves the machine ---------------------------------------------------------------------------
+
+def test_no_page_makes_a_request_to_another_host(server, page):
+    """Every page, its icons and fonts come from the app's own server (the page fixture records requests
+    to any other host and fails the test on one); the page icon is inlined."""
+    for path in ("", "autocomplete?units=GRU", "connectivity?units=GRU&text=the+cat", "accuracy?units=GRU",
+                 "training?units=GRU"):
+        open_page(page, f"{server.url}/{path}")
+        expect(page.get_by_role("heading").first).to_be_visible()
+    icon = page.evaluate("() => document.querySelector(\"link[rel='shortcut icon']\").href")
+    assert icon.startswith("data:image/svg+xml")
+    page.wait_for_timeout(1000)  # late requests (icons, fonts) are recorded too
+    assert page.foreign_requests == []
+
+
 # ---- share links ------------------------------------------------------------------------------------------
 
 def test_a_copied_address_reproduces_the_view(server, page, browser):
@@ -153,6 +173,7 @@ def test_a_copied_address_reproduces_the_view(server, page, browser):
     desired = page.get_by_text("Desired:").all_inner_texts()
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    foreign = watch_hosts(context)
     try:
         other = context.new_page()
         other.dialogs = []
@@ -166,6 +187,7 @@ def test_a_copied_address_reproduces_the_view(server, page, browser):
         other.screenshot(path=str(server.log.parent / "share_link_opened.png"), full_page=True)
     finally:
         context.close()
+    assert not foreign, foreign
 
 
 # ---- hostile input ----------------------------------------------------------------------------------------
@@ -226,6 +248,41 @@ def test_a_huge_link_text_is_cut_with_a_message(server, page):
     expect(page.get_by_text("using its first")).to_be_visible()
     expect(page.get_by_text("Desired:")).to_be_visible()
     assert_not_injected(page)
+
+
+def test_the_longest_promised_link_opens_with_its_messages(server, page):
+    """A link of exactly MAX_LINK_CHARS characters, its text far longer than the box takes: the page opens,
+    says what it cut, and the address it leaves is within the promise again."""
+    start = f"{server.url}/connectivity?units=GRU&pos=3&text="
+    link = start + ("grammar+" * MAX_LINK_CHARS)[:MAX_LINK_CHARS - len(start)]
+    assert len(link) == MAX_LINK_CHARS
+    open_page(page, link)
+    expect(page.get_by_text("the box takes 2,000, so it was cut")).to_be_visible()
+    expect(page.get_by_text("Selected: character")).to_contain_text("character 3,")
+    expect(page.get_by_text("Desired:")).to_be_visible()
+    assert len(page.url) <= MAX_LINK_CHARS and params(page)["pos"] == ["3"]
+    assert_not_injected(page)
+
+
+def test_typed_text_that_would_make_a_too_long_link_is_cut_to_fit(server, page, browser):
+    """1,998 characters, two in three of which take 6 in a link: the app keeps the end of the text that
+    fits, says so, and the address it writes opens the same text again."""
+    open_page(page, f"{server.url}/autocomplete?units=GRU")
+    box = field(page, "Type here")
+    typed = "ééa" * 666  # 8,658 characters in a link (the box counts UTF-16 units: no emoji here)
+    box.fill(typed)
+    box.press("Enter")
+    expect(page.get_by_text("The text was cut to its last")).to_be_visible()
+    wait_done(page)
+    kept = box.input_value()
+    assert 0 < len(kept) < len(typed) and typed.endswith(kept)
+    assert len(page.url) <= MAX_LINK_CHARS
+    other = browser.new_context().new_page()
+    try:
+        open_page(other, page.url)
+        expect(field(other, "Type here")).to_have_value(kept)
+    finally:
+        other.context.close()
 
 
 def test_server_log_has_no_tracebacks_or_warnings(server):

@@ -1,0 +1,341 @@
+"""Connectivity matrices computed in worker processes, so that a second core serves the app.
+
+The app's server is one Python process: every visitor's script run is a thread of it, and Python runs one
+thread at a time, so whatever the number of visitors it uses one core (measured: 0.99 cores busy with 10
+visitors on 2 cores, throughput flat). The connectivity matrix is most of a new Connectivity view's work
+(T(T+1)/2 small vector-Jacobian steps, each a Python call), so it runs in a pool of worker processes while
+the server process keeps answering keystrokes and clicks.
+
+A worker loads a model from a reference that names exactly the weights the server uses: a shipped name, a
+model directory, or a Hub commit (``hf://OWNER/NAME@COMMIT``, already in the local Hugging Face cache, so no
+download). It checks a fingerprint of the weights against the server's copy before computing. A model no
+reference reproduces (built in memory), a mismatch, or a pool that failed, is computed in the server
+process as before: the pool only ever moves work, never changes a result.
+
+``RNNMEM_WORKERS`` sets the number of worker processes; by default one when the machine has two or more
+cores, none on a single core (there the pool would only add copying).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from .analysis import ConnectivityResult, connectivity_matrix, connectivity_partial
+from .errors import InputError
+from .hub import pinned_reference
+from .model import AutocompleteRNN
+from .refs import ModelRefError, load_model, parse_model_ref
+
+logger = logging.getLogger(__name__)
+
+WORKERS_ENV = "RNNMEM_WORKERS"
+TORCH_THREADS_ENV = "RNNMEM_TORCH_THREADS"
+MODELS_PER_WORKER = 8  # models a worker keeps loaded (least recently used dropped)
+
+
+def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """Cores this process may use: the CPUs it may run on, within its container's CPU quota (cgroup v2
+    cpu.max, "QUOTA PERIOD" or "max PERIOD"), which is what a hosted instance gives it."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(float(quota) / float(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def default_workers(environ=None, cores: int | None = None) -> int:
+    """``RNNMEM_WORKERS`` when set, else one worker when there are two usable cores or more."""
+    environ = os.environ if environ is None else environ
+    try:
+        return max(0, int(environ[WORKERS_ENV]))
+    except (KeyError, ValueError):
+        return 1 if (usable_cores() if cores is None else cores) >= 2 else 0
+
+
+def weights_fingerprint(model: AutocompleteRNN) -> str:
+    """A short hash of every parameter's bytes: the same reference must give the same weights in a worker."""
+    digest = hashlib.sha1()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def worker_reference(model: AutocompleteRNN) -> str | None:
+    """A reference from which a worker loads exactly this model's weights, or None when there is none."""
+    pinned = pinned_reference(model)
+    if pinned:
+        return pinned
+    source = getattr(model, "source", None)
+    if not isinstance(source, str):
+        return None
+    try:
+        kind = parse_model_ref(source).kind
+    except ModelRefError:
+        return None
+    return source if kind in ("shipped", "local") else None
+
+
+# ---- in the worker process -------------------------------------------------------------------------------
+
+_models: OrderedDict = OrderedDict()  # reference -> (model, fingerprint)
+
+
+def _matrix_in_worker(reference: str, fingerprint: str, text: str, k: int) -> ConnectivityResult | None:
+    """The matrix for ``reference``'s model, or None when the weights found are not the server's."""
+    if reference in _models:
+        _models.move_to_end(reference)
+    else:
+        model = load_model(reference)
+        _models[reference] = (model, weights_fingerprint(model))
+        while len(_models) > MODELS_PER_WORKER:
+            _models.popitem(last=False)
+    model, found = _models[reference]
+    if found != fingerprint:
+        return None
+    return connectivity_matrix(model, text, k=k)
+
+
+def _send(stream, message) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream):
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError("the other side closed the pipe")
+    (size,) = struct.unpack("<Q", head)
+    return pickle.loads(stream.read(size))
+
+
+def serve() -> None:
+    """A worker: ``python -m rnnmem.workers``. Reads (reference, fingerprint, text, k) requests on stdin and
+    answers ("ok", result) or ("error", exception) on the original stdout; anything a library prints goes
+    to stderr instead, so it cannot corrupt the answers. Ends when the server closes the pipe."""
+    import torch
+
+    try:
+        torch.set_num_threads(max(1, int(os.environ.get(TORCH_THREADS_ENV, "1"))))
+    except ValueError:
+        torch.set_num_threads(1)
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+    while True:
+        try:
+            request = _receive(requests)
+        except EOFError:
+            return
+        try:
+            answer = ("ok", _matrix_in_worker(*request))
+        except Exception as error:  # noqa: BLE001 - every failure goes back to the server, which decides
+            answer = ("error", error)
+        _send(answers, answer)
+
+
+# ---- in the server process --------------------------------------------------------------------------------
+
+class WorkerFailed(RuntimeError):
+    """A worker process stopped or answered nonsense."""
+
+
+class _Worker:
+    """One ``python -m rnnmem.workers`` child process and its pipes; one request at a time."""
+
+    def __init__(self):
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent,
+                                                                          os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen([sys.executable, "-m", "rnnmem.workers"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, env=env)
+
+    def call(self, *request):
+        try:
+            _send(self.process.stdin, request)
+            status, value = _receive(self.process.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError) as error:
+            raise WorkerFailed(f"the worker process stopped ({type(error).__name__})") from error
+        if status == "error":
+            raise value
+        return value
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()  # the worker ends at the end of its input
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class MatrixWorkers:
+    """``connectivity_matrix(model, text, k)`` as rnnmem.analysis computes it, in worker processes when
+    there are any and the model can be reproduced there, else here.
+
+    The workers are child processes running ``python -m rnnmem.workers`` (not multiprocessing: Streamlit
+    makes the app script the ``__main__`` module, which a spawned multiprocessing child would run again).
+    A thread per worker waits on its pipe, without the GIL, so ``submit`` gives ordinary futures."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = default_workers() if workers is None else workers
+        self.computed_in_workers = 0  # matrices a worker computed (the rest were computed here)
+        self._lock = threading.Lock()
+        self._fingerprints: dict[int, tuple[object, str]] = {}  # id(model) -> (model, fingerprint)
+        self._pool = None
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._started: list[_Worker] = []
+        if self.workers:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="rnnmem-worker")
+            for _ in range(self.workers):  # started now, not at the first visitor's view
+                worker = _Worker()
+                self._started.append(worker)
+                self._idle.put(worker)
+
+    def _run(self, *request):
+        worker = self._idle.get()
+        try:
+            return worker.call(*request)
+        except WorkerFailed:
+            worker.stop()
+            worker = _Worker()  # one fresh start; a second failure reaches the caller the same way
+            self._started.append(worker)
+            raise
+        finally:
+            self._idle.put(worker)
+
+    def _fingerprint(self, model) -> str:
+        with self._lock:
+            known = self._fingerprints.get(id(model))
+            if known is not None and known[0] is model:
+                return known[1]
+        fingerprint = weights_fingerprint(model)  # models are never changed in place (analysis is read-only)
+        with self._lock:
+            if len(self._fingerprints) >= 64:  # the models are kept alive here, so that an id is never reused
+                self._fingerprints.clear()
+            self._fingerprints[id(model)] = (model, fingerprint)
+        return fingerprint
+
+    def available(self, model: AutocompleteRNN) -> bool:
+        """Whether a worker can compute this model's matrices."""
+        return self._pool is not None and worker_reference(model) is not None
+
+    def submit(self, model: AutocompleteRNN, text: str, k: int = 3) -> Future | None:
+        """The matrix computed in a worker: a future of the result (None when the worker found other
+        weights), or None at once when no worker can compute it."""
+        reference = worker_reference(model) if self._pool is not None else None
+        if reference is None:
+            return None
+        try:
+            return self._pool.submit(self._run, reference, self._fingerprint(model), text, k)
+        except RuntimeError:  # a stopped pool
+            self.shutdown()
+            return None
+
+    def connectivity_matrix(self, model: AutocompleteRNN, text: str, k: int = 3) -> ConnectivityResult:
+        return self.collect(self.submit(model, text, k), model, text, k)
+
+    def collect(self, future: Future | None, model: AutocompleteRNN, text: str, k: int = 3) -> ConnectivityResult:
+        """The result of ``submit`` (waiting for it), or the matrix computed here when there was no worker
+        for it, the worker found other weights, or it failed."""
+        result = None
+        if future is not None:
+            try:
+                result = future.result()
+            except InputError:
+                raise  # the text, not the worker: the same error here
+            except Exception as error:  # noqa: BLE001 - the worker's own failure: compute here, as before
+                logger.warning("connectivity worker failed (%s); computing here", type(error).__name__)
+        if result is None:
+            return connectivity_matrix(model, text, k=k)
+        result.model_source = str(model.source or "")
+        self.computed_in_workers += 1
+        return result
+
+    def shutdown(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        for worker in self._started:
+            worker.stop()
+
+
+class ConnectivityViews:
+    """What the Connectivity page shows for (model, text, selected character), with the cost of a new text
+    off the page's path: the whole matrix when it is ready (kept, the ``capacity`` most recent); else, while
+    a worker computes it, the selected row alone, computed at once (``connectivity_partial``). Without a
+    worker for the model, the matrix is computed at once, as before. ``key`` names the model's weights
+    (unit, source, revision): results never cross between models, and texts are compared whole."""
+
+    def __init__(self, workers: MatrixWorkers, *, capacity: int = 32, max_pending: int = 8):
+        self.workers, self.capacity, self.max_pending = workers, capacity, max_pending
+        self._lock = threading.Lock()
+        self._ready: OrderedDict = OrderedDict()  # (key, text) -> ConnectivityResult
+        self._pending: dict = {}  # (key, text) -> (Future, the model's source)
+
+    def get(self, key: tuple, model: AutocompleteRNN, text: str, position: int) -> ConnectivityResult:
+        name = (key, text)
+        with self._lock:
+            self._sweep()
+            if name in self._ready:
+                self._ready.move_to_end(name)
+                return self._ready[name]
+            future = self._pending.get(name, (None, None))[0]
+            queue_full = len(self._pending) >= self.max_pending
+            if future is None and not queue_full:
+                future = self.workers.submit(model, text)
+                if future is not None:
+                    self._pending[name] = (future, str(model.source or ""))
+        if (future is not None and not future.done()) or (future is None and queue_full
+                                                          and self.workers.available(model)):
+            return connectivity_partial(model, text, position)  # the matrix follows when a worker is free
+        with self._lock:
+            self._pending.pop(name, None)
+        result = self.workers.collect(future, model, text)
+        with self._lock:
+            self._keep(name, result)
+        return result
+
+    def _keep(self, name: tuple, result: ConnectivityResult) -> None:
+        self._ready[name] = result
+        self._ready.move_to_end(name)
+        while len(self._ready) > self.capacity:
+            self._ready.popitem(last=False)
+
+    def _sweep(self) -> None:
+        """Keep the matrices workers finished for visitors who have not come back for them yet; forget
+        failed ones (the next request computes them here)."""
+        for name, (future, source) in list(self._pending.items()):
+            if future.done():
+                del self._pending[name]
+                if future.exception() is None and future.result() is not None:
+                    result = future.result()
+                    result.model_source = source
+                    self.workers.computed_in_workers += 1
+                    self._keep(name, result)
+
+    def ready(self, key: tuple, text: str) -> bool:
+        with self._lock:
+            return (key, text) in self._ready
+
+
+__all__ = ["ConnectivityViews", "MatrixWorkers", "default_workers", "weights_fingerprint", "worker_reference", "WORKERS_ENV"]
+
+
+if __name__ == "__main__":
+    serve()
