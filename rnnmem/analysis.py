@@ -232,6 +232,12 @@ def connectivity(model: AutocompleteRNN, text: str, position: int, target: str |
     return result
 
 
+def scale_by_max(row: np.ndarray) -> np.ndarray:
+    """A connectivity row divided by its maximum, as the article draws it (0 when the row is all zero)."""
+    peak = float(row.max())
+    return row / peak if peak > 0 else row
+
+
 @dataclass
 class ConnectivityResult:
     """Connectivity of every output position to every input position, with what the model predicts.
@@ -253,10 +259,7 @@ class ConnectivityResult:
         return self.connectivity[position]
 
     def scaled_row(self, position: int) -> np.ndarray:
-        """The row divided by its maximum, as the article draws it (0 when the row is all zero)."""
-        row = self.connectivity[position]
-        peak = float(row.max())
-        return row / peak if peak > 0 else row
+        return scale_by_max(self.connectivity[position])
 
     def chars_seen(self) -> np.ndarray:
         return chars_seen_of(np.frombuffer(self.text.encode("ascii"), dtype=np.uint8) == ord(" "))

@@ -18,6 +18,8 @@ from importlib import resources
 import numpy as np
 import torch
 
+from .analysis import connectivity_matrix, prepare_text, scale_by_max
+from .memory import measures_of_matrix
 from .text import normalize
 
 PARAGRAPH = (
@@ -76,9 +78,7 @@ class ArticleWalkthrough:
         return self.connectivity[position]
 
     def scaled_row(self, position: int) -> np.ndarray:
-        row = self.connectivity[position]
-        peak = float(row.max())
-        return row / peak if peak > 0 else row
+        return scale_by_max(self.connectivity[position])
 
 
 @functools.lru_cache(maxsize=None)
@@ -113,9 +113,6 @@ def model_report(model) -> dict:
     """How ``model`` does on the walkthrough paragraph, beside the article's model of the same unit: the
     memory measure of its connectivity, and at each of the three moments the rank (1–3, or None) and
     probability of the word in the text, with its top 3. The figures the model cards and README quote."""
-    from .analysis import connectivity_matrix, prepare_text
-    from .memory import measures_of_matrix
-
     result = connectivity_matrix(model, PARAGRAPH, k=3)
     report = {"model": measures_of_matrix(result.connectivity, result.text), "moments": []}
     if model.unit in ARTICLE_UNITS:
