@@ -364,7 +364,7 @@ def test_an_overlong_model_reference_in_a_link_is_refused_with_a_message(app, le
     warnings = " ".join(unescape(w) for w in texts(at.warning))
     assert "GRU: cannot use 'xxxx" in warnings and "Using the configured model" in warnings
     assert ("the box takes 300, so it was cut" in warnings) == (length > 300)
-    assert len(at.get("vega_lite_chart")) == 1  # the configured model still answers
+    assert len(at.get("vega_lite_chart")) == 2  # the colour scale, and the configured model still answers
 
 
 def test_shipped_override_is_used_and_shown(app):
