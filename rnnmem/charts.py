@@ -162,9 +162,9 @@ def loss_chart(frame: pd.DataFrame, *, x: str = "chars", log_y: bool = False, he
     )
 
 
-MEMORY_MEASURES = {"d90": "d90: characters back holding 90% of the connectivity",
-                   "d50": "d50: characters back holding 50% of the connectivity",
-                   "context_share": "context share: connectivity before the current word"}
+# axis titles: short enough for a chart's height; the page's caption says what each measure is
+MEMORY_MEASURES = {"d90": "d90 (characters back)", "d50": "d50 (characters back)",
+                   "context_share": "context share"}
 
 
 def memory_frame(logs: Mapping[str, Sequence[Mapping]]) -> pd.DataFrame:
@@ -314,7 +314,8 @@ def connectivity_legend(colours: str = "article", *, width: int = 260) -> alt.Ch
                                       format=".2~f", grid=False, domain=False)),
                 x2="r_end:Q", tooltip=[alt.Tooltip("r:Q", title="connectivity / row maximum", format=".2f")],
                 **encoding)
-        .properties(width=width, height=14)
+        # pad: the strip keeps its 14 pixels and the axis goes below it (a "fit" would squeeze it to nothing)
+        .properties(width=width, height=14, autosize=alt.AutoSizeParams(type="pad"))
         .configure(background="transparent", view=alt.ViewConfig(stroke=None, strokeWidth=0))
     )
 

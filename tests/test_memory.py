@@ -135,6 +135,12 @@ def test_memory_profile_samples_whole_sequences_by_seed(tiny_models):
         assert m["low"] <= m["mean"] <= m["high"]
 
 
+def test_memory_profile_is_part_of_the_public_api():
+    import rnnmem
+
+    assert rnnmem.memory_profile is memory_profile
+
+
 def test_memory_profile_rejects_bad_input(tiny_models):
     with pytest.raises(InputError):
         memory_profile(tiny_models["gru"], "?!", positions=10)
