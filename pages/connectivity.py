@@ -1,5 +1,7 @@
 """Connectivity: which earlier characters each unit's prediction at the selected character depends on."""
 
+import json
+
 import streamlit as st
 
 from rnnmem import charts, ui, walkthrough
@@ -61,8 +63,8 @@ colours = colour_column.segmented_control(
     "Colours", list(charts.COLOUR_MAPPINGS), default="article", key="colours", bind="query-params", required=True,
     help="The article's colours: opaque viridis from teal-blue to green. Faded: the same colours fading onto "
          "white by a square-root opacity, which keeps faint long-range links visible.") or "article"
-colour_column.altair_chart(charts.connectivity_legend(colours), width="content", theme=None,
-                           alt="The colour scale: connectivity divided by its row's maximum, from 0 to 1")
+colour_column.vega_lite_chart(spec=json.loads(charts.connectivity_legend_spec(colours)), width="content",
+                              theme=None, alt="The colour scale: connectivity divided by its row's maximum, 0 to 1")
 on_walkthrough = text == WALKTHROUGH
 show_article = article_column.toggle(
     "Show the article's models (published)", value=True, key="article", bind="query-params",

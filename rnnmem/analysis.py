@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from .dataset import EOS_ID, UNKNOWN_ID, align
 from .errors import InputError, quoted
 from .model import AutocompleteRNN
-from .text import normalize
+from .text import normalize, word_starts
 
 # Interactive limit on normalised text: the connectivity matrix costs O(T^2) (about 0.5 s at T=200 for
 # a 2x256 GRU here, 2 s at 400); 500 characters keeps every view within a few seconds.
@@ -176,10 +176,7 @@ def desired_ids(prepared: PreparedText, top_ids: np.ndarray) -> tuple[np.ndarray
 
 def text_words(text: str) -> list[str]:
     """The word of the text at every position ("" at a trailing space: a word not typed yet)."""
-    ends = word_spans(text)
-    starts = np.maximum.accumulate(np.where(np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord(" "),
-                                            np.arange(len(text)), 0))
-    return [text[s + 1:e + 1] for s, e in zip(starts.tolist(), ends.tolist())]
+    return [text[s + 1:e + 1] for s, e in zip(word_starts(text).tolist(), word_spans(text).tolist())]
 
 
 def _vocabulary_id(model: AutocompleteRNN, target: str) -> int:

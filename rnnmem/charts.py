@@ -320,6 +320,13 @@ def connectivity_legend(colours: str = "article", *, width: int = 260) -> alt.Ch
     )
 
 
+@functools.lru_cache(maxsize=len(COLOUR_MAPPINGS))
+def connectivity_legend_spec(colours: str = "article") -> str:
+    """``connectivity_legend`` as Vega-Lite JSON, built once per mapping: building and validating an
+    Altair chart costs tens of milliseconds, and the page draws the scale on every rerun (each click)."""
+    return json.dumps(connectivity_legend(colours).to_dict())
+
+
 def _text_chart(data, width: int, height: int, select_on: str, name: str, colours: str) -> alt.LayerChart:
     if colours not in COLOUR_MAPPINGS:
         raise ValueError(f"unknown colour mapping {colours!r}; expected one of {', '.join(COLOUR_MAPPINGS)}")
@@ -364,4 +371,4 @@ def _text_chart(data, width: int, height: int, select_on: str, name: str, colour
 
 __all__ = ["UNIT_COLOURS", "ARTICLE_SOURCE", "COLOUR_MAPPINGS", "ARTICLE_EXTENT", "load_article_accuracy", "accuracy_frame", "accuracy_chart",
            "loss_frame", "loss_chart", "memory_frame", "memory_chart", "MEMORY_MEASURES", "text_layout", "connectivity_text_frame", "connectivity_text_chart",
-           "connectivity_text_spec", "connectivity_legend"]
+           "connectivity_text_spec", "connectivity_legend", "connectivity_legend_spec"]

@@ -21,16 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .text import word_starts  # noqa: F401 (part of this module's API too)
 
 MEASURES = ("context_share", "d50", "d90")
-
-
-def word_starts(text: str) -> np.ndarray:
-    """For every position of normalised text, the index of the current word's leading space (the last
-    space at or before it). The text starts with a space."""
-    is_space = np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord(" ")
-    idx = np.arange(len(text))
-    return np.maximum.accumulate(np.where(is_space, idx, 0))
 
 
 def row_measures(matrix: np.ndarray, starts: np.ndarray) -> dict[str, np.ndarray]:

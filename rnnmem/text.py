@@ -55,3 +55,11 @@ def encode_chars(text: str) -> np.ndarray:
     if ids.size and ids.max() == 255:
         raise ValueError("text is not normalised: call rnnmem.normalize() first")
     return ids
+
+
+def word_starts(text: str) -> np.ndarray:
+    """For every position of normalised text, the index of the current word's leading space (the last
+    space at or before it). The text starts with a space."""
+    is_space = np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord(" ")
+    idx = np.arange(len(text))
+    return np.maximum.accumulate(np.where(is_space, idx, 0))

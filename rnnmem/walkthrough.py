@@ -18,7 +18,7 @@ from importlib import resources
 import numpy as np
 import torch
 
-from .analysis import connectivity_matrix, prepare_text, scale_by_max
+from .analysis import ConnectivityResult, connectivity_matrix, prepare_text
 from .memory import measures_of_matrix
 from .text import normalize
 
@@ -59,31 +59,11 @@ MOMENTS = (
 )
 
 
-@dataclass(frozen=True)
-class ArticleWalkthrough:
-    """The article's published data for one unit, in the shape of ``rnnmem.ConnectivityResult``."""
-
-    unit: str
-    text: str  # the normalised paragraph, leading space included
-    connectivity: np.ndarray  # (T, T), zero after the diagonal, unscaled
-    desired: list[str]  # the word in the text at every character
-    top_words: list[list[str]]  # the article model's top-3 words at every character
-    top_probabilities: np.ndarray  # (T, 3)
-
-    @property
-    def desired_in_text(self) -> list[bool]:
-        return [True] * len(self.text)
-
-    def row(self, position: int) -> np.ndarray:
-        return self.connectivity[position]
-
-    def scaled_row(self, position: int) -> np.ndarray:
-        return scale_by_max(self.connectivity[position])
-
-
 @functools.lru_cache(maxsize=None)
-def article_walkthrough(unit: str) -> ArticleWalkthrough:
-    """The article's published walkthrough data for ``unit`` (gru, lstm or nlstm)."""
+def article_walkthrough(unit: str) -> ConnectivityResult:
+    """The article's published walkthrough data for ``unit`` (gru, lstm or nlstm), in the shape the app
+    draws our own models' results in: the connectivity (unscaled, zero after the diagonal), the word in
+    the text at every character, and the article model's top-3 words and probabilities."""
     if unit not in ARTICLE_UNITS:
         raise KeyError(f"the article published no walkthrough data for {unit!r}")
     raw = json.loads(resources.files("rnnmem").joinpath(f"data/article_walkthrough/connectivity_{unit}.json")
@@ -91,12 +71,11 @@ def article_walkthrough(unit: str) -> ArticleWalkthrough:
     text = "".join(entry["char"] for entry in raw)
     matrix = np.array([entry["connectivity"] for entry in raw], dtype=np.float32)
     matrix = np.tril(matrix)  # the published rows are zero after the output already; make sure
-    return ArticleWalkthrough(
-        unit=unit, text=text, connectivity=matrix,
-        desired=[entry["target"] for entry in raw],
-        top_words=[list(entry["predict"]) for entry in raw],
+    return ConnectivityResult(
+        text=text, connectivity=matrix, desired=[entry["target"] for entry in raw],
+        desired_in_text=[True] * len(raw), top_words=[list(entry["predict"]) for entry in raw],
         top_probabilities=np.array([entry["probability"] for entry in raw], dtype=np.float32),
-    )
+        unit=unit, model_source=ARTICLE_SOURCE)
 
 
 def held_out_fragments(words_per_fragment: int = 6, stride: int = 3) -> list[str]:
