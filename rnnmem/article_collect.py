@@ -21,6 +21,7 @@ import torch
 from .analysis import accuracy_by_chars_seen, sample_text_from_vocabulary
 from .charts import load_article_accuracy
 from .model import UNIT_NAMES, AutocompleteRNN
+from .memory_report import memory_report
 from .modelcard import write_model_card
 from .packing import unpack_parts
 
@@ -32,9 +33,13 @@ MAX_TOTAL_BYTES = 120_000_000  # the whole article set's weights
 
 
 def collect(folders: list[Path], dest: Path, *, max_shard_size: int = MAX_SHARD_SIZE,
-            max_total_bytes: int = MAX_TOTAL_BYTES, log=print) -> dict[str, Path]:
+            max_total_bytes: int = MAX_TOTAL_BYTES, corpus: str | None = None, memory_positions: int = 2000,
+            log=print) -> dict[str, Path]:
     """Turn the parts in ``folders`` into model directories ``dest/<unit>/``. Returns {unit: directory}.
-    Raises ValueError when nothing complete came back or the set's weights are over ``max_total_bytes``."""
+    With ``corpus`` (the one the run trained on), each model's memory is measured on its test split and on
+    the walkthrough paragraph (rnnmem.memory_report: memory.json and the card's memory section), as for
+    the default models. Raises ValueError when nothing complete came back or the set's weights are over
+    ``max_total_bytes``."""
     dest = Path(dest)
     collected = {}
     with tempfile.TemporaryDirectory(prefix="rnnmem-collect-") as staging:
@@ -45,7 +50,7 @@ def collect(folders: list[Path], dest: Path, *, max_shard_size: int = MAX_SHARD_
         if not unpacked:
             raise ValueError(f"no complete model pack in {', '.join(map(str, folders))}")
         for unit, directory in sorted(unpacked.items()):
-            collected[unit] = _ship(directory, dest / unit, max_shard_size)
+            collected[unit] = _ship(directory, dest / unit, max_shard_size, corpus, memory_positions)
             log(f"{unit}: {_weights_bytes(collected[unit]) / 1e6:.1f} MB in {collected[unit]}")
     total = sum(_weights_bytes(directory) for directory in dest.iterdir() if directory.is_dir())
     if total > max_total_bytes:
@@ -53,7 +58,8 @@ def collect(folders: list[Path], dest: Path, *, max_shard_size: int = MAX_SHARD_
     return collected
 
 
-def _ship(source: Path, target: Path, max_shard_size: int) -> Path:
+def _ship(source: Path, target: Path, max_shard_size: int, corpus: str | None = None,
+          memory_positions: int = 2000) -> Path:
     model = AutocompleteRNN.from_directory(source)  # strict: a pack that does not load stops here
     if target.exists():
         shutil.rmtree(target)
@@ -71,7 +77,12 @@ def _ship(source: Path, target: Path, max_shard_size: int) -> Path:
         evaluation = json.loads((source / "evaluation_test.json").read_text())
         article = load_article_accuracy().get(model.unit)
         evaluation["article_top1"] = article["accuracy_by_chars_seen"]["top1"] if article else None
-    write_model_card(target, model, training=summary, evaluation=evaluation,
+    memory = None
+    if corpus is not None:
+        model16 = AutocompleteRNN.from_directory(target)  # measured as shipped: float16 weights
+        memory = memory_report(model16, corpus, memory_positions)
+        (target / "memory.json").write_text(json.dumps(memory, indent=1))
+    write_model_card(target, model, training=summary, evaluation=evaluation, memory=memory,
                      extra_sections="## Notes\n\n" + card_notes(model.unit, summary))
     return target
 

@@ -91,7 +91,8 @@ def memory_section(memory: dict) -> list[str]:
         for moment in moments:
             rank = moment["rank"] if moment["rank"] is not None else "> 3"
             top = ", ".join(moment["top3"])
-            lines.append(f"| {moment['label']} | {rank} | {moment['probability']:.3f} | {top} |")
+            probability = "not in vocabulary" if moment["probability"] is None else f"{moment['probability']:.3f}"
+            lines.append(f"| {moment['label']} | {rank} | {probability} | {top} |")
     return lines
 
 

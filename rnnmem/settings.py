@@ -53,8 +53,12 @@ class AppSettings:
     overrides: frozenset[str]  # reference kinds ("shipped", "local", "hub") a visitor may choose
     path: Path | None = None  # the file these came from; None for the built-in defaults
 
-    def reference(self, unit: str) -> str:
-        return self.models[unit]
+    def reference(self, unit: str, shipped_set: str = "") -> str:
+        """The reference serving ``unit``. With ``shipped_set`` (a prefix of rnnmem.refs.SHIPPED_SETS, e.g.
+        "article/"), a unit left on its shipped default is served by that set's model of the same unit;
+        a unit configured otherwise (a local directory, a Hub model) keeps its configuration."""
+        reference = self.models[unit]
+        return shipped_set + unit if shipped_set and reference == unit else reference
 
 
 def default_settings() -> AppSettings:

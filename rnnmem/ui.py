@@ -31,7 +31,7 @@ from . import charts, links, walkthrough
 from .errors import quoted
 from .hub import pinned_reference
 from .model import UNIT_NAMES, UNITS
-from .refs import ModelRefError, parse_model_ref
+from .refs import ModelRefError, parse_model_ref, shipped_dir
 from .settings import AppSettings, SettingsError, check_override, default_settings, load_settings, settings_path
 from .text import normalize
 from .visitor_models import ModelLimitError, VisitorModels
@@ -239,7 +239,7 @@ def keep_link_short(name: str, value: str | None, *, keep: str) -> None:
 
 def check_link(page_params: Sequence[str]) -> None:
     """Once per page and session: name the link's parameters this page does not know (typos, or junk)."""
-    known = {UNITS_KEY, *(model_key(unit) for unit in UNITS), "embed", "embed_options", *page_params}
+    known = {UNITS_KEY, SET_KEY, *(model_key(unit) for unit in UNITS), "embed", "embed_options", *page_params}
     message = links.unknown_params_problem(list(st.query_params), known)
     seen = st.session_state.setdefault("_rnnmem_link_checked", set())
     marker = (tuple(sorted(page_params)), message)
@@ -251,6 +251,12 @@ def check_link(page_params: Sequence[str]) -> None:
 # ---- units and models ----------------------------------------------------------------------------------
 
 UNITS_KEY = "units"
+# Which shipped set serves the units left on their shipped default (?weights=article): the small CPU-trained
+# models, or the article-size ones trained on a GPU (rnnmem/weights/article/), when this installation has them.
+SET_KEY = "weights"
+# The options are their own labels: a bound widget writes its labels into the link (?weights=Article-size).
+SHIPPED_SET_PREFIXES = {"CPU-trained": "", "Article-size": "article/"}
+DEFAULT_SET = "CPU-trained"
 _PINS_KEY = "_rnnmem_pins"
 # Short labels for the unit picker. A bound widget writes its labels into the URL, so these are what
 # links carry (?units=GRU,NLSTM); NLSTM is the Nested LSTM paper's own abbreviation.
@@ -261,10 +267,24 @@ def model_key(unit: str) -> str:
     return f"{unit}_model"
 
 
+@functools.cache
+def installed_sets() -> tuple[str, ...]:
+    """The shipped sets this installation holds a model of every unit for (the CPU-trained one always)."""
+    return tuple(name for name, prefix in SHIPPED_SET_PREFIXES.items()
+                 if all(shipped_dir(prefix + unit).is_dir() for unit in UNITS))
+
+
+def shipped_set() -> str:
+    """The chosen shipped set's reference prefix ("" for the default set)."""
+    name = st.session_state.get(SET_KEY)
+    return SHIPPED_SET_PREFIXES[name] if name in installed_sets() else ""
+
+
 def sidebar(settings: AppSettings) -> None:
     """The units to show and, per unit, which model serves it: shared by every page (rendered by app.py),
     bound to ``?units=`` and ``?<unit>_model=``."""
     check_choices(UNITS_KEY, list(UNIT_LABELS.values()), "units")
+    check_choice(SET_KEY, installed_sets(), "weights")
     for unit in UNITS:
         raw = raw_param(model_key(unit))
         if raw is not None and len(raw) > MAX_REF_BOX:
@@ -276,15 +296,26 @@ def sidebar(settings: AppSettings) -> None:
         st.pills("Units", UNITS, default=list(settings.default_units), selection_mode="multi",
                  format_func=UNIT_LABELS.get, key=UNITS_KEY, bind="query-params",
                  help="Which recurrent units to compare. Every page shows the selected ones side by side.")
+        if len(installed_sets()) > 1:
+            st.segmented_control("Shipped weights", installed_sets(), default=DEFAULT_SET, key=SET_KEY,
+                                 bind="query-params",
+                                 help="Serve every unit left on its shipped default by the small models "
+                                      "trained on a CPU (2 layers × 224), or by the article-size ones "
+                                      "(2 layers × 600) trained on a GPU.")
         with st.expander("Models", icon=":material/deployed_code:"):
             st.caption("Leave empty for the configured model. A unit name (shipped weights) or "
                        "hf://OWNER/NAME@REVISION; the link remembers it.")
             for unit in UNITS:
                 st.text_input(UNIT_NAMES[unit], value="", key=model_key(unit), bind="query-params",
-                              placeholder=settings.reference(unit), max_chars=MAX_REF_BOX)
-        st.caption("The shipped weights are small models trained on a CPU for a short while, far from the "
-                   "article's 2×600 GPU-trained ones; their figures come from their model cards and "
-                   "evaluation files. Configure other models in models.toml.")
+                              placeholder=settings.reference(unit, shipped_set()), max_chars=MAX_REF_BOX)
+        if shipped_set():
+            st.caption("The article-size weights (2 layers × 600) were trained on one GPU for a few minutes "
+                       "each, within the article's 2-epoch budget or short of it (see their model cards). "
+                       "Configure other models in models.toml.")
+        else:
+            st.caption("The shipped weights are small models trained on a CPU for a short while, far from the "
+                       "article's 2×600 GPU-trained ones; their figures come from their model cards and "
+                       "evaluation files. Configure other models in models.toml.")
 
 
 def selected_units(settings: AppSettings) -> list[str]:
@@ -361,7 +392,7 @@ def load_models(settings: AppSettings, units: Sequence[str]) -> list[LoadedModel
     every reference that could not be used."""
     loaded, pins = [], {}
     for unit in units:
-        configured = reference = settings.reference(unit)
+        configured = reference = settings.reference(unit, shipped_set())
         override = (st.session_state.get(model_key(unit)) or "").strip()
         notice = None
         if override and override != reference:

@@ -107,6 +107,8 @@ def model_report(model) -> dict:
         report["moments"].append({
             "label": moment.label, "word": moment.word, "position": t, "top3": top3,
             "rank": top3.index(moment.word) + 1 if moment.word in top3 else None,
-            "probability": float(probabilities[t, model.word_ids[moment.word]]),
+            # None: the word is outside the model's vocabulary (a small model's), so it has no probability
+            "probability": (float(probabilities[t, model.word_ids[moment.word]])
+                            if moment.word in model.word_ids else None),
         })
     return report

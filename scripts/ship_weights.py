@@ -21,15 +21,12 @@ import torch
 
 from rnnmem.analysis import accuracy_by_chars_seen, sample_text_from_vocabulary
 from rnnmem.cli_analysis import _corpus_sequences, _take_chars
-from rnnmem.dataset import DatasetConfig, prepare_dataset, sequence_texts
-from rnnmem.memory import memory_profile
+from rnnmem.memory_report import memory_report
 from rnnmem.model import UNIT_NAMES, AutocompleteRNN
 from rnnmem.modelcard import write_model_card
-from rnnmem.walkthrough import model_report
 
 ARTICLE = json.loads((Path(__file__).resolve().parents[1] / "rnnmem" / "data" / "article_accuracy.json").read_text())
 COPIED = ("training_log.csv", "training_config.json", "training_summary.json")
-MEMORY_SEED = 0
 
 
 def evaluate(model, corpus: str, split: str, max_chars: int) -> dict:
@@ -50,17 +47,6 @@ def fp16_drift(fp32: dict, fp16: dict) -> float:
     return max((abs(a - b) for k in ("top1", "top2", "top3")
                 for n, (a, b) in enumerate(zip(fp32["accuracy_by_chars_seen"][k], fp16["accuracy_by_chars_seen"][k]))
                 if counts[n] >= DRIFT_MIN_COUNT), default=0.0)
-
-
-def measure_memory(model, corpus: str, positions: int) -> dict:
-    """The memory measure on the test split and on the walkthrough paragraph (memory.json)."""
-    dataset = prepare_dataset(corpus, DatasetConfig(vocab_words=len(model.words) - 2,
-                                                    max_seq_len=model.config.max_seq_len), log=lambda m: None)
-    profile = memory_profile(model, sequence_texts(dataset, "test"), positions=positions, seed=MEMORY_SEED)
-    report = model_report(model)
-    return {"held_out": {"split": "test", **profile.summary()},
-            "walkthrough": {"model": report["model"], "article": report.get("article")},
-            "moments": report["moments"]}
 
 
 def main() -> None:
@@ -92,7 +78,7 @@ def main() -> None:
         for name, report in (("evaluation_test.json", test16), ("evaluation_valid.json", valid16),
                              ("evaluation_sample.json", sample_eval)):
             (dest / name).write_text(json.dumps(report, indent=1))
-        memory = measure_memory(fp16, args.corpus, args.memory_positions)
+        memory = memory_report(fp16, args.corpus, args.memory_positions)
         (dest / "memory.json").write_text(json.dumps(memory, indent=1))
         summary = json.loads((run / "training_summary.json").read_text())
         article_name = {"gru": "GRU", "lstm": "LSTM", "nlstm": "Nested LSTM"}.get(unit)

@@ -482,3 +482,31 @@ def test_a_visitor_loads_few_models_of_their_own_choosing_then_gets_a_message(ap
         assert any(c.startswith("hf://someone/a") for c in captions)
     finally:
         rnnmem.ui._visitor_models().clear()
+
+
+def test_the_article_size_set_serves_the_units_left_on_their_shipped_default(app, monkeypatch, tmp_path):
+    """?weights=Article-size: units on their shipped default get the article-size model of the same unit; a unit
+    configured otherwise keeps its model; a link naming an unknown set gets a message and the default set."""
+    settings = tmp_path / "models.toml"
+    settings.write_text(f'[models]\nlstm = "{shipped_dir("lstm")}"\n')
+    monkeypatch.setenv(SETTINGS_ENV, str(settings))
+
+    def captions(at: AppTest) -> list[str]:
+        return [text for text in map(unescape, texts(at.caption)) if "(shipped)" in text or "(local)" in text]
+
+    at = app("autocomplete", units=["GRU", "LSTM"], weights="Article-size")
+    assert not at.exception
+    assert at.segmented_control(key="weights").value == "Article-size"
+    gru, lstm = captions(at)
+    assert gru.startswith("article/gru (shipped) · ") and gru.endswith("2×600")
+    assert lstm.startswith(str(shipped_dir("lstm"))) and lstm.endswith("2×224")
+    assert len(progress_labels(at)) == 10  # both answer
+
+    at.segmented_control(key="weights").set_value("CPU-trained").run()
+    assert not at.exception
+    assert captions(at)[0].startswith("gru (shipped) · ") and captions(at)[0].endswith("2×224")
+
+    at = app("autocomplete", units=["GRU"], weights="bogus")
+    assert not at.exception
+    assert any("weights" in unescape(w.value) and "bogus" in unescape(w.value) for w in at.warning)
+    assert captions(at)[0].startswith("gru (shipped) · ")

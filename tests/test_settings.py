@@ -154,3 +154,12 @@ def test_read_training_log_and_summary(tmp_path):
     assert [row["step"] for row in rows] == [10.0, 20.0]
     assert rows[1]["valid_loss"] == 5.6
     assert summary == {"steps": 20}
+
+
+def test_a_shipped_set_serves_only_the_units_left_on_their_shipped_default(tmp_path):
+    path = write(tmp_path, '[models]\ngru = "hf://someone/rnnmem-gru@v1"\nnlstm = "article/nlstm"\n')
+    settings = load_settings(path)
+    assert [settings.reference(unit, "article/") for unit in UNITS] == [
+        "article/rnn", "hf://someone/rnnmem-gru@v1", "article/lstm", "article/nlstm"]
+    assert [settings.reference(unit) for unit in UNITS] == ["rnn", "hf://someone/rnnmem-gru@v1", "lstm",
+                                                            "article/nlstm"]

@@ -334,7 +334,8 @@ def test_gpu_script_end_to_end_on_cpu_then_collect(tmp_path, toy_corpus):
     assert (out / "run.log").read_text().splitlines()[-1] in log  # the log file has what was printed
 
     dest = tmp_path / "article"
-    collected = collect([out], dest, max_shard_size=3000, log=lambda m: None)
+    collected = collect([out], dest, max_shard_size=3000, corpus=str(toy_corpus), memory_positions=60,
+                        log=lambda m: None)
     assert sorted(collected) == ["gru", "nlstm"]
     for unit, directory in collected.items():
         model = load_model(str(directory))
@@ -346,6 +347,11 @@ def test_gpu_script_end_to_end_on_cpu_then_collect(tmp_path, toy_corpus):
         assert f"{summary['characters_seen']:,}" in card and "wall seconds" in card
         for split in ("test", "valid", "sample"):
             assert json.loads((directory / f"evaluation_{split}.json").read_text())["chars"] > 0
+        # measured as the default models are: on the test split (60 positions) and the walkthrough paragraph
+        memory = json.loads((directory / "memory.json").read_text())
+        assert memory["held_out"]["positions"] >= 60 and memory["held_out"]["split"] == "test"
+        assert len(memory["moments"]) == 3 and memory["walkthrough"]["article"]["d90"] > 0
+        assert f"{memory['held_out']['d90']['mean']:.3f}" in card
 
 
 @pytest.mark.slow
