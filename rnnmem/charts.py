@@ -10,20 +10,18 @@ import functools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from importlib import resources
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from .model import UNIT_NAMES, UNITS
+from .article_data import load_article_accuracy  # noqa: F401 (the pages read it here)
+from .text import chars_seen_of
+from .units import REGISTRY, UNIT_NAMES, UNITS
 
-# One colour per unit everywhere in the app (Tableau 10, which Altair and Streamlit also use).
-UNIT_COLOURS = {"rnn": "#8c8c8c", "gru": "#4c78a8", "lstm": "#f58518", "nlstm": "#54a24b"}
+UNIT_COLOURS = {unit.id: unit.colour for unit in REGISTRY.values()}  # one colour per unit everywhere
 TOPK_DASHES = {"top-1": [1, 0], "top-2": [6, 3], "top-3": [2, 2]}
 ARTICLE_SOURCE = "article (2×600, GPU)"
-# The article's unit names in its published numbers -> our unit ids.
-ARTICLE_UNITS = {"GRU": "gru", "LSTM": "lstm", "Nested LSTM": "nlstm"}
 # The article fills each character with viridis(0.29 + r·(2/3 − 0.29)), r = connectivity / row maximum:
 # opaque cells from teal-blue (no link) to green (the strongest), with light text on them.
 ARTICLE_EXTENT = [0.29, 2 / 3]
@@ -50,22 +48,6 @@ def _stroke_legend(title: str) -> alt.Legend:
 
 
 # ---- accuracy given characters seen ------------------------------------------------------------------
-
-def load_article_accuracy() -> dict[str, dict]:
-    """The article's published accuracy curves, by our unit id, in the shape of an evaluation file
-    (``accuracy_by_chars_seen`` with top1/top2/top3; no counts). Trailing all-zero columns are dropped:
-    they mark word lengths the authors' test split did not have, not zero accuracy."""
-    text = resources.files("rnnmem").joinpath("data/article_accuracy.json").read_text(encoding="utf-8")
-    data = json.loads(text)
-    curves = {}
-    for name, unit in ARTICLE_UNITS.items():
-        rows = [list(map(float, row)) for row in data[name]]
-        n = len(rows[0])
-        while n > 0 and all(row[n - 1] == 0 for row in rows):
-            n -= 1
-        curves[unit] = {"accuracy_by_chars_seen": {f"top{k + 1}": rows[k][:n] for k in range(3)}, "counts": None}
-    return curves
-
 
 def accuracy_frame(series: Iterable[tuple[str, str, Mapping]], topk: Sequence[int] = (1, 2, 3),
                    max_seen: int | None = None) -> pd.DataFrame:
@@ -246,8 +228,7 @@ def connectivity_text_frame(text: str, scaled: np.ndarray, position: int, raw: n
     places = text_layout(text, columns)
     index = np.arange(len(text))
     state = np.where(index < position, "context", np.where(index == position, "selected", "later"))
-    is_space = np.array([c == " " for c in text], dtype=bool)
-    seen = index - np.maximum.accumulate(np.where(is_space, index, 0))  # letters of the word seen
+    seen = chars_seen_of(np.array([c == " " for c in text], dtype=bool))  # letters of the word seen
     frame = pd.DataFrame({
         "index": index,
         "char": list(text),

@@ -26,7 +26,7 @@ from rnnmem.hub import HubError
 from rnnmem.model import ModelFilesError
 from rnnmem.refs import ModelRef, ModelRefError, load_model, parse_model_ref
 from rnnmem.text import normalize
-from rnnmem.ui import MAX_RAW_TEXT, fit_text
+from rnnmem.app import MAX_RAW_TEXT, fit_text
 
 UNITS = ("rnn", "gru", "lstm", "nlstm")
 NORMALISED = re.compile(r"^( [a-z]+)+ ?$")  # what normalize returns for text that has any letters or digits
@@ -171,7 +171,7 @@ def test_load_model_loads_or_raises_one_of_the_projects_errors(offline_hub, ref)
     except (ModelRefError, ModelFilesError, HubError) as error:
         assert one_line_user_error(error)
         return
-    assert model.source  # something real: a shipped name, or a model directory on this machine
+    assert model.config.words  # a real model: a shipped name, or a model directory on this machine
 
 
 # ---- links: what a visitor can put in a URL ------------------------------------------------------------------

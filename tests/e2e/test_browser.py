@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 
 from rnnmem.links import MAX_LINK_CHARS
 from rnnmem.text import normalize
-from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
+from rnnmem.walkthrough import MOMENTS as WALKTHROUGH_MOMENTS
+from rnnmem.walkthrough import PARAGRAPH as WALKTHROUGH_TEXT
 from tests.e2e.conftest import watch_hosts
 
 pytestmark = pytest.mark.browser
