@@ -15,7 +15,6 @@ Publishing is rnnmem.publish; the fallback to a shipped model, rnnmem.refs.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -26,11 +25,11 @@ import httpx2
 import torch
 from huggingface_hub import HfApi, constants, hf_hub_download
 from huggingface_hub import errors as hf
-from huggingface_hub.file_download import repo_folder_name
 
 from .errors import HubError, ModelFilesError, ModelRefError, UnreadableWeightsError
 from .model import (CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, AutocompleteRNN, config_from_dict,
                     read_config_json, read_shard_index)
+from .hubcache import cached_commit, keep_if_intact, purge, remember_ref, snapshot_dir
 from .modelref import COMMIT, LoadedModel, ModelRef
 
 logger = logging.getLogger(__name__)
@@ -88,102 +87,6 @@ def scrub(text: str, token: str | None) -> str:
 def _first_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
-
-
-# ---- the cache --------------------------------------------------------------------------------------
-
-def _repo_cache(repo_id: str) -> Path:
-    return Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="model")
-
-
-def _cached_commit(repo_id: str, revision: str | None) -> str | None:
-    """The commit ``revision`` last resolved to, if that commit's config and weights (either layout, every
-    shard) are in the cache."""
-    if revision and COMMIT.match(revision):
-        sha = revision
-    else:
-        ref = _repo_cache(repo_id) / "refs" / (revision or "main")
-        try:
-            sha = ref.read_text().strip()
-        except OSError:
-            return None
-    snapshot = _repo_cache(repo_id) / "snapshots" / sha
-    if not (snapshot / CONFIG_FILE).is_file():
-        return None
-    if (snapshot / WEIGHTS_FILE).is_file():
-        return sha
-    try:
-        shards = set(read_shard_index(snapshot / WEIGHTS_INDEX_FILE).values())
-    except ModelFilesError:  # no index (or an unreadable one) cached: not complete
-        return None
-    return sha if all((snapshot / shard).is_file() for shard in shards) else None
-
-
-def _remember_ref(repo_id: str, revision: str | None, sha: str) -> None:
-    """Record branch/tag -> commit in the cache's refs/, so the reference also resolves offline later."""
-    if revision and COMMIT.match(revision):
-        return
-    ref = _repo_cache(repo_id) / "refs" / (revision or "main")
-    try:
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        if not ref.is_file() or ref.read_text().strip() != sha:
-            ref.write_text(sha)
-    except OSError as error:  # a read-only cache still loads; only offline resolution is lost
-        logger.warning("could not record %s -> %s in the cache: %s", revision or "main", sha[:12], error)
-
-
-def _blob_of(path: str | Path) -> Path | None:
-    """The cache blob a snapshot file points at (its name is the file's ETag), or None if not a symlink."""
-    real = Path(os.path.realpath(path))
-    return real if real.parent.name == "blobs" and real != Path(path).absolute() else None
-
-
-def _matches_checksum(path: str | Path) -> bool:
-    """Whether a cached file's bytes match the checksum the Hub gave for it (its blob name: sha256 for LFS
-    files, the git blob sha1 otherwise). True when there is nothing to compare against."""
-    blob = _blob_of(path)
-    if blob is None:
-        return True
-    etag = blob.name
-    if re.fullmatch(r"[0-9a-f]{64}", etag):
-        digest = hashlib.sha256()
-    elif re.fullmatch(r"[0-9a-f]{40}", etag):
-        digest = hashlib.sha1(b"blob %d\0" % blob.stat().st_size)
-    else:
-        return True
-    with open(blob, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest() == etag
-
-
-def _purge(path: str | Path) -> None:
-    """Remove a bad file from the cache: its blob and every snapshot entry that points at it."""
-    path = Path(path)
-    blob = _blob_of(path)
-    victims = [path]
-    if blob is not None:
-        victims.append(blob)
-        snapshots = blob.parent.parent / "snapshots"
-        for entry in snapshots.rglob("*") if snapshots.is_dir() else ():
-            if entry.is_symlink() and Path(os.path.realpath(entry)) == blob:
-                victims.append(entry)
-    for victim in victims:
-        try:
-            victim.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            logger.warning("could not remove %s from the cache: %s", victim, error)
-
-
-def _keep_if_intact(path: str | Path) -> bool:
-    """Whether a cached file's bytes match the Hub's checksum; a file that does not is removed from the
-    cache (blob and snapshot links), so that no later load reuses it."""
-    if _matches_checksum(path):
-        return True
-    _purge(path)
-    return False
 
 
 # ---- loading ----------------------------------------------------------------------------------------
@@ -302,7 +205,7 @@ def _load(parsed: ModelRef, token: str | None) -> LoadedModel:
     notice = None
     files = None
     local_only = True
-    cached = _cached_commit(repo_id, revision)
+    cached = cached_commit(repo_id, revision)
     if revision and COMMIT.match(revision) and cached:
         sha = cached  # a commit never changes: the cached files are the answer, no network needed
     elif constants.is_offline_mode():
@@ -332,7 +235,7 @@ def _load(parsed: ModelRef, token: str | None) -> LoadedModel:
             if files is not None:  # side files too large to be a log or an evaluation are not fetched
                 files = [name for name in files if name not in SIDE_FILES or sizes.get(name, 0) <= MAX_SIDE_FILE_BYTES]
             _check_repo_files(ref, files)
-            _remember_ref(repo_id, revision, sha)
+            remember_ref(repo_id, revision, sha)
             local_only = False
 
     # config.json first: a repository of some other model type is refused before its weights are fetched.
@@ -354,7 +257,7 @@ def _load(parsed: ModelRef, token: str | None) -> LoadedModel:
     try:
         model.load_weights(snapshot)
     except UnreadableWeightsError as error:
-        _purge(error.path)  # unreadable: never let a later load reuse it
+        purge(error.path)  # unreadable: never let a later load reuse it
         raise HubError(f"{ref}: {error}") from None
     except ModelFilesError as error:
         raise HubError(f"{ref}: {error}") from None
@@ -367,7 +270,7 @@ def _fetch_checked(repo_id: str, filename: str, sha: str, token: str | None, ref
     """One file of commit ``sha``, downloaded or from the cache, whose bytes match the Hub's checksum; a
     file that does not is removed from the cache (so it is never reused) and the load fails."""
     path = _download(repo_id, filename, sha, token, local_only=local_only)
-    if not _keep_if_intact(path):
+    if not keep_if_intact(path):
         raise HubError(f"{ref}: {filename} arrived corrupted (checksum mismatch); removed it from the cache, "
                        "try again")
     return Path(path)
@@ -380,7 +283,7 @@ def _fetch_weights(repo_id: str, sha: str, token: str | None, ref: str, files: l
     if files is not None:
         sharded = WEIGHTS_FILE not in files
     else:  # loading from the cache: the layout that was downloaded before
-        snapshot = _repo_cache(repo_id) / "snapshots" / sha
+        snapshot = snapshot_dir(repo_id, sha)
         sharded = not (snapshot / WEIGHTS_FILE).is_file() and (snapshot / WEIGHTS_INDEX_FILE).is_file()
     if not sharded:
         return _fetch_checked(repo_id, WEIGHTS_FILE, sha, token, ref, local_only=local_only).parent
@@ -401,7 +304,7 @@ def _fetch_side_files(repo_id: str, sha: str, token: str | None, files: list[str
     wanted = [name for name in (files or []) if name in SIDE_FILES]
     for name in wanted:
         try:
-            _keep_if_intact(_download(repo_id, name, sha, token, local_only=local_only))
+            keep_if_intact(_download(repo_id, name, sha, token, local_only=local_only))
         except Exception as error:  # noqa: BLE001 - optional files never fail a load
             logger.warning("%s: could not fetch %s: %s", repo_id, name, scrub(_first_line(error), token))
 

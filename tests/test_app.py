@@ -331,7 +331,10 @@ def test_accuracy_page_without_any_stored_evaluation_still_offers_pasted_text(ap
     warnings = " ".join(unescape(w) for w in texts(at.warning))
     assert "unknown top-k curves 'top-9'" in warnings
     assert "characters-seen range 500 is out of range" in warnings
-    assert at.text_area(key="eval") is not None
+    at.text_area(key="eval").input("the united states of america is a country in north america").run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 1  # the pasted text's curves, without any stored evaluation
+    assert any("Vanilla RNN:" in unescape(c.value) and "cross-entropy" in unescape(c.value) for c in at.caption)
 
 
 def test_training_page_draws_every_selected_units_losses(app):

@@ -143,7 +143,7 @@ def _visitor_id() -> str:
 def load_models(settings: AppSettings, units: Sequence[str]) -> list[ShownModel]:
     """The model serving each unit (sidebar/link override, else settings), with a warning on the page for
     every reference that could not be used."""
-    loaded, pins = [], {}
+    shown, pins = [], {}
     for unit in units:
         configured = reference = settings.reference(unit)
         override = (st.session_state.get(model_key(unit)) or "").strip()
@@ -175,14 +175,14 @@ def load_models(settings: AppSettings, units: Sequence[str]) -> list[ShownModel]
         pinned = str(loaded.pinned)
         if loaded.ref.kind == "hub" and pinned != reference and "hub" in settings.overrides:
             pins[unit] = pinned
-        loaded.append(item)
+        shown.append(item)
     if pins:
         # A Hub branch or tag moves; the link must name the commit this view was drawn with. The sidebar
         # box takes the pinned reference on the rerun (a bound widget's value can only be set before it is
         # drawn), and the URL follows it.
         st.session_state[_PINS_KEY] = pins
         st.rerun()
-    return loaded
+    return shown
 
 
 def require_units(settings: AppSettings) -> list[str]:
