@@ -1,21 +1,21 @@
 """The rnnmem dashboard: ``streamlit run app.py``.
 
 The entry point declares the pages and the sidebar they share (units and models); each page is a short
-script in pages/ over rnnmem.ui. Which model serves each unit comes from models.toml (see README).
+script in pages/ over rnnmem.app. Which model serves each unit comes from models.toml (see README).
 """
 
 from pathlib import Path
 
 import streamlit as st
 
-from rnnmem import ui
+from rnnmem import app
 
 # The icon is a file shipped here, inlined into the page: a Material icon as page icon would make every
 # visitor's browser fetch it from a third-party font server.
 ICON = Path(__file__).resolve().parent / "assets" / "icon.svg"
 st.set_page_config(page_title="Memorization in RNNs", page_icon=str(ICON), layout="wide")
-ui.configure_runtime()
-ui.begin_run()
+app.configure_runtime()
+app.begin_run()
 
 page = st.navigation([
     st.Page("pages/home.py", title="Overview", icon=":material/home:", default=True),
@@ -24,5 +24,5 @@ page = st.navigation([
     st.Page("pages/accuracy.py", title="Accuracy", icon=":material/monitoring:", url_path="accuracy"),
     st.Page("pages/training.py", title="Training", icon=":material/trending_down:", url_path="training"),
 ])
-ui.sidebar(ui.app_settings())
+app.sidebar(app.app_settings())
 page.run()

@@ -13,7 +13,7 @@ Prints four figures, each the median (and worst) over --repeats tries, all selec
 4. app start to first rendered page (target 10 s): `streamlit run app.py` launched, then headless Chromium
    until the landing page's title shows; and a deep link's first complete Connectivity view.
 
-Server figures call the same cached functions as the pages (rnnmem.ui) with the same torch threading.
+Server figures call the same cached functions as the pages (rnnmem.app) with the same torch threading.
 """
 
 from __future__ import annotations
@@ -65,15 +65,17 @@ def summary(name: str, seconds: list[float], target: float, note: str = "") -> s
 # ---- server time: the pages' cached calls --------------------------------------------------------------
 
 def server_figures(args) -> list[str]:
-    from rnnmem import charts, ui
+    from rnnmem import app as ui
+    from rnnmem import charts
+    from rnnmem.app.models import _load_or_fallback
     from rnnmem.settings import load_settings
 
     ui.configure_runtime()
     settings = load_settings()
     models = []
     for unit in args.units:
-        model, notice = ui._load(settings.reference(unit), unit)
-        models.append(ui.LoadedModel(unit, model, settings.reference(unit), notice))
+        loaded = _load_or_fallback(settings.reference(unit), unit)
+        models.append(ui.ShownModel(unit, loaded, loaded.notice))
     base = text_of(args.chars, ui.WALKTHROUGH_TEXT)
     lines = []
 
@@ -126,8 +128,8 @@ def server_figures(args) -> list[str]:
 def rerun_figures(args) -> list[str]:
     from streamlit.testing.v1 import AppTest
 
-    from rnnmem import ui
-    from rnnmem.ui import UNIT_LABELS
+    from rnnmem import app as ui
+    from rnnmem.app import UNIT_LABELS
 
     units = [UNIT_LABELS[u] for u in args.units]
     lines = []
@@ -166,7 +168,7 @@ def rerun_figures(args) -> list[str]:
 def browser_figures(args) -> list[str]:
     from playwright.sync_api import sync_playwright
 
-    from rnnmem.ui import UNIT_LABELS
+    from rnnmem.app import UNIT_LABELS
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

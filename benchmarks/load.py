@@ -47,7 +47,9 @@ CHROMIUM = os.environ.get("RNNMEM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ACTION_TIMEOUT = 120.0  # seconds without the end of a rerun: an error
-UNIT_LABELS = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM", "nlstm": "NLSTM"}
+from rnnmem.units import REGISTRY  # noqa: E402 (after the path is set)
+
+UNIT_LABELS = {unit.id: unit.label for unit in REGISTRY.values()}  # what the app's links carry
 SENTENCES = [
     "the united states of america is a country in north america",
     "the history of the city begins with the arrival of people from the south",

@@ -2,23 +2,22 @@
 
 import streamlit as st
 
-from rnnmem import charts, ui
-from rnnmem.settings import EVALUATION_SPLITS, SettingsError, model_directory, read_evaluation
+from rnnmem import app
 
-ui.header("Accuracy",
+app.header("Accuracy",
           "How often the word being typed is the top suggestion (top-1), or among the top 2 or 3, after 0, 1, "
           "2, … of its letters. At 0 letters the model has only the context to go on.")
-settings = ui.app_settings()
-ui.check_link(["split", "topk", "article", "maxseen", "eval"])
-ui.check_bool("article", "article overlay")
-ui.check_text("eval", ui.MAX_EVAL_TEXT)
+settings = app.app_settings()
+app.check_link(["split", "topk", "article", "maxseen", "eval"])
+app.check_bool("article", "article overlay")
+app.check_text("eval", app.MAX_EVAL_TEXT)
 TOPK = ["top-1", "top-2", "top-3"]
-ui.check_choice("split", EVALUATION_SPLITS, "split")
-ui.check_choices("topk", TOPK, "top-k curves")
-ui.check_int("maxseen", 1, 40, "characters-seen range", "showing up to 15")
+app.check_choice("split", app.EVALUATION_SPLITS, "split")
+app.check_choices("topk", TOPK, "top-k curves")
+app.check_int("maxseen", 1, 40, "characters-seen range", "showing up to 15")
 
 controls = st.columns([1.2, 2, 1.6, 2], vertical_alignment="bottom")
-split = controls[0].segmented_control("Split", EVALUATION_SPLITS, default="test", key="split", bind="query-params",
+split = controls[0].segmented_control("Split", app.EVALUATION_SPLITS, default="test", key="split", bind="query-params",
                                       help="Which held-out part of the corpus the stored evaluation scored.")
 topk = controls[1].pills("Curves", TOPK, default=TOPK, selection_mode="multi", key="topk", bind="query-params")
 overlay = controls[2].toggle("Article's curves", value=True, key="article", bind="query-params",
@@ -26,62 +25,62 @@ overlay = controls[2].toggle("Article's curves", value=True, key="article", bind
 max_seen = controls[3].slider("Characters seen up to", 1, 40, value=15, key="maxseen", bind="query-params")
 
 split = split or "test"  # the segmented control can be emptied
-units = ui.require_units(settings)
-models = ui.load_models(settings, units)
+units = app.require_units(settings)
+models = app.load_models(settings, units)
 ks = [int(label[-1]) for label in TOPK if label in (topk or [])]
 if not ks:
-    ui.stop("Select at least one of the top-1, top-2 and top-3 curves.")
+    app.stop("Select at least one of the top-1, top-2 and top-3 curves.")
 
 series, missing = [], []
 for item in models:
     try:
-        evaluation = read_evaluation(model_directory(item.model), split)
-    except SettingsError as error:
-        st.warning(ui.plain(f"{item.name}: {error}"), icon=":material/warning:")
+        evaluation = app.read_evaluation(item.loaded.files_dir, split)
+    except app.SettingsError as error:
+        st.warning(app.plain(f"{item.name}: {error}"), icon=":material/warning:")
         continue
     if evaluation is None:
         missing.append(item)
     else:
         series.append((item.unit, "this app's model", evaluation))
 if overlay:
-    article = charts.load_article_accuracy()
-    series += [(item.unit, charts.ARTICLE_SOURCE, article[item.unit]) for item in models if item.unit in article]
+    article = app.charts.load_article_accuracy()
+    series += [(item.unit, app.charts.ARTICLE_SOURCE, article[item.unit]) for item in models if item.unit in article]
 if missing:
     names = ", ".join(f"{item.name} ({item.source})" for item in missing)
-    st.info(ui.plain(f"No stored {split} evaluation for {names} yet: "
+    st.info(app.plain(f"No stored {split} evaluation for {names} yet: "
                      f"python -m rnnmem evaluate MODEL --corpus CORPUS --split {split} --json writes it. "
                      "Score your own text below meanwhile."), icon=":material/info:")
 if series:
-    frame = charts.accuracy_frame(series, topk=ks, max_seen=int(max_seen))
-    st.altair_chart(charts.accuracy_chart(frame), width="stretch",
+    frame = app.charts.accuracy_frame(series, topk=ks, max_seen=int(max_seen))
+    st.altair_chart(app.charts.accuracy_chart(frame), width="stretch",
                     alt="Accuracy against characters of the word seen, one colour per unit")
     with st.expander("Numbers"):
         st.dataframe(frame, hide_index=True, width="stretch")
     for unit, source, evaluation in series:
-        if source != charts.ARTICLE_SOURCE:
-            st.caption(ui.plain(f"{charts.UNIT_NAMES[unit]}: {evaluation.get('chars', 0):,} characters of "
+        if source != app.charts.ARTICLE_SOURCE:
+            st.caption(app.plain(f"{app.charts.UNIT_NAMES[unit]}: {evaluation.get('chars', 0):,} characters of "
                                 f"{evaluation.get('corpus', 'the corpus')} ({evaluation.get('split', split)} split), "
                                 f"cross-entropy {evaluation.get('cross_entropy', float('nan')):.3f} nats."))
 
 st.subheader("Your own text", divider="gray")
-pasted = st.text_area(f"Paste text to score (up to {ui.MAX_EVAL_TEXT:,} characters)", value="", key="eval",
-                      bind="query-params", max_chars=ui.MAX_EVAL_TEXT, height=120,
+pasted = st.text_area(f"Paste text to score (up to {app.MAX_EVAL_TEXT:,} characters)", value="", key="eval",
+                      bind="query-params", max_chars=app.MAX_EVAL_TEXT, height=120,
                       placeholder="Paste a paragraph or two, then Ctrl+Enter.")
-ui.keep_link_short("eval", pasted, keep="head")
+app.keep_link_short("eval", pasted, keep="head")
 if pasted and pasted.strip():
     own = []
     for item in models:
         with st.spinner(f"Scoring {item.name} on your text…"):
             try:
-                result = ui.accuracy(item.key, item.model, pasted)
-            except ValueError as error:  # InputError: nothing scorable
-                st.warning(ui.plain(f"{item.name}: {error}"), icon=":material/warning:")
+                result = app.accuracy(item.key, item.model, pasted)
+            except app.InputError as error:  # nothing scorable
+                st.warning(app.plain(f"{item.name}: {error}"), icon=":material/warning:")
                 continue
         own.append((item.unit, "your text", result))
     if own:
-        frame = charts.accuracy_frame(own, topk=ks, max_seen=int(max_seen))
-        st.altair_chart(charts.accuracy_chart(frame, height=340), width="stretch",
+        frame = app.charts.accuracy_frame(own, topk=ks, max_seen=int(max_seen))
+        st.altair_chart(app.charts.accuracy_chart(frame, height=340), width="stretch",
                         alt="Accuracy on your text against characters of the word seen")
-        st.caption(ui.plain(" · ".join(f"{charts.UNIT_NAMES[unit]}: {r['chars']:,} characters, cross-entropy "
+        st.caption(app.plain(" · ".join(f"{app.charts.UNIT_NAMES[unit]}: {r['chars']:,} characters, cross-entropy "
                                        f"{r['cross_entropy']:.3f}" for unit, _, r in own)
                             + ". A short text gives noisy curves: the counts are in the tooltips."))

@@ -3,43 +3,43 @@
 import pandas as pd
 import streamlit as st
 
-from rnnmem import ui
+from rnnmem import app
 
-ui.header("Autocomplete",
+app.header("Autocomplete",
           "Each model reads the text one character at a time; the suggestions are its most likely words for "
           "the word being typed. Delete letters to see what the models guess from the context alone.")
-settings = ui.app_settings()
-ui.check_link(["text", "k"])
-ui.check_text("text", ui.MAX_RAW_TEXT)
-ui.check_int("k", 1, 10, "number of suggestions", "showing 5")
+settings = app.app_settings()
+app.check_link(["text", "k"])
+app.check_text("text", app.MAX_RAW_TEXT)
+app.check_int("k", 1, 10, "number of suggestions", "showing 5")
 
 left, right = st.columns([5, 1], vertical_alignment="bottom")
-raw = left.text_input("Type here", value=ui.AUTOCOMPLETE_EXAMPLE, key="text", bind="query-params",
-                      live="150ms", max_chars=ui.MAX_RAW_TEXT,
+raw = left.text_input("Type here", value=app.AUTOCOMPLETE_EXAMPLE, key="text", bind="query-params",
+                      live="150ms", max_chars=app.MAX_RAW_TEXT,
                       help="Letters, digits and spaces count (other characters act as spaces). "
                            "Suggestions follow as you type.")
-ui.keep_link_short("text", raw, keep="tail")
-k = right.slider("Suggestions", 1, ui.MAX_SUGGESTIONS, value=5, key="k", bind="query-params")
+app.keep_link_short("text", raw, keep="tail")
+k = right.slider("Suggestions", 1, app.MAX_SUGGESTIONS, value=5, key="k", bind="query-params")
 
-units = ui.require_units(settings)
-text = ui.usable_text(raw, keep="tail", empty_message="Type a few letters to see suggestions.")
-models = ui.load_models(settings, units)
+units = app.require_units(settings)
+text = app.usable_text(raw, keep="tail", empty_message="Type a few letters to see suggestions.")
+models = app.load_models(settings, units)
 
 # One forward pass per unit serves the suggestions for the end of the text and the letter-by-letter table:
 # the model's answers after every character from the last word's leading space (the context alone) on.
 end = len(text.rstrip(" "))
 start = text.rfind(" ", 0, end)
 first = max(start, len(text) - 25)
-answers = {item.unit: ui.suggestions_by_prefix(item.key, item.model, text, first) for item in models}
+answers = {item.unit: app.suggestions_by_prefix(item.key, item.model, text, first) for item in models}
 
 # The suggestions for the end of the text, one column per unit.
 prefix = text.rsplit(" ", 1)[-1]
-st.caption(f"Completing **{ui.plain(prefix)}**" if prefix else "Predicting the next word")
+st.caption(f"Completing **{app.plain(prefix)}**" if prefix else "Predicting the next word")
 for column, item in zip(st.columns(len(models), border=True), models):
     with column:
-        ui.model_heading(item)
+        app.model_heading(item)
         result = answers[item.unit][-1]
-        ui.suggestion_list(result.words[:int(k)], result.probabilities[:int(k)])
+        app.suggestion_list(result.words[:int(k)], result.probabilities[:int(k)])
 
 # The top suggestion after every character of the last word: how each guess sharpens letter by letter.
 rows = []

@@ -4,53 +4,52 @@ import json
 
 import streamlit as st
 
-from rnnmem import charts, ui, walkthrough
-from rnnmem.text import normalize
+from rnnmem import app
 
-ui.header("Connectivity",
+app.header("Connectivity",
           "Select a character by clicking it (or by hovering, if switched on). Every earlier character is "
           "coloured by its connectivity to the desired output there (the squared gradient of the desired word's "
           "logit with respect to that input character, scaled by its row's maximum), from teal-blue (none) to "
           "green (the strongest), as in the article.")
-settings = ui.app_settings()
-ui.check_link(["text", "pos", "hover", "colours", "article"])
-ui.check_bool("hover", "hover")
-ui.check_bool("article", "article's models")
-ui.check_choice("colours", list(charts.COLOUR_MAPPINGS), "colours")
-ui.check_text("text", ui.MAX_RAW_TEXT)
-WALKTHROUGH = normalize(ui.WALKTHROUGH_TEXT)
-MOMENTS = [(moment, moment.position(WALKTHROUGH)) for moment in ui.WALKTHROUGH_MOMENTS]
+settings = app.app_settings()
+app.check_link(["text", "pos", "hover", "colours", "article"])
+app.check_bool("hover", "hover")
+app.check_bool("article", "article's models")
+app.check_choice("colours", list(app.charts.COLOUR_MAPPINGS), "colours")
+app.check_text("text", app.MAX_RAW_TEXT)
+WALKTHROUGH = app.normalize(app.WALKTHROUGH_TEXT)
+MOMENTS = [(moment, moment.position(WALKTHROUGH)) for moment in app.WALKTHROUGH_MOMENTS]
 
 
 def show_moment(index: int) -> None:
     """A walkthrough button: the article's paragraph with the moment's character selected."""
-    st.session_state["text"] = ui.WALKTHROUGH_TEXT
+    st.session_state["text"] = app.WALKTHROUGH_TEXT
     st.session_state["pos"] = MOMENTS[index][1]
 
 
 def pick(chart_key: str) -> None:
     """A click (or hover) in a unit's text selects that character for every unit."""
-    position = ui.picked_position(chart_key)
+    position = app.picked_position(chart_key)
     if position is not None:
         st.session_state["pos"] = position
 
 
-raw = st.text_area("Text", value=ui.WALKTHROUGH_TEXT, key="text", bind="query-params", max_chars=ui.MAX_RAW_TEXT,
+raw = st.text_area("Text", value=app.WALKTHROUGH_TEXT, key="text", bind="query-params", max_chars=app.MAX_RAW_TEXT,
                    height=90, help="Any text; letters, digits and spaces count. Press Ctrl+Enter to apply.")
-ui.keep_link_short("text", raw, keep="head")
+app.keep_link_short("text", raw, keep="head")
 st.caption("The article's walkthrough: one click each.")
 for index, (column, (moment, _)) in enumerate(zip(st.columns(len(MOMENTS)), MOMENTS)):
     column.button(moment.label, key=f"moment_{index}", on_click=show_moment, args=(index,), width="stretch")
 
-units = ui.require_units(settings)
-text = ui.usable_text(raw, keep="head", empty_message="Enter some text: letters, digits and spaces.")
+units = app.require_units(settings)
+text = app.usable_text(raw, keep="head", empty_message="Enter some text: letters, digits and spaces.")
 
 last = len(text) - 1
 default_position = MOMENTS[0][1] if text == WALKTHROUGH else last
-requested = ui.int_param("pos")
+requested = app.int_param("pos")
 if requested is not None and not 0 <= requested <= last:
     default_position = min(max(requested, 0), last)  # a link's position past the text: the nearest end
-ui.check_int("pos", 0, last, "selected character", f"selecting character {default_position} instead")
+app.check_int("pos", 0, last, "selected character", f"selecting character {default_position} instead")
 if isinstance(st.session_state.get("pos"), int) and not 0 <= st.session_state["pos"] <= last:
     st.session_state["pos"] = min(max(st.session_state["pos"], 0), last)  # a shorter text: keep in range
 left, right = st.columns([5, 1], vertical_alignment="bottom")
@@ -60,10 +59,10 @@ hover = right.toggle("Select by hovering", value=False, key="hover", bind="query
 colour_column, article_column = st.columns([2, 3], vertical_alignment="bottom")
 colours = colour_column.segmented_control(
     # no format_func: a bound widget puts its option labels in the link, and these are short and stable
-    "Colours", list(charts.COLOUR_MAPPINGS), default="article", key="colours", bind="query-params", required=True,
+    "Colours", list(app.charts.COLOUR_MAPPINGS), default="article", key="colours", bind="query-params", required=True,
     help="The article's colours: opaque viridis from teal-blue to green. Faded: the same colours fading onto "
          "white by a square-root opacity, which keeps faint long-range links visible.") or "article"
-colour_column.vega_lite_chart(spec=json.loads(charts.connectivity_legend_spec(colours)), width="content",
+colour_column.vega_lite_chart(spec=json.loads(app.charts.connectivity_legend_spec(colours)), width="content",
                               theme=None, alt="The colour scale: connectivity divided by its row's maximum, 0 to 1")
 on_walkthrough = text == WALKTHROUGH
 show_article = article_column.toggle(
@@ -73,38 +72,38 @@ show_article = article_column.toggle(
          "predictions and connectivity its authors published for this paragraph (MIT licence). Only for the "
          "walkthrough paragraph.") and on_walkthrough
 
-st.markdown(f"Selected: character **{position}**, “{ui.plain(text[position].replace(' ', '␣'))}”, in "
-            f"“{ui.plain(text[max(0, position - 30):position + 1].lstrip())}”")
+st.markdown(f"Selected: character **{position}**, “{app.plain(text[position].replace(' ', '␣'))}”, in "
+            f"“{app.plain(text[max(0, position - 30):position + 1].lstrip())}”")
 for moment, moment_position in MOMENTS:
     if text == WALKTHROUGH and position == moment_position:
         st.info(moment.explanation + " The shipped models are much smaller than the article's, so they may "
                 "behave differently: compare them with the article's own rows.", icon=":material/school:")
 
 select_on = "pointerover" if hover else "click"
-models = ui.load_models(settings, units)
+models = app.load_models(settings, units)
 for item in models:
     with st.container(border=True):
-        ui.model_heading(item)
+        app.model_heading(item)
         chart_column, words_column = st.columns([4, 1])
         with chart_column, st.spinner(f"Computing {item.name} connectivity for this text…"):
-            result = ui.connectivity_view(item, text, position)
-            ui.connectivity_chart(item.unit, item.name, result, position, select_on=select_on, on_pick=pick,
+            result = app.connectivity_view(item, text, position)
+            app.connectivity_chart(item.unit, item.name, result, position, select_on=select_on, on_pick=pick,
                                   colours=colours)
         with words_column:
-            ui.explained_word(result, position)
-            ui.suggestion_list(result.top_words[position], result.top_probabilities[position],
+            app.explained_word(result, position)
+            app.suggestion_list(result.top_words[position], result.top_probabilities[position],
                                desired=result.desired[position])
-    if show_article and item.unit in walkthrough.ARTICLE_UNITS:
-        published = walkthrough.article_walkthrough(item.unit)
+    if show_article and item.unit in app.walkthrough.ARTICLE_UNITS:
+        published = app.walkthrough.article_walkthrough(item.unit)
         with st.container(border=True):
-            st.markdown(f"**{ui.plain(item.name)} · {ui.plain(walkthrough.ARTICLE_SOURCE)}**")
+            st.markdown(f"**{app.plain(item.name)} · {app.plain(app.walkthrough.ARTICLE_SOURCE)}**")
             st.caption("2×600, trained 2 epochs on text8 on a GPU; the data its authors published for this "
                        "paragraph (MIT licence), not computed here.")
             chart_column, words_column = st.columns([4, 1])
             with chart_column:
-                ui.connectivity_chart(f"article_{item.unit}", f"The article's {item.name}", published, position,
+                app.connectivity_chart(f"article_{item.unit}", f"The article's {item.name}", published, position,
                                       select_on=select_on, on_pick=pick, colours=colours)
             with words_column:
-                ui.explained_word(published, position)
-                ui.suggestion_list(published.top_words[position], published.top_probabilities[position],
+                app.explained_word(published, position)
+                app.suggestion_list(published.top_words[position], published.top_probabilities[position],
                                    desired=published.desired[position])

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from rnnmem import ui
+from rnnmem import app
 
-ui.header("Visualizing memorization in RNNs",
+app.header("Visualizing memorization in RNNs",
           "Character-level recurrent networks that complete the word you are typing, after the Distill "
           "article by Andreas Madsen (2019). Which of the earlier characters does each kind of unit use?")
-ui.check_link([])
+app.check_link([])
 
 st.markdown(
     "Each model reads text one character at a time and, at every character, predicts the word being typed. "

@@ -3,32 +3,31 @@
 import pandas as pd
 import streamlit as st
 
-from rnnmem import charts, ui
-from rnnmem.settings import SettingsError, model_directory, read_training
+from rnnmem import app
 
-ui.header("Training",
+app.header("Training",
           "Cross-entropy of each model while it learned: on its training batches, and on a held-out validation "
           "subset (full softmax) at every checkpoint.")
-settings = ui.app_settings()
-ui.check_link(["x", "logy", "measure"])
-ui.check_bool("logy", "log scale")
+settings = app.app_settings()
+app.check_link(["x", "logy", "measure"])
+app.check_bool("logy", "log scale")
 AXES = {"chars": "characters seen", "steps": "steps", "time": "time"}
-ui.check_choice("x", list(AXES), "x axis")
-ui.check_choice("measure", list(charts.MEMORY_MEASURES), "memory measure")
+app.check_choice("x", list(AXES), "x axis")
+app.check_choice("measure", list(app.charts.MEMORY_MEASURES), "memory measure")
 
 left, right = st.columns([3, 1], vertical_alignment="bottom")
 x = left.segmented_control("Against", list(AXES), default="chars", format_func=AXES.get, key="x",
                            bind="query-params")
 log_y = right.toggle("Log scale", value=False, key="logy", bind="query-params")
 
-units = ui.require_units(settings)
-models = ui.load_models(settings, units)
+units = app.require_units(settings)
+models = app.load_models(settings, units)
 logs, summaries, missing = {}, [], []
 for item in models:
     try:
-        rows, summary = read_training(model_directory(item.model))
-    except SettingsError as error:
-        st.warning(ui.plain(f"{item.name}: {error}"), icon=":material/warning:")
+        rows, summary = app.read_training(item.loaded.files_dir)
+    except app.SettingsError as error:
+        st.warning(app.plain(f"{item.name}: {error}"), icon=":material/warning:")
         continue
     if rows:
         logs[item.unit] = rows
@@ -42,21 +41,21 @@ for item in models:
                           "final train loss": summary.get("final_train_loss"),
                           "final valid loss": summary.get("final_valid_loss")})
 
-frame = charts.loss_frame(logs)
+frame = app.charts.loss_frame(logs)
 if missing:
-    st.info(ui.plain("No logged losses for " + ", ".join(f"{i.name} ({i.source})" for i in missing)
+    st.info(app.plain("No logged losses for " + ", ".join(f"{i.name} ({i.source})" for i in missing)
                      + ": its training_log.csv is empty or absent (Hub models' logs are not downloaded)."),
             icon=":material/info:")
 if frame.empty:
-    ui.stop("None of the selected models has logged losses yet.")
-sparse = [charts.UNIT_NAMES[u] for u, rows in logs.items() if len(rows) < 2]
+    app.stop("None of the selected models has logged losses yet.")
+sparse = [app.charts.UNIT_NAMES[u] for u, rows in logs.items() if len(rows) < 2]
 if sparse:
-    st.caption(ui.plain(f"Only one logged point so far for {', '.join(sparse)}: the curve is a single dot."))
-st.altair_chart(charts.loss_chart(frame, x=x or "chars", log_y=bool(log_y)), width="stretch",
+    st.caption(app.plain(f"Only one logged point so far for {', '.join(sparse)}: the curve is a single dot."))
+st.altair_chart(app.charts.loss_chart(frame, x=x or "chars", log_y=bool(log_y)), width="stretch",
                 alt="Training and validation loss against training progress, one colour per unit")
 
 st.subheader("Memory while training")
-memory = charts.memory_frame(logs)
+memory = app.charts.memory_frame(logs)
 if memory.empty:
     st.info("None of these logs has the memory measure: it is logged from this version of the training loop "
             "on (the columns context_share, d50 and d90 of training_log.csv).", icon=":material/info:")
@@ -66,9 +65,9 @@ else:
                "(d50, d90), and its share on characters before the current word (context share). The "
                "article's 2×600 GRU, LSTM and Nested LSTM reach a mean d90 of 31.6, 15.3 and 2.6 characters "
                "on its walkthrough paragraph.")
-    measure = st.segmented_control("Measure", list(charts.MEMORY_MEASURES), default="d90", key="measure",
+    measure = st.segmented_control("Measure", list(app.charts.MEMORY_MEASURES), default="d90", key="measure",
                                    bind="query-params", required=True) or "d90"
-    st.altair_chart(charts.memory_chart(memory, measure, x=x or "chars"), width="stretch",
+    st.altair_chart(app.charts.memory_chart(memory, measure, x=x or "chars"), width="stretch",
                     alt="The memory measure against training progress, one colour per unit")
 
 if summaries:

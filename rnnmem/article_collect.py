@@ -18,12 +18,14 @@ from pathlib import Path
 
 import torch
 
-from .analysis import accuracy_by_chars_seen, sample_text_from_vocabulary
-from .charts import load_article_accuracy
-from .model import UNIT_NAMES, AutocompleteRNN
+from .accuracy import accuracy_by_chars_seen, sample_text_from_vocabulary
+from .article_data import load_article_accuracy
+from .errors import PackError
 from .memory_report import memory_report
+from .model import AutocompleteRNN
 from .modelcard import write_model_card
 from .packing import unpack_parts
+from .units import UNIT_NAMES
 
 # Files of a run's model directory kept beside the weights (the card is written anew).
 KEPT_FILES = ("training_log.csv", "training_config.json", "training_summary.json", "evaluation_test.json",
@@ -48,13 +50,13 @@ def collect(folders: list[Path], dest: Path, *, max_shard_size: int = MAX_SHARD_
             for unit, directory in unpack_parts(Path(folder), Path(staging) / str(i)).items():
                 unpacked[unit] = directory
         if not unpacked:
-            raise ValueError(f"no complete model pack in {', '.join(map(str, folders))}")
+            raise PackError(f"no complete model pack in {', '.join(map(str, folders))}")
         for unit, directory in sorted(unpacked.items()):
             collected[unit] = _ship(directory, dest / unit, max_shard_size, corpus, memory_positions)
             log(f"{unit}: {_weights_bytes(collected[unit]) / 1e6:.1f} MB in {collected[unit]}")
     total = sum(_weights_bytes(directory) for directory in dest.iterdir() if directory.is_dir())
     if total > max_total_bytes:
-        raise ValueError(f"the set's weights take {total / 1e6:.1f} MB, over {max_total_bytes / 1e6:.0f} MB")
+        raise PackError(f"the set's weights take {total / 1e6:.1f} MB, over {max_total_bytes / 1e6:.0f} MB")
     return collected
 
 

@@ -56,12 +56,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .analysis import accuracy_by_chars_seen
-from .dataset import DatasetConfig, PreparedDataset, load_dataset, prepare_dataset
-from .model import UNITS, AutocompleteRNN, ModelConfig
+from .accuracy import accuracy_by_chars_seen
+from .dataset import DatasetConfig, PreparedDataset, load_dataset, make_batch, prepare_dataset
+from .losses import validation_loss
+from .model import AutocompleteRNN, ModelConfig
 from .packing import PACK_OVERHEAD_BYTES, PART_BYTES, check_return_limits, pack_directory
-from .train import (TrainConfig, epoch_order, finish, learning_rate_at, make_batch, training_sequences,
-                    validation_loss)
+from .runconfig import TrainConfig, learning_rate_at
+from .runfiles import CorpusFacts, finish
+from .train import epoch_order, training_sequences
+from .units import UNITS
 
 RUN_LOG = "run.log"
 # How a unit's training ended (said after "it" in the logs and model cards).
@@ -553,7 +556,7 @@ class UnitRun:
                  "wall_seconds": round(time.monotonic() - self.unit_started, 1), "stopped": stopped,
                  "characters_trained": self.progress["chars_seen"], "target_characters": self.target,
                  "best_valid_loss": round(valid, 5), "time_budget_seconds": self.config.time_budget}
-        finish(snapshot, self.directory, self.train_config, self.dataset, progress, self.log_rows, self.device,
+        finish(snapshot, self.directory, self.train_config, CorpusFacts.of(self.dataset), progress, self.log_rows, self.device,
                dtype=torch.float16, max_shard_size=self.config.max_shard_size, extra=extra)
         (self.directory / RUN_CONFIG_FILE).write_text(json.dumps(
             {"run": asdict(self.config), "plan": asdict(self.plan), "probe": [asdict(t) for t in self.probed]},

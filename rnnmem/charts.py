@@ -1,39 +1,28 @@
-"""Altair charts for the app: accuracy by characters seen, training curves, and the clickable text of the
-connectivity view. Pure functions of plain data (no Streamlit), so tests can inspect the specs.
+"""Altair charts for the app: accuracy by characters seen, training curves and the memory measure; the
+clickable text of the connectivity view is rnnmem.textchart (its names are also here). Pure functions of
+plain data (no Streamlit), so tests can inspect the specs.
 
 User text only ever reaches a chart as data in text marks and tooltips; Vega draws it as text.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from importlib import resources
 
 import altair as alt
-import numpy as np
 import pandas as pd
 
-from .model import UNIT_NAMES, UNITS
+from .article_data import load_article_accuracy  # noqa: F401 (the pages read it here)
+from .textchart import (ARTICLE_EXTENT, COLOUR_MAPPINGS, CONNECTIVITY_SCHEME, DARK_TEXT, LATER_TEXT,  # noqa: F401
+                        LIGHT_TEXT, TEXT_COLUMNS,
+                        connectivity_legend, connectivity_legend_spec, connectivity_text_chart, connectivity_text_frame,
+                        connectivity_text_spec, text_layout)
+from .units import REGISTRY, UNIT_NAMES, UNITS
 
-# One colour per unit everywhere in the app (Tableau 10, which Altair and Streamlit also use).
-UNIT_COLOURS = {"rnn": "#8c8c8c", "gru": "#4c78a8", "lstm": "#f58518", "nlstm": "#54a24b"}
+UNIT_COLOURS = {unit.id: unit.colour for unit in REGISTRY.values()}  # one colour per unit everywhere
 TOPK_DASHES = {"top-1": [1, 0], "top-2": [6, 3], "top-3": [2, 2]}
 ARTICLE_SOURCE = "article (2×600, GPU)"
-# The article's unit names in its published numbers -> our unit ids.
-ARTICLE_UNITS = {"GRU": "gru", "LSTM": "lstm", "Nested LSTM": "nlstm"}
-# The article fills each character with viridis(0.29 + r·(2/3 − 0.29)), r = connectivity / row maximum:
-# opaque cells from teal-blue (no link) to green (the strongest), with light text on them.
-ARTICLE_EXTENT = [0.29, 2 / 3]
-CONNECTIVITY_SCHEME = alt.SchemeParams(name="viridis", extent=ARTICLE_EXTENT)
-# How a row's scaled connectivity becomes colour: the article's mapping (default), or "faded": the same
-# colours fading into the background by a square-root opacity (faint links stay visible on white).
-COLOUR_MAPPINGS = {"article": "the article's colours", "faded": "faded onto white"}
-LIGHT_TEXT, DARK_TEXT, LATER_TEXT = "#f7f7f7", "#1a1a1a", "#a0a0a0"
-TEXT_COLUMNS = 64  # characters per line of the connectivity text
-CELL_WIDTH, CELL_HEIGHT = 11, 22  # pixels per character cell (monospace)
 
 
 def unit_colour_scale(names: Iterable[str] | None = None) -> alt.Scale:
@@ -50,22 +39,6 @@ def _stroke_legend(title: str) -> alt.Legend:
 
 
 # ---- accuracy given characters seen ------------------------------------------------------------------
-
-def load_article_accuracy() -> dict[str, dict]:
-    """The article's published accuracy curves, by our unit id, in the shape of an evaluation file
-    (``accuracy_by_chars_seen`` with top1/top2/top3; no counts). Trailing all-zero columns are dropped:
-    they mark word lengths the authors' test split did not have, not zero accuracy."""
-    text = resources.files("rnnmem").joinpath("data/article_accuracy.json").read_text(encoding="utf-8")
-    data = json.loads(text)
-    curves = {}
-    for name, unit in ARTICLE_UNITS.items():
-        rows = [list(map(float, row)) for row in data[name]]
-        n = len(rows[0])
-        while n > 0 and all(row[n - 1] == 0 for row in rows):
-            n -= 1
-        curves[unit] = {"accuracy_by_chars_seen": {f"top{k + 1}": rows[k][:n] for k in range(3)}, "counts": None}
-    return curves
-
 
 def accuracy_frame(series: Iterable[tuple[str, str, Mapping]], topk: Sequence[int] = (1, 2, 3),
                    max_seen: int | None = None) -> pd.DataFrame:
@@ -206,169 +179,8 @@ def memory_chart(frame: pd.DataFrame, measure: str = "d90", *, x: str = "chars",
     )
 
 
-# ---- the connectivity text -----------------------------------------------------------------------------
-
-def text_layout(text: str, columns: int = TEXT_COLUMNS) -> list[tuple[int, int]]:
-    """(line, column) of every character, wrapping at word boundaries like running text: a word that does
-    not fit with the space after it starts the next line (its leading space ends the previous one), so no
-    line starts with a space; a word longer than a line is split where it falls."""
-    if columns < 2:
-        raise ValueError("columns must be at least 2")
-    places: list[tuple[int, int]] = []
-    line = col = 0
-    i = 0
-    while i < len(text):
-        if text[i] == " ":
-            if col >= columns:
-                line, col = line + 1, 0
-            places.append((line, col))
-            col += 1
-            i += 1
-            continue
-        end = text.find(" ", i)
-        end = len(text) if end < 0 else end
-        length = end - i
-        if col > 0 and col + length + 1 > columns and length + 1 <= columns:
-            line, col = line + 1, 0
-        for _ in range(i, end):
-            if col >= columns:
-                line, col = line + 1, 0
-            places.append((line, col))
-            col += 1
-        i = end
-    return places
-
-
-def connectivity_text_frame(text: str, scaled: np.ndarray, position: int, raw: np.ndarray | None = None,
-                            columns: int = TEXT_COLUMNS) -> pd.DataFrame:
-    """One row per character: where it is drawn, its scaled connectivity to the output at ``position``
-    (0 after it), and whether it is before, at or after the selected character."""
-    places = text_layout(text, columns)
-    index = np.arange(len(text))
-    state = np.where(index < position, "context", np.where(index == position, "selected", "later"))
-    is_space = np.array([c == " " for c in text], dtype=bool)
-    seen = index - np.maximum.accumulate(np.where(is_space, index, 0))  # letters of the word seen
-    frame = pd.DataFrame({
-        "index": index,
-        "char": list(text),
-        "line": [p[0] for p in places],
-        "col": [p[1] for p in places],
-        "connectivity": np.where(index <= position, np.asarray(scaled, dtype=float), 0.0),
-        "raw": np.where(index <= position, np.asarray(raw if raw is not None else scaled, dtype=float), 0.0),
-        "state": state,
-        "seen": seen,
-    })
-    frame["x"] = frame["col"] * CELL_WIDTH
-    frame["y"] = frame["line"] * CELL_HEIGHT
-    frame["label"] = frame["char"].where(frame["char"] != " ", "␣")
-    return frame
-
-
-def connectivity_text_chart(frame: pd.DataFrame, *, select_on: str = "click", name: str = "pick",
-                            columns: int = TEXT_COLUMNS, colours: str = "article") -> alt.LayerChart:
-    """The text as a grid of character cells, each character up to the selected one filled by its
-    connectivity (``colours``: a key of COLOUR_MAPPINGS), the selected character outlined, a legend for
-    the scale below. Clicking (or, with ``select_on="pointerover"``, hovering) a cell selects it through
-    the point selection ``name``."""
-    lines = int(frame["line"].max()) + 1 if len(frame) else 1
-    return _text_chart(frame, columns * CELL_WIDTH, lines * CELL_HEIGHT, select_on, name, colours)
-
-
-def connectivity_text_spec(frame: pd.DataFrame, *, select_on: str = "click", name: str = "pick",
-                           columns: int = TEXT_COLUMNS, colours: str = "article") -> dict:
-    """``connectivity_text_chart`` as a Vega-Lite dict, fast: the chart is built and validated once per
-    (select_on, name), then each call only fills in this text's rows and size. Building and validating
-    the Altair chart costs ~60 ms, too slow to redraw four units within the 100 ms a click may take."""
-    spec = json.loads(_text_spec_template(select_on, name, colours))
-    lines = int(frame["line"].max()) + 1 if len(frame) else 1
-    spec["width"], spec["height"] = columns * CELL_WIDTH, lines * CELL_HEIGHT
-    for axis, extent in (("x", spec["width"]), ("y", spec["height"])):  # the pixel scales span the grid
-        for layer in spec["layer"]:
-            layer["encoding"][axis]["scale"] = {"domain": [0, extent], "range": [0, extent]}
-    spec["datasets"] = {"chars": frame}
-    return spec
-
-
-@functools.lru_cache(maxsize=16)
-def _text_spec_template(select_on: str, name: str, colours: str) -> str:
-    return json.dumps(_text_chart(alt.NamedData("chars"), 0, 0, select_on, name, colours).to_dict())
-
-
-def connectivity_legend(colours: str = "article", *, width: int = 260) -> alt.Chart:
-    """The colour scale of the connectivity text, once per page: a strip of cells from r = 0 (no link)
-    to r = 1 (the row's strongest link), coloured exactly as the text's cells are."""
-    if colours not in COLOUR_MAPPINGS:
-        raise ValueError(f"unknown colour mapping {colours!r}; expected one of {', '.join(COLOUR_MAPPINGS)}")
-    steps = 21
-    frame = pd.DataFrame({"r": np.linspace(0, 1, steps)})
-    frame["r_end"] = frame["r"] + 1 / (steps - 1)
-    encoding = {"fill": alt.Fill("r:Q", scale=alt.Scale(scheme=CONNECTIVITY_SCHEME, domain=[0, 1]), legend=None)}
-    if colours == "faded":
-        encoding["fillOpacity"] = alt.FillOpacity("r:Q", scale=alt.Scale(type="sqrt", domain=[0, 1], range=[0, 1]),
-                                                  legend=None)
-    return (
-        alt.Chart(frame)
-        .mark_rect()
-        .encode(x=alt.X("r:Q", scale=alt.Scale(domain=[0, 1 + 1 / (steps - 1)], nice=False),
-                        axis=alt.Axis(title="connectivity / row maximum", values=[0, 0.25, 0.5, 0.75, 1],
-                                      format=".2~f", grid=False, domain=False)),
-                x2="r_end:Q", tooltip=[alt.Tooltip("r:Q", title="connectivity / row maximum", format=".2f")],
-                **encoding)
-        # pad: the strip keeps its 14 pixels and the axis goes below it (a "fit" would squeeze it to nothing)
-        .properties(width=width, height=14, autosize=alt.AutoSizeParams(type="pad"))
-        .configure(background="transparent", view=alt.ViewConfig(stroke=None, strokeWidth=0))
-    )
-
-
-@functools.lru_cache(maxsize=len(COLOUR_MAPPINGS))
-def connectivity_legend_spec(colours: str = "article") -> str:
-    """``connectivity_legend`` as Vega-Lite JSON, built once per mapping: building and validating an
-    Altair chart costs tens of milliseconds, and the page draws the scale on every rerun (each click)."""
-    return json.dumps(connectivity_legend(colours).to_dict())
-
-
-def _text_chart(data, width: int, height: int, select_on: str, name: str, colours: str) -> alt.LayerChart:
-    if colours not in COLOUR_MAPPINGS:
-        raise ValueError(f"unknown colour mapping {colours!r}; expected one of {', '.join(COLOUR_MAPPINGS)}")
-    pick = alt.selection_point(name=name, fields=["index"], on=select_on, clear=False, empty=False,
-                               nearest=False, toggle=False)
-    pixel_x = alt.Scale(domain=[0, width], range=[0, width])
-    pixel_y = alt.Scale(domain=[0, height], range=[0, height])  # y grows downwards, like lines of text
-    base = alt.Chart(data).encode(
-        tooltip=[alt.Tooltip("label:N", title="character"), alt.Tooltip("index:Q", title="position"),
-                 alt.Tooltip("seen:Q", title="letters of its word seen"),
-                 alt.Tooltip("connectivity:Q", title="connectivity / max", format=".2f"),
-                 alt.Tooltip("raw:Q", title="connectivity", format=".3g")])
-    # no legend per chart: the page draws one scale (connectivity_legend) above all rows
-    connectivity_fill = alt.Fill("connectivity:Q", scale=alt.Scale(scheme=CONNECTIVITY_SCHEME, domain=[0, 1]),
-                                 legend=None)
-    on_fill = LIGHT_TEXT if colours == "article" else DARK_TEXT
-    cells = base.mark_rect(cornerRadius=2).encode(
-        x=alt.X("x:Q", scale=pixel_x, axis=None),
-        x2=alt.X2("x_end:Q"),
-        y=alt.Y("y:Q", scale=pixel_y, axis=None),
-        y2=alt.Y2("y_end:Q"),
-        fill=alt.condition(alt.datum.state == "later", alt.value(None), connectivity_fill),
-        **({} if colours == "article" else {
-            # faded: opacity on a square-root scale, so faint long-range links still show on white
-            "fillOpacity": alt.FillOpacity("connectivity:Q", scale=alt.Scale(type="sqrt", domain=[0, 1],
-                                                                              range=[0, 1]), legend=None)}),
-        stroke=alt.condition(alt.datum.state == "selected", alt.value("#d62728"), alt.value(None)),
-        strokeWidth=alt.condition(alt.datum.state == "selected", alt.value(2.5), alt.value(0)),
-    ).transform_calculate(x_end=f"datum.x + {CELL_WIDTH - 1}", y_end=f"datum.y + {CELL_HEIGHT - 2}").add_params(pick)
-    letters = base.mark_text(font="monospace", fontSize=15, baseline="middle", align="center").encode(
-        x=alt.X("x_mid:Q", scale=pixel_x, axis=None),
-        y=alt.Y("y_mid:Q", scale=pixel_y, axis=None),
-        text=alt.Text("char:N"),
-        color=alt.condition(alt.datum.state == "later", alt.value(LATER_TEXT), alt.value(on_fill)),
-    ).transform_calculate(x_mid=f"datum.x + {CELL_WIDTH / 2}", y_mid=f"datum.y + {CELL_HEIGHT / 2 - 1}")
-    return (
-        alt.layer(cells, letters)
-        .properties(width=width, height=height)
-        .configure(background="transparent", view=alt.ViewConfig(stroke=None, strokeWidth=0))
-    )
-
-
-__all__ = ["UNIT_COLOURS", "ARTICLE_SOURCE", "COLOUR_MAPPINGS", "ARTICLE_EXTENT", "load_article_accuracy", "accuracy_frame", "accuracy_chart",
-           "loss_frame", "loss_chart", "memory_frame", "memory_chart", "MEMORY_MEASURES", "text_layout", "connectivity_text_frame", "connectivity_text_chart",
-           "connectivity_text_spec", "connectivity_legend", "connectivity_legend_spec"]
+__all__ = ["ARTICLE_EXTENT", "ARTICLE_SOURCE", "COLOUR_MAPPINGS", "CONNECTIVITY_SCHEME", "DARK_TEXT", "LATER_TEXT",
+           "LIGHT_TEXT", "MEMORY_MEASURES", "TEXT_COLUMNS",
+           "UNIT_COLOURS", "accuracy_chart", "accuracy_frame", "connectivity_legend", "connectivity_legend_spec",
+           "connectivity_text_chart", "connectivity_text_frame", "connectivity_text_spec", "load_article_accuracy",
+           "loss_chart", "loss_frame", "memory_chart", "memory_frame", "text_layout", "unit_colour_scale"]

@@ -5,10 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from .errors import quoted
+from .accuracy import accuracy_by_chars_seen
+from .attribution import connectivity, connectivity_matrix
+from .corpus import read_text_file
+from .dataset import UNKNOWN_ID, DatasetConfig, prepare_dataset, sequence_texts
+from .errors import InputError, quoted
+from .inputs import prepare_text, text_sequences
+from .memory import MEASURES, memory_profile
+from .model import AutocompleteRNN
+from .refs import load
+from .suggestions import suggest
 
 
 def positive_int(value: str) -> int:
@@ -62,19 +73,23 @@ def add_commands(sub) -> None:
     p.set_defaults(run=run_memory)
 
 
-def _load(ref: str):
-    from .refs import load_model
+def _load(ref: str) -> tuple[AutocompleteRNN, str]:
+    """The model of a reference, and the reference that names it in reports."""
+    loaded = load(ref)
+    return loaded.model, str(loaded.ref)
 
-    return load_model(ref)
+
+def _dataset_like(model: AutocompleteRNN, corpus: str, data_seed: int):
+    """The corpus prepared as the model's training data was (its vocabulary size and sequence length)."""
+    return prepare_dataset(corpus, DatasetConfig(vocab_words=len(model.words) - 2, max_seq_len=model.config.max_seq_len,
+                                                 seed=data_seed), log=lambda m: print(m, file=sys.stderr))
 
 
 def run_suggest(args) -> int:
-    from .analysis import suggest
-
-    model = _load(args.model)
+    model, source_ref = _load(args.model)
     result = suggest(model, args.text, k=args.k)
     if args.json:
-        print(json.dumps({"model": str(model.source), "unit": model.unit, **result.as_dict()}))
+        print(json.dumps({"model": source_ref, "unit": model.unit, **result.as_dict()}))
     else:
         print(f"{result.text!r} (typing {result.prefix!r}):")
         for word, p in zip(result.words, result.probabilities):
@@ -83,15 +98,13 @@ def run_suggest(args) -> int:
 
 
 def run_connectivity(args) -> int:
-    from .analysis import connectivity, connectivity_matrix, prepare_text
-
-    model = _load(args.model)
+    model, source_ref = _load(args.model)
     if args.position is None:
         if args.target is not None:
-            raise ValueError("--target needs --position")
+            raise InputError("--target needs --position")
         result = connectivity_matrix(model, args.text)
         if args.json:
-            print(json.dumps({"model": str(model.source), "unit": model.unit, "text": result.text,
+            print(json.dumps({"model": source_ref, "unit": model.unit, "text": result.text,
                               "desired": result.desired, "top_words": result.top_words,
                               "top_probabilities": np.round(result.top_probabilities, 6).tolist(),
                               "connectivity": result.connectivity.tolist()}))
@@ -105,7 +118,7 @@ def run_connectivity(args) -> int:
     text = prepare_text(model, args.text).text
     values = connectivity(model, args.text, args.position, target=args.target)
     if args.json:
-        print(json.dumps({"model": str(model.source), "unit": model.unit, "text": text,
+        print(json.dumps({"model": source_ref, "unit": model.unit, "text": text,
                           "position": args.position, "connectivity": values.tolist()}))
     else:
         peak = float(values.max()) or 1.0
@@ -119,16 +132,12 @@ def run_connectivity(args) -> int:
 def _corpus_sequences(model, corpus: str, split: str, data_seed: int):
     """The corpus split's sequences, with targets re-indexed into the model's vocabulary (a model
     trained on another corpus has other word ids)."""
-    from .analysis import word_index
-    from .dataset import UNKNOWN_ID, DatasetConfig, prepare_dataset
 
-    dataset = prepare_dataset(corpus, DatasetConfig(vocab_words=len(model.words) - 2,
-                                                    max_seq_len=model.config.max_seq_len, seed=data_seed),
-                              log=lambda m: print(m, file=sys.stderr))
+    dataset = _dataset_like(model, corpus, data_seed)
     if list(dataset.words) == list(model.words):
         remap = None
     else:
-        index = word_index(model)
+        index = model.word_ids
         remap = np.array([index.get(w, UNKNOWN_ID) for w in dataset.words], dtype=np.int64)
     starts, lengths = dataset.sequences(split)
 
@@ -137,7 +146,7 @@ def _corpus_sequences(model, corpus: str, split: str, data_seed: int):
             targets = np.asarray(dataset.targets[s:s + n], dtype=np.int64)
             yield np.asarray(dataset.chars[s:s + n]), (remap[targets] if remap is not None else targets)
 
-    return sequences(), int(lengths.sum()), getattr(dataset, "description", corpus)
+    return sequences(), int(lengths.sum()), dataset.description or corpus
 
 
 def _take_chars(sequences, max_chars: int | None):
@@ -150,14 +159,9 @@ def _take_chars(sequences, max_chars: int | None):
 
 
 def run_evaluate(args) -> int:
-    from tqdm.auto import tqdm
-
-    from .analysis import accuracy_by_chars_seen, text_sequences
-    from .corpus import read_text_file
-
-    model = _load(args.model)
+    model, source_ref = _load(args.model)
     if (args.corpus is None) == (args.text_file is None):
-        raise ValueError("give exactly one of --corpus or --text-file")
+        raise InputError("give exactly one of --corpus or --text-file")
     if args.text_file is not None:
         # Enough text for --max-chars plus the sequence that crosses it: the same sequences as the whole file.
         wanted = None if args.max_chars is None else args.max_chars + model.config.max_seq_len
@@ -173,7 +177,7 @@ def run_evaluate(args) -> int:
               disable=None) as bar:
         result = accuracy_by_chars_seen(model, _take_chars(sequences, args.max_chars),
                                         batch_size=args.batch_size, progress=bar.update)
-    report = {"model": str(model.source), "unit": model.unit, "corpus": source, "split": split,
+    report = {"model": source_ref, "unit": model.unit, "corpus": source, "split": split,
               **result.as_dict()}
     if args.json:
         print(json.dumps(report))
@@ -186,30 +190,20 @@ def run_evaluate(args) -> int:
 
 
 def run_memory(args) -> int:
-    from pathlib import Path
-
-    from tqdm.auto import tqdm
-
-    from .memory import MEASURES, memory_profile
-
     if (args.corpus is None) == (args.text_file is None):
-        raise ValueError("give exactly one of --corpus or --text-file")
+        raise InputError("give exactly one of --corpus or --text-file")
     if args.positions < 1:
-        raise ValueError("--positions must be at least 1")
-    model = _load(args.model)
+        raise InputError("--positions must be at least 1")
+    model, source_ref = _load(args.model)
     if args.text_file is not None:
         texts, source, split = Path(args.text_file), args.text_file, "text-file"
     else:
-        from .dataset import DatasetConfig, prepare_dataset, sequence_texts
-
-        dataset = prepare_dataset(args.corpus, DatasetConfig(vocab_words=len(model.words) - 2,
-                                                             max_seq_len=model.config.max_seq_len, seed=args.data_seed),
-                                  log=lambda m: print(m, file=sys.stderr))
-        texts, source, split = sequence_texts(dataset, args.split), getattr(dataset, "description", args.corpus), args.split
+        dataset = _dataset_like(model, args.corpus, args.data_seed)
+        texts, source, split = sequence_texts(dataset, args.split), dataset.description or args.corpus, args.split
     with tqdm(total=args.positions, unit="pos", desc=f"memory {model.unit}", file=sys.stderr, disable=None) as bar:
         profile = memory_profile(model, texts, positions=args.positions, seed=args.seed,
                                  progress=lambda done, total: bar.update(done - bar.n))
-    report = {"model": str(model.source), "corpus": source, "split": split, **profile.summary()}
+    report = {"model": source_ref, "corpus": source, "split": split, **profile.summary()}
     if args.json:
         print(json.dumps(report))
     else:

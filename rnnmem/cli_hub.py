@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from .modelref import ModelRef
+from .publish import publish_model
+
 
 def add_commands(sub) -> None:
     p = sub.add_parser(
@@ -20,9 +23,7 @@ def add_commands(sub) -> None:
 
 
 def _run_publish(args) -> int:
-    from .hub import hub_reference, publish_model
-
     sha = publish_model(args.model_dir, args.repo_id, private=args.private, revision=args.revision)
     print(sha)
-    print(f"published {args.model_dir} as {hub_reference(args.repo_id, sha)}", file=sys.stderr)
+    print(f"published {args.model_dir} as {ModelRef.hub(args.repo_id, sha)}", file=sys.stderr)
     return 0

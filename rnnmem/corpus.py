@@ -19,11 +19,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .errors import CorpusError
 from .text import normalize
-
-
-class CorpusError(RuntimeError):
-    """A corpus could not be found, downloaded or verified. The message is meant for the user."""
 
 
 @dataclass(frozen=True)

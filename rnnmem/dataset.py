@@ -1,4 +1,4 @@
-"""The autocomplete dataset of the article (DEFINITIONS.md, "The autocomplete problem").
+"""The autocomplete dataset of the article (docs/definitions.md, "The task").
 
 Pure functions build each piece (vocabulary, alignment, packing, split); ``prepare_dataset`` runs them
 once per corpus and settings and caches the arrays on disk, memory-mapped on reload.
@@ -6,6 +6,7 @@ once per corpus and settings and caches the arrays on disk, memory-mapped on rel
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import Counter
@@ -13,8 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from .text import encode_chars
+from .corpus import cache_dir, corpus_fingerprint, load_corpus
+from .text import CHARS, encode_chars
 
 EOS, UNKNOWN = "<eos>", "<unknown>"
 EOS_ID, UNKNOWN_ID = 0, 1  # both are masked out of the loss and the accuracy
@@ -106,6 +109,7 @@ class PreparedDataset:
     splits: dict[str, np.ndarray]
     config: DatasetConfig
     corpus_sha256: str
+    description: str = ""  # where the corpus came from, for model cards and reports
 
     def sequences(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(start, length) of each sequence in ``split``."""
@@ -116,11 +120,32 @@ class PreparedDataset:
         return int(self.lengths[self.splits[split]].sum())
 
 
+def pad_batch(pairs, max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(B, T) int64 character ids and targets from (chars, targets) sequences of different lengths, each
+    cut to ``max_len`` (when given) and padded with <eos>, which every loss and score masks out."""
+    T = max(len(chars) for chars, _ in pairs)
+    T = T if max_len is None else min(T, max_len)
+    chars = np.zeros((len(pairs), T), dtype=np.int64)
+    targets = np.zeros((len(pairs), T), dtype=np.int64)
+    for row, (c, t) in enumerate(pairs):
+        n = min(len(c), T)
+        chars[row, :n] = c[:n]
+        targets[row, :n] = t[:n]
+    return chars, targets
+
+
+def make_batch(dataset: PreparedDataset, starts: np.ndarray, lengths: np.ndarray, seq_len: int):
+    """The sequences (start, length) of ``dataset`` as (B, T) long tensors of characters and targets, cut
+    to ``seq_len`` and padded with <eos> (masked)."""
+    pairs = [(dataset.chars[s:s + n], dataset.targets[s:s + n]) for s, n in zip(starts.tolist(), lengths.tolist())]
+    chars, targets = pad_batch(pairs, seq_len)
+    return torch.from_numpy(chars), torch.from_numpy(targets)
+
+
+
 def sequence_texts(dataset: PreparedDataset, split: str, max_chars: int | None = None) -> list[str]:
     """The normalised text of the first sequences of ``split`` (up to ``max_chars`` characters in all):
     a fixed held-out sample, e.g. for the memory measure during training."""
-    from .text import CHARS
-
     starts, lengths = dataset.sequences(split)
     texts, total = [], 0
     for start, length in zip(starts.tolist(), lengths.tolist()):
@@ -175,8 +200,6 @@ _ARRAYS = ("chars", "targets", "starts", "lengths")
 
 
 def cache_key(corpus_sha256: str, config: DatasetConfig) -> str:
-    import hashlib
-
     blob = json.dumps({"corpus": corpus_sha256, "format": CACHE_FORMAT, **asdict(config)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -210,8 +233,6 @@ def load_dataset(folder: Path) -> PreparedDataset:
 def prepare_dataset(source: str, config: DatasetConfig, cache_root: Path | None = None,
                     log=print) -> PreparedDataset:
     """Load ``source`` ("text8" or a path), prepare it once, and reuse the cached arrays afterwards."""
-    from .corpus import cache_dir, corpus_fingerprint, load_corpus
-
     started = time.perf_counter()
     text, description = load_corpus(source)
     sha = corpus_fingerprint(text)
@@ -225,5 +246,5 @@ def prepare_dataset(source: str, config: DatasetConfig, cache_root: Path | None 
         save_dataset(dataset, folder)
         dataset = load_dataset(folder)
         log(f"dataset: prepared {len(text):,} characters into {folder} in {time.perf_counter() - started:.1f}s")
-    dataset.description = description  # type: ignore[attr-defined]
+    dataset.description = description
     return dataset

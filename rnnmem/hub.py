@@ -1,46 +1,45 @@
-"""The Hugging Face Hub: load pinned models through the standard cache, publish models, and fail gently.
+"""The Hugging Face Hub: load pinned models through the standard cache, and fail gently.
 
 - ``load_hub_model(repo_id, revision)`` resolves a branch, tag or commit to the exact commit, downloads only
   ``config.json`` and the weights (``model.safetensors``, or a sharded model's ``model.safetensors.index.json``
   and the shards it names) into the standard Hugging Face cache (``HF_HOME``/``HF_HUB_CACHE``), checks them,
-  and returns the model with ``model.revision`` = that commit and ``model.source`` = the reference.
+  and returns a ``LoadedModel`` whose ``revision`` is that commit and ``files_dir`` the cache snapshot.
   A commit that is already cached loads without any network call; offline (``HF_HUB_OFFLINE=1``, or the Hub
   unreachable) a branch or tag loads the commit it last resolved to.
 - Pickle weights are never loaded (they can run code); a repository offering only pickle files is refused.
 - Every failure becomes a ``HubError`` with a one-line message that never contains the token. A download
   whose bytes do not match the checksum the Hub gave for them is removed from the cache, so it is never reused.
-- ``load_with_fallback(ref, unit)`` is what the app uses: on any failure it returns the shipped default
-  model for ``unit`` plus a one-line notice.
-- ``publish_model(model_dir, repo_id)`` uploads a model directory and returns the commit it created.
+
+Publishing is rnnmem.publish; the fallback to a shipped model, rnnmem.refs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import re
 import sys
 from pathlib import Path
 
-from .model import (CONFIG_FILE, SHARD_PATTERN, UNIT_NAMES, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, AutocompleteRNN,
-                    ModelFilesError, UnreadableWeightsError, config_from_dict, read_shard_index)
+import httpx2
+import torch
+from huggingface_hub import HfApi, constants, hf_hub_download
+from huggingface_hub import errors as hf
+
+from .errors import HubError, ModelFilesError, ModelRefError, UnreadableWeightsError
+from .model import (CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, AutocompleteRNN, config_from_dict,
+                    read_config_json, read_shard_index)
+from .hubcache import cached_commit, keep_if_intact, purge, remember_ref, snapshot_dir
+from .modelref import COMMIT, LoadedModel, ModelRef
 
 logger = logging.getLogger(__name__)
 
 LIBRARY_NAME = "rnnmem"
-# Files ``publish`` uploads (exact names, then glob patterns); everything else in a model directory
-# (checkpoints, scratch files) stays local.
-PUBLISHED_FILES = ("config.json", WEIGHTS_FILE, WEIGHTS_INDEX_FILE, "README.md", "training_log.csv",
-                   "training_config.json", "training_summary.json")
-PUBLISHED_PATTERNS = ("evaluation*.json", SHARD_PATTERN)
 # Files beside the weights that the app shows when they exist (downloaded after the model, best effort).
 SIDE_FILES = ("training_log.csv", "training_summary.json", "evaluation_test.json", "evaluation_valid.json")
 # Weight formats that are pickles (loading them runs arbitrary code). Never downloaded.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _MAX_MESSAGE = 300
 # A link can name any Hub repository, so what a load may cost is bounded before anything is fetched: the
 # size the Hub reports for each file, and the parameters config.json implies (the model is allocated from
@@ -48,10 +47,6 @@ _MAX_MESSAGE = 300
 MAX_DOWNLOAD_BYTES = 128 * 2**20
 MAX_SIDE_FILE_BYTES = 4 * 2**20
 MAX_PARAMETERS = 32_000_000
-
-
-class HubError(RuntimeError):
-    """Loading from or publishing to the Hub failed. The message is one line for users, without the token."""
 
 
 # ---- tokens -------------------------------------------------------------------------------------------
@@ -80,7 +75,7 @@ def token_from_environment() -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _scrub(text: str, token: str | None) -> str:
+def scrub(text: str, token: str | None) -> str:
     """``text`` on one line, short, with the token (and anything shaped like a Hub token) masked."""
     text = " ".join(str(text).split())
     if token:
@@ -94,114 +89,7 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-# ---- the cache --------------------------------------------------------------------------------------
-
-def _hub_constants():
-    from huggingface_hub import constants
-
-    return constants
-
-
-def _repo_cache(repo_id: str) -> Path:
-    from huggingface_hub.file_download import repo_folder_name
-
-    return Path(_hub_constants().HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="model")
-
-
-def _cached_commit(repo_id: str, revision: str | None) -> str | None:
-    """The commit ``revision`` last resolved to, if that commit's config and weights (either layout, every
-    shard) are in the cache."""
-    if revision and _COMMIT.match(revision):
-        sha = revision
-    else:
-        ref = _repo_cache(repo_id) / "refs" / (revision or "main")
-        try:
-            sha = ref.read_text().strip()
-        except OSError:
-            return None
-    snapshot = _repo_cache(repo_id) / "snapshots" / sha
-    if not (snapshot / CONFIG_FILE).is_file():
-        return None
-    if (snapshot / WEIGHTS_FILE).is_file():
-        return sha
-    try:
-        shards = set(read_shard_index(snapshot / WEIGHTS_INDEX_FILE).values())
-    except ModelFilesError:  # no index (or an unreadable one) cached: not complete
-        return None
-    return sha if all((snapshot / shard).is_file() for shard in shards) else None
-
-
-def _remember_ref(repo_id: str, revision: str | None, sha: str) -> None:
-    """Record branch/tag -> commit in the cache's refs/, so the reference also resolves offline later."""
-    if revision and _COMMIT.match(revision):
-        return
-    ref = _repo_cache(repo_id) / "refs" / (revision or "main")
-    try:
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        if not ref.is_file() or ref.read_text().strip() != sha:
-            ref.write_text(sha)
-    except OSError as error:  # a read-only cache still loads; only offline resolution is lost
-        logger.warning("could not record %s -> %s in the cache: %s", revision or "main", sha[:12], error)
-
-
-def _blob_of(path: str | Path) -> Path | None:
-    """The cache blob a snapshot file points at (its name is the file's ETag), or None if not a symlink."""
-    real = Path(os.path.realpath(path))
-    return real if real.parent.name == "blobs" and real != Path(path).absolute() else None
-
-
-def _matches_checksum(path: str | Path) -> bool:
-    """Whether a cached file's bytes match the checksum the Hub gave for it (its blob name: sha256 for LFS
-    files, the git blob sha1 otherwise). True when there is nothing to compare against."""
-    blob = _blob_of(path)
-    if blob is None:
-        return True
-    etag = blob.name
-    if re.fullmatch(r"[0-9a-f]{64}", etag):
-        digest = hashlib.sha256()
-    elif re.fullmatch(r"[0-9a-f]{40}", etag):
-        digest = hashlib.sha1(b"blob %d\0" % blob.stat().st_size)
-    else:
-        return True
-    with open(blob, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest() == etag
-
-
-def _purge(path: str | Path) -> None:
-    """Remove a bad file from the cache: its blob and every snapshot entry that points at it."""
-    path = Path(path)
-    blob = _blob_of(path)
-    victims = [path]
-    if blob is not None:
-        victims.append(blob)
-        snapshots = blob.parent.parent / "snapshots"
-        for entry in snapshots.rglob("*") if snapshots.is_dir() else ():
-            if entry.is_symlink() and Path(os.path.realpath(entry)) == blob:
-                victims.append(entry)
-    for victim in victims:
-        try:
-            victim.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            logger.warning("could not remove %s from the cache: %s", victim, error)
-
-
 # ---- loading ----------------------------------------------------------------------------------------
-
-def hub_reference(repo_id: str, revision: str | None = None) -> str:
-    return f"hf://{repo_id}" + (f"@{revision}" if revision else "")
-
-
-def pinned_reference(model: AutocompleteRNN) -> str | None:
-    """``hf://OWNER/NAME@COMMIT`` for a model loaded from the Hub (what share links should carry), else None."""
-    source, revision = getattr(model, "source", None), getattr(model, "revision", None)
-    if not (isinstance(source, str) and source.startswith("hf://") and revision):
-        return None
-    return hub_reference(source[len("hf://"):].partition("@")[0], revision)
-
 
 def _check_repo_files(ref: str, files: list[str] | None) -> None:
     """Refuse repositories that are not rnnmem models, or that offer only pickle weights, before downloading."""
@@ -234,8 +122,6 @@ def _check_download_sizes(ref: str, sizes: dict[str, int]) -> None:
 def _check_parameters(ref: str, config) -> None:
     """Refuse a config that implies more than MAX_PARAMETERS parameters, counted on PyTorch's meta device
     (shapes only, nothing allocated) before the model is built for real."""
-    import torch
-
     try:
         with torch.device("meta"):
             count = sum(p.numel() for p in AutocompleteRNN(config).parameters())
@@ -247,18 +133,12 @@ def _check_parameters(ref: str, config) -> None:
 
 
 def _download(repo_id: str, filename: str, sha: str, token: str | None, *, local_only: bool) -> str:
-    from huggingface_hub import hf_hub_download
-
     return hf_hub_download(repo_id, filename, revision=sha, token=token, local_files_only=local_only,
                            library_name=LIBRARY_NAME)
 
 
 def _describe(error: BaseException, ref: str, revision: str | None) -> str:
     """A one-line explanation of a failure from huggingface_hub, httpx, the OS or the model files."""
-    import httpx2
-    from huggingface_hub import errors as hf
-
-    constants = _hub_constants()
     if isinstance(error, hf.GatedRepoError):
         return f"{ref}: the repository is gated; accept its conditions on the Hub and set HF_TOKEN"
     if isinstance(error, hf.RepositoryNotFoundError):
@@ -297,43 +177,36 @@ def _describe(error: BaseException, ref: str, revision: str | None) -> str:
     return f"{ref}: {_first_line(error)}"
 
 
-def load_hub_model(repo_id: str, revision: str | None = None, *, token: str | None = None) -> AutocompleteRNN:
+def load_hub_model(repo_id: str, revision: str | None = None, *, token: str | None = None) -> LoadedModel:
     """Load an rnnmem model from the Hub at ``revision`` (branch, tag or commit; default ``main``).
 
-    Returns the model in eval mode with ``model.revision`` = the full commit sha it was loaded from and
-    ``model.source`` = ``hf://repo_id[@revision]``. When the Hub could not be reached and a cached commit was
-    used instead, ``model.hub_notice`` says so (otherwise None). Raises HubError with a one-line message."""
+    Returns it in eval mode with ``revision`` = the full commit sha it was loaded from, ``ref`` =
+    ``hf://repo_id[@revision]`` and ``files_dir`` = the cache snapshot. When the Hub could not be reached and
+    a cached commit was used instead, ``notice`` says so (otherwise None). Raises HubError with a one-line
+    message."""
     token = token or token_from_environment()
-    ref = hub_reference(repo_id, revision)
     try:
-        model = _load(repo_id, revision, token, ref)
-    except HubError as error:
-        raise HubError(_scrub(str(error), token)) from None
-    except ModelFilesError as error:
-        raise HubError(_scrub(f"{ref}: {error}", token)) from None
-    except Exception as error:  # huggingface_hub, httpx, OS: all become one line
-        raise HubError(_scrub(_describe(error, ref, revision), token)) from error
-    model.source = ref
-    return model
-
-
-def _load(repo_id: str, revision: str | None, token: str | None, ref: str) -> AutocompleteRNN:
-    import httpx2
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
-
-    from .refs import ModelRefError, parse_model_ref
-
-    try:
-        parse_model_ref(ref)
+        parsed = ModelRef.hub(repo_id, revision)
     except ModelRefError as error:
-        raise HubError(str(error)) from None
-    constants = _hub_constants()
+        raise HubError(scrub(str(error), token)) from None
+    ref = str(parsed)
+    try:
+        return _load(parsed, token)
+    except HubError as error:
+        raise HubError(scrub(str(error), token)) from None
+    except ModelFilesError as error:
+        raise HubError(scrub(f"{ref}: {error}", token)) from None
+    except Exception as error:  # huggingface_hub, httpx, OS: all become one line
+        raise HubError(scrub(_describe(error, ref, revision), token)) from error
+
+
+def _load(parsed: ModelRef, token: str | None) -> LoadedModel:
+    repo_id, revision, ref = parsed.name, parsed.revision, str(parsed)
     notice = None
     files = None
     local_only = True
-    cached = _cached_commit(repo_id, revision)
-    if revision and _COMMIT.match(revision) and cached:
+    cached = cached_commit(repo_id, revision)
+    if revision and COMMIT.match(revision) and cached:
         sha = cached  # a commit never changes: the cached files are the answer, no network needed
     elif constants.is_offline_mode():
         if cached is None:
@@ -343,7 +216,7 @@ def _load(repo_id: str, revision: str | None, token: str | None, ref: str) -> Au
         try:
             info = HfApi(library_name=LIBRARY_NAME).model_info(
                 repo_id, revision=revision, timeout=constants.HF_HUB_ETAG_TIMEOUT, token=token, files_metadata=True)
-        except (httpx2.TransportError, HfHubHTTPError) as error:
+        except (httpx2.TransportError, hf.HfHubHTTPError) as error:
             status = getattr(getattr(error, "response", None), "status_code", None)
             unreachable = isinstance(error, httpx2.TransportError) or (status is not None and status >= 500)
             if not (unreachable and cached):
@@ -362,15 +235,15 @@ def _load(repo_id: str, revision: str | None, token: str | None, ref: str) -> Au
             if files is not None:  # side files too large to be a log or an evaluation are not fetched
                 files = [name for name in files if name not in SIDE_FILES or sizes.get(name, 0) <= MAX_SIDE_FILE_BYTES]
             _check_repo_files(ref, files)
-            _remember_ref(repo_id, revision, sha)
+            remember_ref(repo_id, revision, sha)
             local_only = False
 
     # config.json first: a repository of some other model type is refused before its weights are fetched.
     config_path = _fetch_checked(repo_id, CONFIG_FILE, sha, token, ref, local_only=local_only)
     try:
-        raw = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise HubError(f"{ref}: {CONFIG_FILE} is not valid JSON ({error})") from None
+        raw = read_config_json(config_path)
+    except ModelFilesError as error:
+        raise HubError(f"{ref}: {CONFIG_FILE} is not valid JSON ({error.__cause__})") from None
     try:
         config = config_from_dict(raw)
         _check_parameters(ref, config)
@@ -384,15 +257,12 @@ def _load(repo_id: str, revision: str | None, token: str | None, ref: str) -> Au
     try:
         model.load_weights(snapshot)
     except UnreadableWeightsError as error:
-        _purge(error.path)  # unreadable: never let a later load reuse it
+        purge(error.path)  # unreadable: never let a later load reuse it
         raise HubError(f"{ref}: {error}") from None
     except ModelFilesError as error:
         raise HubError(f"{ref}: {error}") from None
-    model.revision = sha
-    model.hub_notice = notice
-    model.files_dir = snapshot
     _fetch_side_files(repo_id, sha, token, files, local_only=local_only)
-    return model
+    return LoadedModel(model, parsed, revision=sha, files_dir=snapshot, notice=notice)
 
 
 def _fetch_checked(repo_id: str, filename: str, sha: str, token: str | None, ref: str, *,
@@ -400,8 +270,7 @@ def _fetch_checked(repo_id: str, filename: str, sha: str, token: str | None, ref
     """One file of commit ``sha``, downloaded or from the cache, whose bytes match the Hub's checksum; a
     file that does not is removed from the cache (so it is never reused) and the load fails."""
     path = _download(repo_id, filename, sha, token, local_only=local_only)
-    if not _matches_checksum(path):
-        _purge(path)
+    if not keep_if_intact(path):
         raise HubError(f"{ref}: {filename} arrived corrupted (checksum mismatch); removed it from the cache, "
                        "try again")
     return Path(path)
@@ -414,7 +283,7 @@ def _fetch_weights(repo_id: str, sha: str, token: str | None, ref: str, files: l
     if files is not None:
         sharded = WEIGHTS_FILE not in files
     else:  # loading from the cache: the layout that was downloaded before
-        snapshot = _repo_cache(repo_id) / "snapshots" / sha
+        snapshot = snapshot_dir(repo_id, sha)
         sharded = not (snapshot / WEIGHTS_FILE).is_file() and (snapshot / WEIGHTS_INDEX_FILE).is_file()
     if not sharded:
         return _fetch_checked(repo_id, WEIGHTS_FILE, sha, token, ref, local_only=local_only).parent
@@ -435,131 +304,10 @@ def _fetch_side_files(repo_id: str, sha: str, token: str | None, files: list[str
     wanted = [name for name in (files or []) if name in SIDE_FILES]
     for name in wanted:
         try:
-            path = _download(repo_id, name, sha, token, local_only=local_only)
-            if not _matches_checksum(path):
-                _purge(path)
+            keep_if_intact(_download(repo_id, name, sha, token, local_only=local_only))
         except Exception as error:  # noqa: BLE001 - optional files never fail a load
-            logger.warning("%s: could not fetch %s: %s", repo_id, name, _scrub(_first_line(error), token))
+            logger.warning("%s: could not fetch %s: %s", repo_id, name, scrub(_first_line(error), token))
 
 
-def load_with_fallback(ref: str, unit: str):
-    """``(model, notice)``: the model for ``ref``, or on any user-facing failure the shipped default ``unit``
-    (e.g. ``"gru"``) and a one-line notice saying what failed and that it fell back. ``notice`` is None when
-    ``ref`` loaded normally (or says the Hub was unreachable and a cached commit was used). Raises
-    ModelRefError when the shipped default itself cannot be loaded."""
-    from .errors import USER_ERRORS
-    from .refs import ModelRefError, load_model
-
-    try:
-        model = load_model(ref)
-        return model, getattr(model, "hub_notice", None)
-    except (*USER_ERRORS, OSError) as error:
-        failure = _scrub(str(error), None)
-    if not failure.startswith(str(ref).strip()):
-        failure = f"{str(ref).strip()}: {failure}"
-    try:
-        default = load_model(unit)
-    except (*USER_ERRORS, OSError) as error:
-        raise ModelRefError(f"could not load {failure}; and the shipped default {unit!r} cannot be loaded either "
-                            f"({_scrub(str(error), None)})") from None
-    name = UNIT_NAMES.get(default.unit, default.unit)
-    return default, f"Could not load {failure}. Showing the shipped default {name} model ({unit}) instead."
-
-
-# ---- publishing -------------------------------------------------------------------------------------
-
-def _has_front_matter(text: str) -> bool:
-    """Whether a model card starts with Hub YAML metadata naming the library."""
-    if not text.startswith("---\n"):
-        return False
-    end = text.find("\n---", 4)
-    return end > 0 and "library_name:" in text[4:end]
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _model_card(directory: Path, model: AutocompleteRNN) -> bytes:
-    """README.md to upload: the directory's own card if it has Hub metadata, else a freshly generated one
-    (from training_summary.json and evaluation*.json when present). The directory is not modified."""
-    from .modelcard import model_card_text
-
-    readme = directory / "README.md"
-    if readme.is_file():
-        text = readme.read_text(encoding="utf-8", errors="replace")
-        if _has_front_matter(text):
-            return text.encode("utf-8")
-    training = _read_json(directory / "training_summary.json")
-    training = training if isinstance(training, dict) else None
-    evaluation = None
-    for path in sorted(directory.glob("evaluation*.json")):
-        candidate = _read_json(path)
-        if isinstance(candidate, dict) and {"accuracy_by_chars_seen", "cross_entropy", "chars"} <= set(candidate):
-            evaluation = candidate
-            break
-    try:
-        text = model_card_text(model, training, evaluation)
-    except (KeyError, TypeError, ValueError, IndexError):  # an evaluation file of another shape
-        text = model_card_text(model, training, None)
-    return text.encode("utf-8")
-
-
-def _files_to_publish(directory: Path) -> list[Path]:
-    names = {name for name in PUBLISHED_FILES if (directory / name).is_file()}
-    for pattern in PUBLISHED_PATTERNS:
-        names.update(path.name for path in directory.glob(pattern) if path.is_file())
-    return [directory / name for name in sorted(names)]
-
-
-def publish_model(model_dir, repo_id: str, *, private: bool = False, revision: str | None = None,
-                  token: str | None = None) -> str:
-    """Upload a model directory to ``repo_id`` (created if missing; ``private`` applies when it is created)
-    on branch ``revision`` (default main; created from main if missing). Uploads config.json, the weights
-    (model.safetensors, or the index and its shards), the model card (README.md with Hub metadata; generated
-    if the directory's card has none), the training log/config/summary and evaluation*.json. Returns the
-    commit sha."""
-    from huggingface_hub import CommitOperationAdd, HfApi
-
-    from .refs import ModelRefError, parse_model_ref
-
-    token = token or token_from_environment()
-    ref = hub_reference(repo_id, revision)
-    directory = Path(model_dir)
-    try:
-        parse_model_ref(ref)
-    except ModelRefError as error:
-        raise HubError(_scrub(f"cannot publish to {ref}: {error}", token)) from None
-    try:
-        model = AutocompleteRNN.from_directory(directory)
-    except ModelFilesError as error:
-        raise HubError(_scrub(f"cannot publish {directory}: {error}", token)) from None
-
-    operations = [CommitOperationAdd(path_in_repo=path.name, path_or_fileobj=str(path))
-                  for path in _files_to_publish(directory) if path.name != "README.md"]
-    operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=_model_card(directory, model)))
-
-    api = HfApi(token=token, library_name=LIBRARY_NAME)
-    c = model.config
-    try:
-        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        if revision and revision != "main":
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
-        commit = api.create_commit(
-            repo_id, operations=operations, revision=revision,
-            commit_message=f"Upload rnnmem {UNIT_NAMES[c.unit]} model ({c.num_layers}x{c.hidden_size})")
-    except Exception as error:
-        message = _describe(error, ref, revision)
-        status = getattr(getattr(error, "response", None), "status_code", None)
-        if status in (401, 403) or "repository not found" in message:
-            message = (f"{ref}: the Hub refused the upload (HTTP {status}); set HF_TOKEN to a token with write "
-                       "access to this namespace")
-        raise HubError(_scrub(f"cannot publish: {message}", token)) from error
-    return commit.oid
-
-
-__all__ = ["HubError", "load_hub_model", "load_with_fallback", "publish_model", "token_from_environment",
-           "pinned_reference", "hub_reference"]
+__all__ = ["HubError", "LIBRARY_NAME", "MAX_DOWNLOAD_BYTES", "MAX_PARAMETERS", "MAX_SIDE_FILE_BYTES", "load_hub_model",
+           "scrub", "token_from_environment"]

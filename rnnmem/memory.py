@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .attribution import connectivity_matrix
 from .errors import InputError
-from .text import word_starts  # noqa: F401 (part of this module's API too)
+from .inputs import text_sequences
+from .text import CHARS, word_starts
 
 MEASURES = ("context_share", "d50", "d90")
 
@@ -113,9 +115,6 @@ def summarise(per_position: dict[str, np.ndarray], sequence: np.ndarray, *, seed
 
 def _sequences_of(model, texts) -> list[tuple[np.ndarray, np.ndarray, str]]:
     """Normalised text cut at word boundaries into sequences of the model's training length."""
-    from .analysis import text_sequences
-    from .text import CHARS
-
     if isinstance(texts, Path):
         texts = [_read_text_file(texts)]
     elif isinstance(texts, str):
@@ -147,8 +146,6 @@ def memory_profile(model, texts, positions: int = 2000, seed: int = 0, *, progre
     sequences keep the cost at one connectivity matrix per sequence. ``progress(done, total)`` is
     called after each sequence.
     """
-    from .analysis import connectivity_matrix
-
     if not isinstance(positions, (int, np.integer)) or isinstance(positions, bool) or positions < 1:
         raise InputError("positions must be a positive whole number")
     sequences = _sequences_of(model, texts)

@@ -1,7 +1,8 @@
 """The autocomplete model: character embedding -> recurrent stack -> dense layer to word logits.
 
-One class, ``AutocompleteRNN``, over one typed config; the recurrent unit is ``config.unit``. GRU, LSTM
-and the vanilla RNN use PyTorch's fused layers; the Nested LSTM (Moniz & Krueger 2018) is written here.
+One class, ``AutocompleteRNN``, over one typed config; the recurrent unit is ``config.unit``, and what
+differs between units (how the stack is built, its name on disk) is read from rnnmem.units. GRU, LSTM and
+the vanilla RNN use PyTorch's fused layers; the Nested LSTM (Moniz & Krueger 2018) is rnnmem.nested_lstm.
 Built on huggingface_hub's PyTorchModelHubMixin: a model directory is config.json + the weights (+ README.md
 model card), and the model is always rebuilt from those files, loaded strictly. The weights are either one
 model.safetensors or, saved with a ``max_shard_size``, huggingface_hub's sharded layout: shards
@@ -12,38 +13,29 @@ model-00001-of-0000N.safetensors and the index model.safetensors.index.json nami
 
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
+import huggingface_hub
+from huggingface_hub import PyTorchModelHubMixin, save_torch_state_dict
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from .dataset import EOS_ID, UNKNOWN_ID
-from .nested_lstm import nested_lstm
+from .errors import ModelFilesError, UnreadableWeightsError
+from .suggestions import Suggestions, suggest
 from .text import CHAR_VOCAB_SIZE
+from .units import UNIT_NAMES, UNITS  # noqa: F401 (UNIT_NAMES: rnnmem.model's API too)
+from .units import unit as unit_of
 
-UNITS = ("rnn", "gru", "lstm", "nlstm")
-UNIT_NAMES = {"rnn": "Vanilla RNN", "gru": "GRU", "lstm": "LSTM", "nlstm": "Nested LSTM"}
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"  # huggingface_hub's name for a sharded model's index
 CONFIG_FILE = "config.json"
 _MAX_INDEX_BYTES = 10_000_000  # an index is a small JSON map; anything larger is not one
-
-
-class ModelFilesError(ValueError):
-    """A model directory is missing files, or its files do not match each other. Message is for users."""
-
-
-class UnreadableWeightsError(ModelFilesError):
-    """A weights file that is not safetensors at all (truncated, corrupted, another format). ``path`` is
-    the file, so that a cache can drop it."""
-
-    def __init__(self, message: str, path: Path):
-        super().__init__(message)
-        self.path = path
 
 
 @dataclass
@@ -69,39 +61,6 @@ class ModelConfig:
         return len(self.words)
 
 
-class NestedLSTMLayer(nn.Module):
-    """One Nested LSTM layer of depth 2, as the article's published code computes it (DEFINITIONS.md).
-
-    In: x (B, T, input_size), state (h, c_outer, c_inner) each (B, H) or None (zeros).
-    Out: h for every step (B, T, H), and the final state (h, c_outer, c_inner), each (B, H); with
-    ``return_states``, instead of the final state, c_outer and c_inner for every step, each (B, T, H).
-    The time loop and its hand-written backward are in rnnmem.nested_lstm (there is no fused kernel);
-    tests/test_nested_lstm.py checks them against a step-by-step implementation of the equations.
-    The outputs are views of (T, B, H) buffers (not contiguous); the next layer reads them as they are.
-    """
-
-    def __init__(self, input_size: int, hidden_size: int):
-        super().__init__()
-        self.hidden_size = hidden_size
-        self.outer_x = nn.Linear(input_size, 4 * hidden_size)  # W0 rows for x, with b0; gates i, j, f, o
-        self.outer_h = nn.Linear(hidden_size, 4 * hidden_size, bias=False)  # W0 rows for h
-        self.inner = nn.Linear(2 * hidden_size, 4 * hidden_size)  # W1 over [inner_x, inner_h], with b1
-
-    def forward(self, x, state=None, return_states: bool = False):
-        B, T, _ = x.shape
-        if state is None:
-            h0 = c_outer0 = c_inner0 = x.new_zeros(B, self.hidden_size)
-        else:
-            h0, c_outer0, c_inner0 = state
-        h, c_outer, c_inner = nested_lstm(  # h (T + 1, B, H), the initial state first
-            x.transpose(0, 1), h0, c_outer0, c_inner0, self.outer_x.weight, self.outer_x.bias,
-            self.outer_h.weight, self.inner.weight, self.inner.bias, all_states=return_states)
-        out = h[1:].transpose(0, 1)  # (B, T, H)
-        if return_states:  # c_outer, c_inner (T + 1, B, H)
-            return out, (c_outer[1:].transpose(0, 1), c_inner[1:].transpose(0, 1))
-        return out, (h[T], c_outer, c_inner)  # c_outer, c_inner (B, H)
-
-
 class AutocompleteRNN(
     nn.Module,
     PyTorchModelHubMixin,
@@ -112,8 +71,9 @@ class AutocompleteRNN(
     """Predicts, at every character, the word being typed.
 
     ``forward(chars, targets=None) -> (logits, loss)``: chars (B, T) long character ids, targets (B, T)
-    long word ids; logits (B, T, vocab); loss is the masked mean cross-entropy (DEFINITIONS.md: targets
-    <eos> and <unknown> do not count), or None without targets.
+    long word ids; logits (B, T, vocab); loss is the masked mean cross-entropy (``masked_cross_entropy``:
+    targets <eos> and <unknown> do not count), or None without targets. Where the weights came from is not
+    the module's business: rnnmem.refs.LoadedModel carries that beside it.
     """
 
     def __init__(self, config: ModelConfig):
@@ -121,16 +81,12 @@ class AutocompleteRNN(
         self.config = config
         H, L, E = config.hidden_size, config.num_layers, config.embedding_size
         self.embedding = nn.Embedding(CHAR_VOCAB_SIZE, E)
-        if config.unit == "nlstm":
-            self.layers = nn.ModuleList(NestedLSTMLayer(E if k == 0 else H, H) for k in range(L))
-        else:
-            fused = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[config.unit]
-            self.recurrent = fused(E, H, num_layers=L, batch_first=True)
+        spec = unit_of(config.unit)
+        # The stack's attribute name is part of the weights' names on disk: recurrent.* for PyTorch's fused
+        # layers (model.recurrent), layers.* for the Nested LSTM (model.layers).
+        self.add_module(spec.stack_attribute, spec.build(E, H, L))
         self.output = nn.Linear(H, config.vocab_size)
         self.word_ids = {word: i for i, word in enumerate(config.words)}  # word -> class id, built once
-        self.revision: Optional[str] = None  # the resolved Hub commit, when loaded from the Hub
-        self.source: Optional[str] = None  # the reference it was loaded from
-        self.files_dir: Optional[Path] = None  # where its card, training log and evaluations lie, if anywhere
 
     @property
     def unit(self) -> str:
@@ -140,17 +96,18 @@ class AutocompleteRNN(
     def words(self) -> list:
         return self.config.words
 
+    @property
+    def stack(self) -> nn.Module:
+        """The recurrent stack: ``stack(x) -> (out, state)``, x (B, T, E), out (B, T, H)."""
+        return self.get_submodule(unit_of(self.config.unit).stack_attribute)
+
     def recurrent_outputs(self, chars: torch.Tensor) -> torch.Tensor:
         """Top recurrent layer's output at every step: chars (B, T) -> (B, T, H). Fresh state per call."""
         return self.recurrent_from_embeddings(self.embedding(chars))
 
     def recurrent_from_embeddings(self, x: torch.Tensor) -> torch.Tensor:
         """The recurrent stack on embedded characters: x (B, T, E) -> (B, T, H). Attribution enters here."""
-        if self.config.unit == "nlstm":
-            for layer in self.layers:
-                x, _ = layer(x)
-            return x
-        out, _ = self.recurrent(x)
+        out, _ = self.stack(x)
         return out  # (B, T, H)
 
     def forward(self, chars: torch.Tensor, targets: Optional[torch.Tensor] = None, *,
@@ -181,22 +138,20 @@ class AutocompleteRNN(
         The model card is written separately (rnnmem.modelcard)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self._storage = (dtype, max_shard_size)
-        try:
-            self.save_pretrained(directory)
-        finally:
-            del self._storage
+        self._write_weights(directory, dtype, max_shard_size)
+        # as the Hub mixin writes it, so that PyTorchModelHubMixin.from_pretrained rebuilds the config
+        (directory / CONFIG_FILE).write_text(json.dumps(asdict(self.config), sort_keys=True, indent=2))
         return directory
 
     def _save_pretrained(self, save_directory: Path) -> None:
-        from huggingface_hub import save_torch_state_dict
+        # The mixin's save_pretrained / push_to_hub: float32, one file (the mixin writes config.json).
+        self._write_weights(Path(save_directory), torch.float32, None)
 
-        dtype, max_shard_size = getattr(self, "_storage", (torch.float32, None))
+    def _write_weights(self, directory: Path, dtype: torch.dtype, max_shard_size: Optional[int]) -> None:
         tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}
         # huggingface_hub's own serialisation: it also clears the directory of either layout's old files.
         # Without a shard size everything goes in one model.safetensors, as before sharding existed.
-        save_torch_state_dict(tensors, save_directory, max_shard_size=max_shard_size or 2**62,
-                              metadata={"format": "pt"})
+        save_torch_state_dict(tensors, directory, max_shard_size=max_shard_size or 2**62, metadata={"format": "pt"})
 
     def load_weights_file(self, path) -> "AutocompleteRNN":
         """Load one safetensors file strictly: every tensor present, no extra ones, shapes equal."""
@@ -233,25 +188,15 @@ class AutocompleteRNN(
         if not (directory / CONFIG_FILE).is_file():
             raise ModelFilesError(f"{directory} is not a complete model directory: {CONFIG_FILE} is missing")
         weights_layout(directory)  # a directory without weights is refused before config.json is parsed
-        try:
-            raw = json.loads((directory / CONFIG_FILE).read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ModelFilesError(f"{directory / CONFIG_FILE} is not valid JSON: {error}") from error
-        config = config_from_dict(raw)
-        model = cls(config).load_weights(directory)
-        model.source = str(directory)
-        model.files_dir = directory
-        return model
+        return cls(config_from_dict(read_config_json(directory / CONFIG_FILE))).load_weights(directory)
 
     @classmethod
     def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
                          map_location="cpu", strict=True, **model_kwargs):
         # Overrides the mixin: strict loading always, and safetensors only (pickle runs code on load).
-        from huggingface_hub import snapshot_download
-
         model = cls(**model_kwargs)
         if not os.path.isdir(model_id):
-            model_id = snapshot_download(repo_id=model_id, revision=revision, cache_dir=cache_dir,
+            model_id = huggingface_hub.snapshot_download(repo_id=model_id, revision=revision, cache_dir=cache_dir,
                                          force_download=force_download, token=token,
                                          local_files_only=local_files_only,
                                          allow_patterns=[WEIGHTS_FILE, WEIGHTS_INDEX_FILE, SHARD_PATTERN])
@@ -259,11 +204,8 @@ class AutocompleteRNN(
 
     # ---- inference --------------------------------------------------------------------------------
 
-    def suggest(self, text: str, k: int = 3):
-        """The ``k`` most likely words for the word being typed at the end of ``text`` (see
-        rnnmem.analysis.suggest)."""
-        from .analysis import suggest
-
+    def suggest(self, text: str, k: int = 3) -> Suggestions:
+        """The ``k`` most likely words for the word being typed at the end of ``text`` (rnnmem.suggestions)."""
         return suggest(self, text, k=k)
 
 
@@ -321,13 +263,18 @@ def read_weights(directory: Path) -> dict:
 
 
 def _read_safetensors(path: Path) -> dict:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise UnreadableWeightsError(f"cannot read weights {path.name}: {error}", path) from error
+
+
+def read_config_json(path: Path):
+    """The parsed contents of a config.json (not yet checked: ``config_from_dict`` does that)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelFilesError(f"{path} is not valid JSON: {error}") from error
 
 
 def config_from_dict(raw: dict) -> ModelConfig:
@@ -348,12 +295,14 @@ def config_from_dict(raw: dict) -> ModelConfig:
         raise ModelFilesError(f"config.json is invalid: {error}") from error
 
 
-def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over characters whose target is a real word; <eos> (padding) and <unknown>
-    targets are masked out, as in the article's published code."""
+def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy over characters whose target is a real word, their mean (or with ``reduction="sum"``
+    their sum); <eos> (padding) and <unknown> targets are masked out, as in the article's published code.
+    logits (..., V), targets (...) long. The one definition of the loss: training, validation and
+    evaluation all use it."""
     targets = targets.masked_fill(targets <= UNKNOWN_ID, -100)  # EOS_ID=0, UNKNOWN_ID=1
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
-                           ignore_index=-100)
+                           ignore_index=-100, reduction=reduction)
 
 
 assert EOS_ID == 0 and UNKNOWN_ID == 1  # masked_cross_entropy relies on this order

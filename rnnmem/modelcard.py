@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .model import UNIT_NAMES, AutocompleteRNN
+from .model import AutocompleteRNN
+from .units import UNIT_NAMES
 
 ARTICLE_URL = "https://distill.pub/2019/memorization-in-rnns/"
 DATA_CREDIT = (
@@ -39,7 +40,9 @@ def _front_matter(model: AutocompleteRNN, evaluation: dict | None) -> str:
             f"- name: rnnmem-{model.config.unit}",
             "  results:",
             "  - task:",
-            "      type: text-classification",
+            # a class (the word being typed) for every input character: token classification, not a
+            # classification of the whole text
+            "      type: token-classification",
             "      name: word autocomplete from characters",
             "    dataset:",
             f"      name: {json.dumps(evaluation.get('corpus', 'wikipedia'))}",

@@ -2,8 +2,8 @@
 
 Recorded by autograd, each step is ~25 small operations forward and as many backward. Here the forward
 runs unrecorded and keeps only what the backward needs, and the backward is one loop over the steps.
-The equations are DEFINITIONS.md's "Nested LSTM cell"; the derivatives are those of rnnmem.vjp's
-_NestedLSTMCell. tests/test_nested_lstm.py checks outputs and gradients against a plain step-by-step
+The equations are in docs/definitions.md ("Nested LSTM"); the derivatives are those of
+rnnmem.cells.NestedLSTMCell. tests/test_nested_lstm.py checks outputs and gradients against a plain step-by-step
 implementation differentiated by autograd, and runs torch.autograd.gradcheck.
 
 Matrix products are most of the work (a Nested LSTM step does 3x an LSTM step's recurrent products,
@@ -27,6 +27,7 @@ Matrix products are most of the work (a Nested LSTM step does 3x an LSTM step's 
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 from torch.autograd.function import once_differentiable
 
 # Published gate order: i, j, f, o (chunk k = rows k*H..(k+1)*H of each weight).
@@ -295,3 +296,53 @@ def _backward(needs, all_states, x, h, c_outer0, c_inner0, saved, grad_h, grad_c
         return dx, dh, dco, dci, None, None, None, None, None
     return (dx, dh, dco, dci, *(_restore(g, _OUTER_ORDER, H) for g in (dw_x, db_x, dw_h)),
             *(_restore(g, _INNER_ORDER, H) for g in (dw_in, db_in)))
+
+
+# ---- the layer and the stack the model uses ------------------------------------------------------------
+
+class NestedLSTMLayer(nn.Module):
+    """One Nested LSTM layer of depth 2, as the article's published code computes it
+    (docs/definitions.md, "Nested LSTM").
+
+    In: x (B, T, input_size), state (h, c_outer, c_inner) each (B, H) or None (zeros).
+    Out: h for every step (B, T, H), and the final state (h, c_outer, c_inner), each (B, H); with
+    ``return_states``, instead of the final state, c_outer and c_inner for every step, each (B, T, H).
+    The time loop and its hand-written backward are in rnnmem.nested_lstm (there is no fused kernel);
+    tests/test_nested_lstm.py checks them against a step-by-step implementation of the equations.
+    The outputs are views of (T, B, H) buffers (not contiguous); the next layer reads them as they are.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.outer_x = nn.Linear(input_size, 4 * hidden_size)  # W0 rows for x, with b0; gates i, j, f, o
+        self.outer_h = nn.Linear(hidden_size, 4 * hidden_size, bias=False)  # W0 rows for h
+        self.inner = nn.Linear(2 * hidden_size, 4 * hidden_size)  # W1 over [inner_x, inner_h], with b1
+
+    def forward(self, x, state=None, return_states: bool = False):
+        B, T, _ = x.shape
+        if state is None:
+            h0 = c_outer0 = c_inner0 = x.new_zeros(B, self.hidden_size)
+        else:
+            h0, c_outer0, c_inner0 = state
+        h, c_outer, c_inner = nested_lstm(  # h (T + 1, B, H), the initial state first
+            x.transpose(0, 1), h0, c_outer0, c_inner0, self.outer_x.weight, self.outer_x.bias,
+            self.outer_h.weight, self.inner.weight, self.inner.bias, all_states=return_states)
+        out = h[1:].transpose(0, 1)  # (B, T, H)
+        if return_states:  # c_outer, c_inner (T + 1, B, H)
+            return out, (c_outer[1:].transpose(0, 1), c_inner[1:].transpose(0, 1))
+        return out, (h[T], c_outer, c_inner)  # c_outer, c_inner (B, H)
+
+
+class NestedLSTMStack(nn.ModuleList):
+    """``num_layers`` Nested LSTM layers, run like PyTorch's fused stacks: ``forward(x) -> (out, None)``,
+    x (B, T, E) -> out (B, T, H), a fresh state per call. A ModuleList, so the weights keep their names on
+    disk (``layers.<k>.outer_x.weight``, …)."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int):
+        super().__init__(NestedLSTMLayer(input_size if k == 0 else hidden_size, hidden_size) for k in range(num_layers))
+
+    def forward(self, x):
+        for layer in self:
+            x, _ = layer(x)
+        return x, None

@@ -25,6 +25,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import PackError
+
 # The way back from the GPU machine (/work/.library/device/README.md, "Limits").
 MAX_FILES = 8
 MAX_FILE_BYTES = 16 * 2**20
@@ -36,10 +38,6 @@ PACK_OVERHEAD_BYTES = 100_000
 _PART = re.compile(r"^(?P<name>[A-Za-z0-9_]+)-g(?P<gen>\d{3,})-(?P<index>\d+)of(?P<count>\d+)-"
                    r"(?P<sha>[0-9a-f]{16})\.part$")
 _MEMBER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # plain file names only: no folders, nothing hidden
-
-
-class PackError(ValueError):
-    """Parts that cannot be reassembled into a model directory. The message is for users."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +157,6 @@ def check_return_limits(pack_bytes: dict[str, int], *, part_bytes: int = PART_BY
     total = sum(pack_bytes.values())
     if files > MAX_FILES or total > MAX_TOTAL_BYTES:
         sizes = ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in pack_bytes.items())
-        raise ValueError(f"these units cannot come back in one call ({sizes}: up to {files} files, "
+        raise PackError(f"these units cannot come back in one call ({sizes}: up to {files} files, "
                          f"{total / 2**20:.1f} MiB; the limits are {MAX_FILES} files and "
                          f"{MAX_TOTAL_BYTES // 2**20} MiB): run fewer units per call")

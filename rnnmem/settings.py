@@ -22,13 +22,20 @@ from __future__ import annotations
 import json
 import math
 import os
-import tomllib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import UNITS
-from .refs import ModelRef, ModelRefError, parse_model_ref
+from .errors import ModelRefError, SettingsError
+from .modelref import ModelRef, parse_model_ref
+from .runfiles import LOG_FILE, SUMMARY_FILE, read_log
+from .units import UNITS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI (requirements.txt installs it there)
+    import tomli as tomllib
 
 SETTINGS_ENV = "RNNMEM_MODELS"
 # The repository root's models.toml (beside app.py). An installed package without it uses the defaults.
@@ -38,12 +45,6 @@ REFERENCE_KINDS = ("shipped", "local", "hub")
 # that could point the server at any path would let strangers probe its file system.
 DEFAULT_OVERRIDES = ("shipped", "hub")
 EVALUATION_SPLITS = ("test", "valid")
-TRAINING_LOG_FILE = "training_log.csv"
-TRAINING_SUMMARY_FILE = "training_summary.json"
-
-
-class SettingsError(ValueError):
-    """The settings file is missing, unreadable or invalid. The message is one line for users."""
 
 
 @dataclass(frozen=True)
@@ -158,16 +159,9 @@ def _kind_name(kind: str) -> str:
 
 # ---- files beside a model -----------------------------------------------------------------------------
 
-def model_directory(model) -> Path | None:
-    """The directory holding a loaded model's card, training log and evaluations: its own directory for
-    shipped and local models, the Hugging Face cache snapshot for Hub models; None if there is none."""
-    directory = getattr(model, "files_dir", None)
-    return Path(directory) if directory is not None else None
-
-
 def evaluation_file(directory: Path, split: str) -> Path:
     if split not in EVALUATION_SPLITS:
-        raise ValueError(f"unknown split {split!r} (expected {', '.join(EVALUATION_SPLITS)})")
+        raise SettingsError(f"unknown split {split!r} (expected {', '.join(EVALUATION_SPLITS)})")
     return Path(directory) / f"evaluation_{split}.json"
 
 
@@ -216,17 +210,15 @@ def read_training(directory: Path | None) -> tuple[list[dict], dict | None]:
     training summary (None if absent). ([], None) when there is no directory or no log."""
     if directory is None:
         return [], None
-    from .train import read_log
-
-    log_path = Path(directory) / TRAINING_LOG_FILE
+    log_path = Path(directory) / LOG_FILE
     rows: list[dict] = []
     if log_path.is_file():
         try:
             rows = read_log(log_path)
         except (OSError, ValueError, TypeError) as error:
-            raise SettingsError(f"{TRAINING_LOG_FILE} cannot be read: {error}") from None
+            raise SettingsError(f"{LOG_FILE} cannot be read: {error}") from None
     summary = None
-    summary_path = Path(directory) / TRAINING_SUMMARY_FILE
+    summary_path = Path(directory) / SUMMARY_FILE
     if summary_path.is_file():
         try:
             candidate = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -237,5 +229,4 @@ def read_training(directory: Path | None) -> tuple[list[dict], dict | None]:
 
 
 __all__ = ["AppSettings", "SettingsError", "SETTINGS_ENV", "DEFAULT_SETTINGS_FILE", "default_settings",
-           "settings_path", "load_settings", "parse_settings", "check_override", "model_directory",
-           "evaluation_file", "read_evaluation", "check_evaluation", "read_training", "EVALUATION_SPLITS"]
+           "settings_path", "load_settings", "parse_settings", "check_override", "evaluation_file", "read_evaluation", "check_evaluation", "read_training", "EVALUATION_SPLITS"]

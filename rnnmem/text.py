@@ -1,7 +1,7 @@
 """Text normalisation and the character alphabet.
 
 One normalisation function serves both corpora and anything a user types, so the model only ever sees
-text it was trained on: the text8 cleaning rules (DEFINITIONS.md, "Corpus").
+text it was trained on: the text8 cleaning rules (docs/definitions.md, "Text").
 """
 
 from __future__ import annotations
@@ -57,9 +57,29 @@ def encode_chars(text: str) -> np.ndarray:
     return ids
 
 
-def word_starts(text: str) -> np.ndarray:
-    """For every position of normalised text, the index of the current word's leading space (the last
-    space at or before it). The text starts with a space."""
-    is_space = np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord(" ")
-    idx = np.arange(len(text))
+def word_starts_of(is_space: np.ndarray) -> np.ndarray:
+    """For every position, the index of the current word's leading space (the last space at or before
+    it). ``is_space`` (T,) bool; the sequence starts with a space."""
+    idx = np.arange(len(is_space))
     return np.maximum.accumulate(np.where(is_space, idx, 0))
+
+
+def chars_seen_of(is_space: np.ndarray) -> np.ndarray:
+    """Characters of the current word seen at each position: 0 at a word's leading space, n after its
+    n-th letter (the article's "characters seen"). ``is_space`` (T,) bool; the sequence starts with a space."""
+    return np.arange(len(is_space)) - word_starts_of(is_space)
+
+
+def is_space(text: str) -> np.ndarray:
+    """(T,) bool: where normalised ``text`` has a space."""
+    return np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord(" ")
+
+
+def word_starts(text: str) -> np.ndarray:
+    """``word_starts_of`` for normalised text."""
+    return word_starts_of(is_space(text))
+
+
+def chars_seen(text: str) -> np.ndarray:
+    """``chars_seen_of`` for normalised text."""
+    return chars_seen_of(is_space(text))

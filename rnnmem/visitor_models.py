@@ -22,14 +22,12 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from .errors import ModelLimitError
+
 PER_VISITOR = 2  # new models of a visitor's choosing per window
 CAPACITY = 4  # visitor-chosen models held at once (each at most rnnmem.hub.MAX_DOWNLOAD_BYTES)
 WINDOW = 3600.0  # seconds
 MIN_IDLE = 60.0  # seconds a held model must be unused before a new one may replace it
-
-
-class ModelLimitError(RuntimeError):
-    """A visitor's model was not loaded because a limit was reached. The message is one line for users."""
 
 
 @dataclass

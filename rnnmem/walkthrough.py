@@ -18,7 +18,9 @@ from importlib import resources
 import numpy as np
 import torch
 
-from .analysis import ConnectivityResult, connectivity_matrix, prepare_text
+from .article_data import ARTICLE_UNITS
+from .attribution import ConnectivityResult, connectivity_matrix
+from .inputs import prepare_text
 from .memory import measures_of_matrix
 from .text import normalize
 
@@ -27,7 +29,6 @@ PARAGRAPH = (
     "learning though the rules taught in schools are not a grammar in the sense most linguists use"
 )
 AUTOCOMPLETE_EXAMPLE = "parts of north africa"
-ARTICLE_UNITS = ("gru", "lstm", "nlstm")  # the units the article published data for
 ARTICLE_SOURCE = "the article's models (published)"
 
 
@@ -74,8 +75,7 @@ def article_walkthrough(unit: str) -> ConnectivityResult:
     return ConnectivityResult(
         text=text, connectivity=matrix, desired=[entry["target"] for entry in raw],
         desired_in_text=[True] * len(raw), top_words=[list(entry["predict"]) for entry in raw],
-        top_probabilities=np.array([entry["probability"] for entry in raw], dtype=np.float32),
-        unit=unit, model_source=ARTICLE_SOURCE)
+        top_probabilities=np.array([entry["probability"] for entry in raw], dtype=np.float32), unit=unit)
 
 
 def held_out_fragments(words_per_fragment: int = 6, stride: int = 3) -> list[str]:

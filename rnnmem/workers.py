@@ -31,11 +31,13 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from .analysis import ConnectivityResult, connectivity_matrix, connectivity_partial
+import torch
+
+from .attribution import ConnectivityResult, connectivity_matrix, connectivity_partial
 from .errors import InputError
-from .hub import pinned_reference
 from .model import AutocompleteRNN
-from .refs import ModelRefError, load_model, parse_model_ref
+from .modelref import LoadedModel
+from .refs import load_model
 
 logger = logging.getLogger(__name__)
 
@@ -75,19 +77,19 @@ def weights_fingerprint(model: AutocompleteRNN) -> str:
     return digest.hexdigest()
 
 
-def worker_reference(model: AutocompleteRNN) -> str | None:
-    """A reference from which a worker loads exactly this model's weights, or None when there is none."""
-    pinned = pinned_reference(model)
-    if pinned:
-        return pinned
-    source = getattr(model, "source", None)
-    if not isinstance(source, str):
-        return None
-    try:
-        kind = parse_model_ref(source).kind
-    except ModelRefError:
-        return None
-    return source if kind in ("shipped", "local") else None
+# What the pool computes for: a loaded model (its reference tells a worker where the weights are), or a
+# model built in memory, which only this process has (computed here).
+ModelLike = LoadedModel | AutocompleteRNN
+
+
+def _model_of(item: ModelLike) -> AutocompleteRNN:
+    return item.model if isinstance(item, LoadedModel) else item
+
+
+def worker_reference(item: ModelLike) -> str | None:
+    """A reference from which a worker loads exactly this model's weights (a Hub model at its commit), or
+    None for a model built in memory."""
+    return str(item.pinned) if isinstance(item, LoadedModel) else None
 
 
 # ---- in the worker process -------------------------------------------------------------------------------
@@ -128,8 +130,6 @@ def serve() -> None:
     """A worker: ``python -m rnnmem.workers``. Reads (reference, fingerprint, text, k) requests on stdin and
     answers ("ok", result) or ("error", exception) on the original stdout; anything a library prints goes
     to stderr instead, so it cannot corrupt the answers. Ends when the server closes the pipe."""
-    import torch
-
     try:
         torch.set_num_threads(max(1, int(os.environ.get(TORCH_THREADS_ENV, "1"))))
     except ValueError:
@@ -231,26 +231,26 @@ class MatrixWorkers:
             self._fingerprints[id(model)] = (model, fingerprint)
         return fingerprint
 
-    def available(self, model: AutocompleteRNN) -> bool:
+    def available(self, item: ModelLike) -> bool:
         """Whether a worker can compute this model's matrices."""
-        return self._pool is not None and worker_reference(model) is not None
+        return self._pool is not None and worker_reference(item) is not None
 
-    def submit(self, model: AutocompleteRNN, text: str, k: int = 3) -> Future | None:
+    def submit(self, item: ModelLike, text: str, k: int = 3) -> Future | None:
         """The matrix computed in a worker: a future of the result (None when the worker found other
         weights), or None at once when no worker can compute it."""
-        reference = worker_reference(model) if self._pool is not None else None
+        reference = worker_reference(item) if self._pool is not None else None
         if reference is None:
             return None
         try:
-            return self._pool.submit(self._run, reference, self._fingerprint(model), text, k)
+            return self._pool.submit(self._run, reference, self._fingerprint(_model_of(item)), text, k)
         except RuntimeError:  # a stopped pool
             self.shutdown()
             return None
 
-    def connectivity_matrix(self, model: AutocompleteRNN, text: str, k: int = 3) -> ConnectivityResult:
-        return self.collect(self.submit(model, text, k), model, text, k)
+    def connectivity_matrix(self, item: ModelLike, text: str, k: int = 3) -> ConnectivityResult:
+        return self.collect(self.submit(item, text, k), item, text, k)
 
-    def collect(self, future: Future | None, model: AutocompleteRNN, text: str, k: int = 3) -> ConnectivityResult:
+    def collect(self, future: Future | None, item: ModelLike, text: str, k: int = 3) -> ConnectivityResult:
         """The result of ``submit`` (waiting for it), or the matrix computed here when there was no worker
         for it, the worker found other weights, or it failed."""
         result = None
@@ -262,8 +262,7 @@ class MatrixWorkers:
             except Exception as error:  # noqa: BLE001 - the worker's own failure: compute here, as before
                 logger.warning("connectivity worker failed (%s); computing here", type(error).__name__)
         if result is None:
-            return connectivity_matrix(model, text, k=k)
-        result.model_source = str(model.source or "")
+            return connectivity_matrix(_model_of(item), text, k=k)
         self.computed_in_workers += 1
         return result
 
@@ -280,33 +279,33 @@ class ConnectivityViews:
     off the page's path: the whole matrix when it is ready (kept, the ``capacity`` most recent); else, while
     a worker computes it, the selected row alone, computed at once (``connectivity_partial``). Without a
     worker for the model, the matrix is computed at once, as before. ``key`` names the model's weights
-    (unit, source, revision): results never cross between models, and texts are compared whole."""
+    (unit, reference, revision): results never cross between models, and texts are compared whole."""
 
     def __init__(self, workers: MatrixWorkers, *, capacity: int = 32, max_pending: int = 8):
         self.workers, self.capacity, self.max_pending = workers, capacity, max_pending
         self._lock = threading.Lock()
         self._ready: OrderedDict = OrderedDict()  # (key, text) -> ConnectivityResult
-        self._pending: dict = {}  # (key, text) -> (Future, the model's source)
+        self._pending: dict = {}  # (key, text) -> Future
 
-    def get(self, key: tuple, model: AutocompleteRNN, text: str, position: int) -> ConnectivityResult:
+    def get(self, key: tuple, item: ModelLike, text: str, position: int) -> ConnectivityResult:
         name = (key, text)
         with self._lock:
             self._sweep()
             if name in self._ready:
                 self._ready.move_to_end(name)
                 return self._ready[name]
-            future = self._pending.get(name, (None, None))[0]
+            future = self._pending.get(name)
             queue_full = len(self._pending) >= self.max_pending
             if future is None and not queue_full:
-                future = self.workers.submit(model, text)
+                future = self.workers.submit(item, text)
                 if future is not None:
-                    self._pending[name] = (future, str(model.source or ""))
+                    self._pending[name] = future
         if (future is not None and not future.done()) or (future is None and queue_full
-                                                          and self.workers.available(model)):
-            return connectivity_partial(model, text, position)  # the matrix follows when a worker is free
+                                                          and self.workers.available(item)):
+            return connectivity_partial(_model_of(item), text, position)  # the matrix follows when a worker is free
         with self._lock:
             self._pending.pop(name, None)
-        result = self.workers.collect(future, model, text)
+        result = self.workers.collect(future, item, text)
         with self._lock:
             self._keep(name, result)
         return result
@@ -320,14 +319,12 @@ class ConnectivityViews:
     def _sweep(self) -> None:
         """Keep the matrices workers finished for visitors who have not come back for them yet; forget
         failed ones (the next request computes them here)."""
-        for name, (future, source) in list(self._pending.items()):
+        for name, future in list(self._pending.items()):
             if future.done():
                 del self._pending[name]
                 if future.exception() is None and future.result() is not None:
-                    result = future.result()
-                    result.model_source = source
                     self.workers.computed_in_workers += 1
-                    self._keep(name, result)
+                    self._keep(name, future.result())
 
     def ready(self, key: tuple, text: str) -> bool:
         with self._lock:

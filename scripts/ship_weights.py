@@ -20,12 +20,13 @@ from pathlib import Path
 import torch
 
 from rnnmem.analysis import accuracy_by_chars_seen, sample_text_from_vocabulary
+from rnnmem.article_data import load_article_accuracy
 from rnnmem.cli_analysis import _corpus_sequences, _take_chars
 from rnnmem.memory_report import memory_report
-from rnnmem.model import UNIT_NAMES, AutocompleteRNN
+from rnnmem.model import AutocompleteRNN
 from rnnmem.modelcard import write_model_card
+from rnnmem.units import UNIT_NAMES
 
-ARTICLE = json.loads((Path(__file__).resolve().parents[1] / "rnnmem" / "data" / "article_accuracy.json").read_text())
 COPIED = ("training_log.csv", "training_config.json", "training_summary.json")
 
 
@@ -81,8 +82,9 @@ def main() -> None:
         memory = memory_report(fp16, args.corpus, args.memory_positions)
         (dest / "memory.json").write_text(json.dumps(memory, indent=1))
         summary = json.loads((run / "training_summary.json").read_text())
-        article_name = {"gru": "GRU", "lstm": "LSTM", "nlstm": "Nested LSTM"}.get(unit)
-        test16["article_top1"] = ARTICLE[article_name][0] if article_name else None
+        article = load_article_accuracy().get(unit)
+        article_name = article is not None
+        test16["article_top1"] = article["accuracy_by_chars_seen"]["top1"] if article else None
         drift_note = (f"Weights stored in float16 (loading gives float32); the largest change in test accuracy "
                       f"against float32, over characters-seen bins of at least {DRIFT_MIN_COUNT:,} characters, "
                       f"is {drift:.4f}.")

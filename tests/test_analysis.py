@@ -7,7 +7,7 @@ import torch
 from rnnmem.analysis import (AccuracyAccumulator, accuracy_by_chars_seen, chars_seen_of, connectivity,
                              connectivity_matrix, predictions, prepare_text, suggest, suggest_each_prefix)
 from rnnmem.errors import InputError
-from rnnmem.refs import ModelRef, ModelRefError, load_model, parse_model_ref
+from rnnmem.refs import ModelRef, ModelRefError, load, load_model, parse_model_ref
 
 UNITS = ("rnn", "gru", "lstm", "nlstm")
 TEXT = "the cat sat on a mat and the dog ran to big red hou"
@@ -228,8 +228,9 @@ def test_model_references_parse_and_route(tmp_path, trained_model_dir):
             parse_model_ref(bad)
     with pytest.raises(ModelRefError, match="not found"):
         load_model(str(tmp_path / "missing"))
-    model = load_model(str(trained_model_dir))
-    assert model.source == str(trained_model_dir) and not model.training
+    loaded = load(str(trained_model_dir))
+    assert (loaded.ref.kind, str(loaded.ref), loaded.files_dir) == ("local", str(trained_model_dir), trained_model_dir)
+    assert loaded.revision is None and loaded.notice is None and not loaded.model.training
 
 
 def test_out_of_vocabulary_words_get_one_stand_in_per_word(tiny_models):

@@ -14,12 +14,14 @@ from streamlit.testing.v1 import AppTest
 
 from rnnmem.analysis import accuracy_by_chars_seen
 from rnnmem.model import UNITS
+from rnnmem.modelref import LoadedModel
 from rnnmem.refs import load_model, shipped_dir
 from rnnmem.settings import SETTINGS_ENV
 from rnnmem.text import normalize
 from rnnmem.workers import WORKERS_ENV
-from rnnmem import ui
-from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
+from rnnmem import app as ui
+from rnnmem.walkthrough import MOMENTS as WALKTHROUGH_MOMENTS
+from rnnmem.walkthrough import PARAGRAPH as WALKTHROUGH_TEXT
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 180  # seconds per run: connectivity on a busy 2-core machine takes a few
@@ -329,7 +331,10 @@ def test_accuracy_page_without_any_stored_evaluation_still_offers_pasted_text(ap
     warnings = " ".join(unescape(w) for w in texts(at.warning))
     assert "unknown top-k curves 'top-9'" in warnings
     assert "characters-seen range 500 is out of range" in warnings
-    assert at.text_area(key="eval") is not None
+    at.text_area(key="eval").input("the united states of america is a country in north america").run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 1  # the pasted text's curves, without any stored evaluation
+    assert any("Vanilla RNN:" in unescape(c.value) and "cross-entropy" in unescape(c.value) for c in at.caption)
 
 
 def test_training_page_draws_every_selected_units_losses(app):
@@ -375,28 +380,27 @@ def test_shipped_override_is_used_and_shown(app):
 
 def test_hub_models_are_pinned_to_their_commit_in_the_link(app, monkeypatch):
     """A Hub branch resolves to a commit; the sidebar (and so the link) is rewritten to that commit."""
-    import rnnmem.hub
-    import rnnmem.ui
+    import rnnmem.app.models
+    from rnnmem.refs import load, parse_model_ref
 
     sha = "0123456789abcdef0123456789abcdef01234567"
 
-    def fake_load(reference, unit):
-        model = load_model(unit)
+    def fake_load(reference):
         if reference.startswith("hf://"):
-            model.source, model.revision = reference, sha
-        return model, None
+            return LoadedModel(load_model("gru"), parse_model_ref(reference), revision=sha)
+        return load(reference)
 
-    monkeypatch.setattr(rnnmem.hub, "load_with_fallback", fake_load)
-    rnnmem.ui._load.clear()
-    rnnmem.ui._visitor_models().clear()
+    monkeypatch.setattr(rnnmem.app.models, "load", fake_load)
+    rnnmem.app.models._load.clear()
+    rnnmem.app.models._visitor_models().clear()
     try:
         at = app("autocomplete", units=["GRU"], gru_model="hf://someone/rnnmem-gru@main")
         assert not at.exception
         assert at.text_input(key="gru_model").value == f"hf://someone/rnnmem-gru@{sha}"
         assert any(f"revision {sha[:12]}" in unescape(c.value) for c in at.caption)
     finally:
-        rnnmem.ui._load.clear()
-        rnnmem.ui._visitor_models().clear()
+        rnnmem.app.models._load.clear()
+        rnnmem.app.models._visitor_models().clear()
 
 
 # ---- any link ------------------------------------------------------------------------------------------------
@@ -455,19 +459,20 @@ def test_any_link_gives_a_page_without_an_application_error(app, page, monkeypat
 def test_a_visitor_loads_few_models_of_their_own_choosing_then_gets_a_message(app, monkeypatch):
     """A link naming three Hub models: two load (the per-visitor limit), the third unit shows its configured
     model with a message saying why."""
-    import rnnmem.hub
-    import rnnmem.ui
+    import rnnmem.app.models
+    from rnnmem.refs import load, parse_model_ref
 
     loaded = []
 
-    def fake_load(reference, unit):
+    def fake_load(reference):
         loaded.append(reference)
-        model = load_model(unit)
-        model.source = reference
-        return model, None
+        if reference.startswith("hf://"):
+            unit = {"a": "gru", "b": "lstm", "c": "nlstm"}[reference[-1]]
+            return LoadedModel(load_model(unit), parse_model_ref(reference))
+        return load(reference)
 
-    monkeypatch.setattr(rnnmem.hub, "load_with_fallback", fake_load)
-    rnnmem.ui._visitor_models().clear()
+    monkeypatch.setattr(rnnmem.app.models, "load", fake_load)
+    rnnmem.app.models._visitor_models().clear()
     try:
         at = app("autocomplete", units=["GRU", "LSTM", "NLSTM"], gru_model="hf://someone/a",
                  lstm_model="hf://someone/b", nlstm_model="hf://someone/c")
@@ -481,7 +486,7 @@ def test_a_visitor_loads_few_models_of_their_own_choosing_then_gets_a_message(ap
         captions = [unescape(c.value) for c in at.caption]
         assert any(c.startswith("hf://someone/a") for c in captions)
     finally:
-        rnnmem.ui._visitor_models().clear()
+        rnnmem.app.models._visitor_models().clear()
 
 
 def test_the_article_size_set_serves_the_units_left_on_their_shipped_default(app, monkeypatch, tmp_path):

@@ -19,7 +19,7 @@ def test_article_accuracy_is_packaged_with_its_source_and_matches_definitions():
     assert "MIT" in raw["_source"] and "distillpub/post--memorization-in-rnns" in raw["_source"]
     curves = charts.load_article_accuracy()
     assert set(curves) == {"gru", "lstm", "nlstm"}
-    # DEFINITIONS.md: top-1 at 0 / 1 / 2 / 3 characters seen.
+    # docs/definitions.md, "Characters seen and accuracy": top-1 at 0 / 1 / 2 / 3 characters seen.
     expected = {"gru": [.165, .383, .556, .658], "lstm": [.167, .376, .539, .641], "nlstm": [.137, .326, .492, .591]}
     for unit, values in expected.items():
         np.testing.assert_allclose(curves[unit]["accuracy_by_chars_seen"]["top1"][:4], values, atol=6e-4)

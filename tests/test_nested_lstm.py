@@ -1,5 +1,5 @@
-"""NestedLSTMLayer (rnnmem.model, loop and backward in rnnmem.nested_lstm) against a plain, step-by-step
-implementation of DEFINITIONS.md's "Nested LSTM cell" equations, differentiated by autograd."""
+"""NestedLSTMLayer (rnnmem.nested_lstm, loop and backward in rnnmem.nested_lstm) against a plain, step-by-step
+implementation of the equations in docs/definitions.md ("Nested LSTM"), differentiated by autograd."""
 
 import threading
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import rnnmem.nested_lstm
-from rnnmem.model import NestedLSTMLayer
+from rnnmem.nested_lstm import NestedLSTMLayer
 from rnnmem.nested_lstm import nested_lstm
 
 # (batch, length, input size, hidden size)

@@ -26,7 +26,7 @@ from rnnmem.hub import HubError
 from rnnmem.model import ModelFilesError
 from rnnmem.refs import ModelRef, ModelRefError, load_model, parse_model_ref
 from rnnmem.text import normalize
-from rnnmem.ui import MAX_RAW_TEXT, fit_text
+from rnnmem.app import MAX_RAW_TEXT, fit_text
 
 UNITS = ("rnn", "gru", "lstm", "nlstm")
 NORMALISED = re.compile(r"^( [a-z]+)+ ?$")  # what normalize returns for text that has any letters or digits
@@ -171,7 +171,7 @@ def test_load_model_loads_or_raises_one_of_the_projects_errors(offline_hub, ref)
     except (ModelRefError, ModelFilesError, HubError) as error:
         assert one_line_user_error(error)
         return
-    assert model.source  # something real: a shipped name, or a model directory on this machine
+    assert model.config.words  # a real model: a shipped name, or a model directory on this machine
 
 
 # ---- links: what a visitor can put in a URL ------------------------------------------------------------------
@@ -223,6 +223,22 @@ def test_fit_text_gives_model_text_within_the_limit_and_says_when_it_cut(raw, ke
     elif keep == "tail" and text:
         whole = normalize(raw[-MAX_RAW_TEXT:])
         assert whole.endswith(text.strip(" ")) or whole.endswith(text.lstrip(" "))
+
+
+def test_fit_text_keeps_the_end_for_autocomplete_and_the_start_elsewhere():
+    """An over-long text: Autocomplete keeps its end (the word being typed), the other pages its start,
+    both cut at a word's leading space and within the limit."""
+    words = ["".join(chr(97 + (i // 26 ** k) % 26) for k in range(3)) for i in range(300)]  # aaa, baa, …
+    raw = " ".join(words)
+    tail, said = fit_text(raw, keep="tail")
+    assert tail.endswith(" " + words[-1]) and tail.startswith(" ") and len(tail) <= MAX_TEXT_CHARS
+    assert tail.split()[0] in words and "last" in said
+    head, said = fit_text(raw, keep="head")
+    assert head.startswith(" " + words[0] + " ") and len(head) <= MAX_TEXT_CHARS and "first" in said
+    assert head.split()[-1] in words  # never half a word
+    long_raw = "x" * MAX_RAW_TEXT + " then the end"  # longer than the box: the box keeps its end too
+    assert fit_text(long_raw, keep="tail")[0].endswith(" then the end")
+    assert fit_text(long_raw, keep="head")[0].startswith(" xxx")
 
 
 @CHEAP

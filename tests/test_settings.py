@@ -17,7 +17,6 @@ from rnnmem.settings import (
     check_override,
     default_settings,
     load_settings,
-    model_directory,
     read_evaluation,
     read_training,
     settings_path,
@@ -99,16 +98,12 @@ def test_overrides_limit_what_a_link_can_name(tmp_path):
         check_override("hf://someone/model", shipped_only)
 
 
-def test_model_directory_is_where_the_loaded_model_came_from(tmp_path):
-    from rnnmem.refs import load_model
+def test_a_loaded_models_files_are_where_it_came_from(trained_model_dir):
+    from rnnmem.refs import load
 
-    assert model_directory(load_model("gru")) == REPO / "rnnmem" / "weights" / "gru"
-
-    class HubLike:  # a Hub model's files are the cache snapshot it was loaded from
-        files_dir = tmp_path
-
-    assert model_directory(HubLike()) == tmp_path
-    assert model_directory(object()) is None
+    assert load("gru").files_dir == REPO / "rnnmem" / "weights" / "gru"
+    rows, summary = read_training(load(str(trained_model_dir)).files_dir)
+    assert rows and rows[-1]["chars_seen"] == summary["characters_seen"]
 
 
 def evaluation(top1=(0.1, 0.4), counts=(10, 8)) -> dict:

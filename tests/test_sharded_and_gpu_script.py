@@ -65,8 +65,8 @@ def test_sharded_round_trip_by_path_shipped_name_and_mixin(tmp_path, monkeypatch
     assert torch.equal(outputs(load_model(str(directory))), outputs(model))
     assert torch.equal(outputs(AutocompleteRNN.from_pretrained(str(directory))), outputs(model))
     monkeypatch.setattr(refs, "WEIGHTS_ROOT", tmp_path / "weights")
-    shipped = load_model("article/lstm")
-    assert shipped.source == "article/lstm" and torch.equal(outputs(shipped), outputs(model))
+    shipped = refs.load("article/lstm")
+    assert str(shipped.ref) == "article/lstm" and torch.equal(outputs(shipped.model), outputs(model))
 
     # float16 shards load as float32; re-saving as one file leaves no stale index or shard behind
     sharded(directory, model, dtype=torch.float16)

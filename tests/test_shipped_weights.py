@@ -1,4 +1,6 @@
-"""Every shipped model directory is complete, loads by name, and reproduces the figures beside it."""
+"""Every shipped model directory is complete, loads by name, and reproduces the figures beside it: the
+CPU-trained defaults (``gru``, one float16 file each) and the article-size set (``article/gru``, float16
+sharded safetensors, trained on a GPU by scripts.train_article_gpu)."""
 
 import json
 
@@ -10,41 +12,68 @@ from rnnmem.analysis import accuracy_by_chars_seen, sample_text_from_vocabulary
 from rnnmem.model import UNITS, AutocompleteRNN
 from rnnmem.refs import WEIGHTS_ROOT, load_model
 
-REQUIRED = ("config.json", "model.safetensors", "README.md", "training_log.csv", "training_config.json",
-            "training_summary.json", "evaluation_test.json", "evaluation_valid.json", "evaluation_sample.json", "memory.json")
-MAX_TOTAL_BYTES = 60_000_000  # the four fp16 weight files
+FILES = ("config.json", "README.md", "training_log.csv", "training_config.json", "training_summary.json",
+         "evaluation_test.json", "evaluation_valid.json", "evaluation_sample.json", "memory.json")
+SINGLE_FILE = ("model.safetensors",)
+SHARDED = ("model.safetensors.index.json",)
+# (name prefix, the files a directory of the set holds besides FILES, its hidden size, the set's weight budget)
+SETS = {"": (SINGLE_FILE, 224, 60_000_000), "article/": (SHARDED + ("article_run.json",), 600, 120_000_000)}
+NAMES = [prefix + unit for prefix in SETS for unit in UNITS]
 
 
-def test_every_unit_ships_a_complete_directory():
+def weight_files(name: str) -> list:
+    directory = WEIGHTS_ROOT / name
+    index = directory / "model.safetensors.index.json"
+    if index.is_file():
+        return sorted({directory / shard for shard in json.loads(index.read_text())["weight_map"].values()})
+    return [directory / "model.safetensors"]
+
+
+def stored_shapes(name: str) -> dict:
+    shapes = {}
+    for path in weight_files(name):
+        with safe_open(str(path), "pt") as f:
+            shapes.update({k: tuple(f.get_slice(k).get_shape()) for k in f.keys()})
+    return shapes
+
+
+@pytest.mark.parametrize("prefix", SETS)
+def test_every_unit_of_each_set_ships_a_complete_directory(prefix):
+    extra, _, _ = SETS[prefix]
     for unit in UNITS:
-        for name in REQUIRED:
-            assert (WEIGHTS_ROOT / unit / name).is_file(), f"rnnmem/weights/{unit}/{name} is missing"
+        for name in FILES + extra:
+            assert (WEIGHTS_ROOT / (prefix + unit) / name).is_file(), f"rnnmem/weights/{prefix}{unit}/{name} is missing"
+        assert all(path.is_file() for path in weight_files(prefix + unit))
 
 
-def test_shipped_weights_fit_the_size_budget():
-    total = sum((WEIGHTS_ROOT / unit / "model.safetensors").stat().st_size for unit in UNITS)
-    assert total <= MAX_TOTAL_BYTES
+@pytest.mark.parametrize("prefix", SETS)
+def test_each_set_fits_its_size_budget(prefix):
+    _, _, budget = SETS[prefix]
+    total = sum(path.stat().st_size for unit in UNITS for path in weight_files(prefix + unit))
+    assert total <= budget
+    # every file comes back from the GPU machine and stays under the Hub's and the repository's comfort
+    assert all(path.stat().st_size < 20_000_000 for unit in UNITS for path in weight_files(prefix + unit))
 
 
-@pytest.mark.parametrize("unit", UNITS)
-def test_loads_by_name_with_a_config_matching_its_files(unit):
-    model = load_model(unit)
+@pytest.mark.parametrize("name", NAMES)
+def test_loads_by_name_with_a_config_matching_its_files(name):
+    unit = name.rpartition("/")[2]
+    model = load_model(name)
     assert model.unit == unit and not model.training
-    config = json.loads((WEIGHTS_ROOT / unit / "config.json").read_text())
+    assert model.config.hidden_size == SETS[name[:-len(unit)]][1]
+    config = json.loads((WEIGHTS_ROOT / name / "config.json").read_text())
     assert config["unit"] == unit and model.config.vocab_size == len(config["words"])
-    with safe_open(str(WEIGHTS_ROOT / unit / "model.safetensors"), "pt") as f:
-        stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-    assert stored == {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert stored_shapes(name) == {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert all(p.dtype.is_floating_point and p.dtype.itemsize == 4 for p in model.parameters())
-    card = (WEIGHTS_ROOT / unit / "README.md").read_text()
-    summary = json.loads((WEIGHTS_ROOT / unit / "training_summary.json").read_text())
+    card = (WEIGHTS_ROOT / name / "README.md").read_text()
+    summary = json.loads((WEIGHTS_ROOT / name / "training_summary.json").read_text())
     assert f"{summary['characters_seen']:,}" in card  # the card says how many characters it saw
 
 
-@pytest.mark.parametrize("unit", UNITS)
-def test_reproduces_its_stored_sample_evaluation(unit):
-    model = AutocompleteRNN.from_directory(WEIGHTS_ROOT / unit)
-    stored = json.loads((WEIGHTS_ROOT / unit / "evaluation_sample.json").read_text())
+@pytest.mark.parametrize("name", NAMES)
+def test_reproduces_its_stored_sample_evaluation(name):
+    model = AutocompleteRNN.from_directory(WEIGHTS_ROOT / name)
+    stored = json.loads((WEIGHTS_ROOT / name / "evaluation_sample.json").read_text())
     spec = stored["sample"]
     text = sample_text_from_vocabulary(model.words, n_words=spec["n_words"], seed=spec["seed"])
     result = accuracy_by_chars_seen(model, text).as_dict()
@@ -55,9 +84,10 @@ def test_reproduces_its_stored_sample_evaluation(unit):
     assert result["cross_entropy"] == pytest.approx(stored["cross_entropy"], abs=1e-3)
 
 
-@pytest.mark.parametrize("unit", UNITS)
-def test_stored_test_evaluation_is_consistent(unit):
-    report = json.loads((WEIGHTS_ROOT / unit / "evaluation_test.json").read_text())
+@pytest.mark.parametrize("name", NAMES)
+def test_stored_test_evaluation_is_consistent(name):
+    unit = name.rpartition("/")[2]
+    report = json.loads((WEIGHTS_ROOT / name / "evaluation_test.json").read_text())
     acc, counts = report["accuracy_by_chars_seen"], report["counts"]
     assert report["split"] == "test" and report["unit"] == unit and sum(counts) == report["chars"]
     for n, count in enumerate(counts):
@@ -65,21 +95,23 @@ def test_stored_test_evaluation_is_consistent(unit):
         assert report["correct"]["top1"][n] == round(acc["top1"][n] * count)
 
 
-@pytest.mark.parametrize("unit", UNITS)
-def test_reproduces_its_stored_walkthrough_memory(unit):
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_reproduces_its_stored_walkthrough_memory(name):
     """memory.json's walkthrough figures are this model's (recomputed here), the article's are the
     published data's, and the held-out figures are a coherent summary."""
     from rnnmem.walkthrough import model_report
 
-    stored = json.loads((WEIGHTS_ROOT / unit / "memory.json").read_text())
-    report = model_report(load_model(unit))
-    for name in ("context_share", "d50", "d90"):
-        assert report["model"][name] == pytest.approx(stored["walkthrough"]["model"][name], abs=0.02)
+    unit = name.rpartition("/")[2]
+    stored = json.loads((WEIGHTS_ROOT / name / "memory.json").read_text())
+    report = model_report(load_model(name))
+    for measure in ("context_share", "d50", "d90"):
+        assert report["model"][measure] == pytest.approx(stored["walkthrough"]["model"][measure], abs=0.02)
         if unit != "rnn":
-            assert report["article"][name] == pytest.approx(stored["walkthrough"]["article"][name], abs=1e-6)
-        held_out = stored["held_out"][name]
+            assert report["article"][measure] == pytest.approx(stored["walkthrough"]["article"][measure], abs=1e-6)
+        held_out = stored["held_out"][measure]
         assert held_out["low"] <= held_out["mean"] <= held_out["high"]
     assert [m["rank"] for m in report["moments"]] == [m["rank"] for m in stored["moments"]]
     assert stored["held_out"]["positions"] >= 2000 and stored["held_out"]["split"] == "test"
-    card = (WEIGHTS_ROOT / unit / "README.md").read_text()
+    card = (WEIGHTS_ROOT / name / "README.md").read_text()
     assert f"{stored['held_out']['d90']['mean']:.3f}" in card  # the card reports the measure

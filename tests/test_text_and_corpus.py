@@ -106,9 +106,20 @@ def test_download_offline_gives_a_clear_error(file_server):
         download_corpus(unreachable, timeout=2)
 
 
-def test_text8_is_the_public_text8():
-    assert corpus.TEXT8.url == "http://mattmahoney.net/dc/text8.zip"
-    assert corpus.TEXT8.zip_size == 31_344_016
+def test_the_corpus_text8_is_the_verified_download(tmp_path, monkeypatch):
+    """``--corpus text8`` goes through the checked download of TEXT8 (never an unverified file), and its
+    text is used as it is when it is already text8-clean."""
+    asked = []
+    (tmp_path / "text8").write_bytes(b" anarchism originated as a term")
+
+    def fake_download(remote):
+        asked.append(remote)
+        return tmp_path / "text8"
+
+    monkeypatch.setattr(corpus, "download_corpus", fake_download)
+    text, description = load_corpus("text8")
+    assert asked == [corpus.TEXT8] and text == " anarchism originated as a term"
+    assert corpus.TEXT8.url in description and "CC BY-SA" in description
 
 
 def test_read_text_file_normalises_across_chunk_boundaries(tmp_path, monkeypatch):

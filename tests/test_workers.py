@@ -9,7 +9,7 @@ import pytest
 
 from rnnmem.analysis import connectivity_matrix
 from rnnmem.errors import InputError
-from rnnmem.refs import load_model
+from rnnmem.refs import load, load_model
 from rnnmem.workers import (ConnectivityViews, MatrixWorkers, default_workers, usable_cores, weights_fingerprint,
                             worker_reference)
 
@@ -24,27 +24,26 @@ def workers():
 
 
 def test_a_worker_computes_the_same_matrix_as_the_server_process(workers, trained_model_dir):
-    model = load_model(str(trained_model_dir))
-    assert worker_reference(model) == str(trained_model_dir)
+    loaded = load(str(trained_model_dir))
+    assert worker_reference(loaded) == str(trained_model_dir)
     before = workers.computed_in_workers
-    result = workers.connectivity_matrix(model, TEXT)
+    result = workers.connectivity_matrix(loaded, TEXT)
     assert workers.computed_in_workers == before + 1
-    expected = connectivity_matrix(model, TEXT)
+    expected = connectivity_matrix(loaded.model, TEXT)
     np.testing.assert_array_equal(result.connectivity, expected.connectivity)
-    assert (result.desired, result.top_words, result.model_source) == (expected.desired, expected.top_words,
-                                                                      str(trained_model_dir))
+    assert (result.desired, result.top_words) == (expected.desired, expected.top_words)
     with pytest.raises(InputError, match="empty"):
-        workers.connectivity_matrix(model, "?!")
+        workers.connectivity_matrix(loaded, "?!")
 
 
 def test_weights_a_worker_cannot_reproduce_are_computed_here(workers, trained_model_dir, tiny_models):
-    changed = load_model(str(trained_model_dir))
+    changed = load(str(trained_model_dir))
     with np.errstate(all="ignore"):
-        changed.output.bias.data += 1.0  # same reference, other weights: the fingerprints differ
-    assert weights_fingerprint(changed) != weights_fingerprint(load_model(str(trained_model_dir)))
+        changed.model.output.bias.data += 1.0  # same reference, other weights: the fingerprints differ
+    assert weights_fingerprint(changed.model) != weights_fingerprint(load_model(str(trained_model_dir)))
     before = workers.computed_in_workers
     np.testing.assert_array_equal(workers.connectivity_matrix(changed, TEXT).connectivity,
-                                  connectivity_matrix(changed, TEXT).connectivity)
+                                  connectivity_matrix(changed.model, TEXT).connectivity)
     built = tiny_models["gru"]  # built in memory: no reference at all
     assert worker_reference(built) is None
     assert workers.connectivity_matrix(built, TEXT).top_words == connectivity_matrix(built, TEXT).top_words
@@ -64,24 +63,25 @@ def test_the_number_of_workers_comes_from_the_environment_else_the_usable_cores(
 
 
 def test_a_new_text_shows_the_selected_row_at_once_and_the_matrix_once_a_worker_has_it(workers, trained_model_dir):
-    model = load_model(str(trained_model_dir))
+    loaded = load(str(trained_model_dir))
+    model = loaded.model
     views = ConnectivityViews(workers)
     key = ("gru", str(trained_model_dir), "")
     text = " the dog ran to a big red house"
     expected = connectivity_matrix(model, text)
-    first = views.get(key, model, text, 5)
+    first = views.get(key, loaded, text, 5)
     assert first.extras == {"rows": [5]}  # the worker is still computing: the selected row alone
     np.testing.assert_allclose(first.row(5), expected.row(5), rtol=1e-4, atol=1e-7)
     assert not first.connectivity[:5].any() and not first.connectivity[6:].any()
     assert (first.desired, first.top_words) == (expected.desired, expected.top_words)
     for _ in range(600):  # the worker finishes in the background
-        if views.get(key, model, text, 9).extras == {}:
+        if views.get(key, loaded, text, 9).extras == {}:
             break
         time.sleep(0.05)
-    whole = views.get(key, model, text, 9)
+    whole = views.get(key, loaded, text, 9)
     assert views.ready(key, text) and whole.extras == {}
     np.testing.assert_array_equal(whole.connectivity, expected.connectivity)
-    assert views.get(("gru", "another source", ""), model, text, 9).extras == {"rows": [9]}  # keys never mix
+    assert views.get(("gru", "another source", ""), loaded, text, 9).extras == {"rows": [9]}  # keys never mix
 
 
 def test_without_workers_the_matrix_is_computed_at_once(tiny_models):
@@ -92,15 +92,15 @@ def test_without_workers_the_matrix_is_computed_at_once(tiny_models):
 
 
 def test_a_full_queue_gives_rows_without_queueing_more(workers, trained_model_dir):
-    model = load_model(str(trained_model_dir))
+    loaded = load(str(trained_model_dir))
     views = ConnectivityViews(workers, max_pending=0)
-    assert views.get(("gru", "x", ""), model, TEXT, 4).extras == {"rows": [4]}
+    assert views.get(("gru", "x", ""), loaded, TEXT, 4).extras == {"rows": [4]}
     assert not views.ready(("gru", "x", ""), TEXT)
 
 
 def test_a_worker_that_dies_is_replaced_and_nothing_is_lost(trained_model_dir):
-    model = load_model(str(trained_model_dir))
-    expected = connectivity_matrix(model, TEXT).connectivity
+    model = load(str(trained_model_dir))
+    expected = connectivity_matrix(model.model, TEXT).connectivity
     pool = MatrixWorkers(1)
     try:
         np.testing.assert_array_equal(pool.connectivity_matrix(model, TEXT).connectivity, expected)

@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 
 from rnnmem.links import MAX_LINK_CHARS
 from rnnmem.text import normalize
-from rnnmem.ui import WALKTHROUGH_MOMENTS, WALKTHROUGH_TEXT
+from rnnmem.walkthrough import MOMENTS as WALKTHROUGH_MOMENTS
+from rnnmem.walkthrough import PARAGRAPH as WALKTHROUGH_TEXT
 from tests.e2e.conftest import watch_hosts
 
 pytestmark = pytest.mark.browser
@@ -96,6 +97,21 @@ def test_typing_updates_suggestions_and_the_link(server, page):
     wait_done(page)
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(5)
     assert suggestions(page) != typed
+    assert_not_injected(page)
+
+
+def test_choosing_the_article_size_weights_changes_the_models_and_the_link(server, page):
+    open_page(page, f"{server.url}/autocomplete?units=GRU")
+    expect(page.get_by_text(re.compile(r"^gru \(shipped\) · .*2×224$"))).to_be_visible()
+    start = suggestions(page)
+    page.get_by_role("button", name="Article-size").click()
+    expect(page.get_by_text(re.compile(r"^article/gru \(shipped\) · .*2×600$"))).to_be_visible(timeout=90_000)
+    wait_done(page)
+    expect(page.locator('[data-testid="stProgress"]')).to_have_count(5)
+    assert params(page)["weights"] == ["Article-size"]
+    assert suggestions(page) != start  # another model, other probabilities
+    page.reload()  # the link alone brings the same models back
+    expect(page.get_by_text(re.compile(r"^article/gru \(shipped\) · "))).to_be_visible(timeout=90_000)
     assert_not_injected(page)
 
 

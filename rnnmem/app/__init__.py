@@ -1,0 +1,42 @@
+"""The dashboard's Streamlit side: everything the pages (``pages/*.py``) and ``app.py`` use, in one namespace.
+
+Pages import only this package (``from rnnmem import app``); the logic they show lives in the library,
+which never imports Streamlit. The modules here, by concern:
+
+- ``runtime``: once per process (torch threads) and Streamlit's deep-link mode;
+- ``messages``: one-line warnings under the page title, and ``plain`` escaping for user text;
+- ``params``: link state (bound widgets) and the messages for unusable link values;
+- ``models``: the settings file, the unit and model picker, cached model loads;
+- ``cache``: cached analyses (suggestions, connectivity views, accuracy) and the text guards;
+- ``widgets``: suggestion bars, model headings, the clickable connectivity text.
+"""
+
+from .. import charts, walkthrough
+from ..errors import InputError, SettingsError
+from ..settings import EVALUATION_SPLITS, read_evaluation, read_training
+from ..suggestions import Suggestions
+from ..text import normalize
+from .cache import (MAX_EVAL_TEXT, MAX_RAW_TEXT, MAX_SUGGESTIONS, accuracy, connectivity, connectivity_view, fit_text,
+                    suggestions, suggestions_by_prefix, usable_text)
+from .messages import header, notify, plain, stop
+from .models import UNIT_LABELS, ShownModel, app_settings, load_models, require_units, selected_units, sidebar
+from .params import (begin_run, check_bool, check_choice, check_choices, check_int, check_link, check_text, int_param,
+                     keep_link_short)
+from .runtime import configure_runtime
+from .widgets import connectivity_chart, explained_word, model_heading, picked_position, suggestion_list
+
+# The article's examples (rnnmem.walkthrough), for the pages.
+AUTOCOMPLETE_EXAMPLE = walkthrough.AUTOCOMPLETE_EXAMPLE
+WALKTHROUGH_TEXT = walkthrough.PARAGRAPH
+WALKTHROUGH_MOMENTS = walkthrough.MOMENTS
+
+__all__ = [
+    "AUTOCOMPLETE_EXAMPLE", "EVALUATION_SPLITS", "InputError", "MAX_EVAL_TEXT", "MAX_RAW_TEXT", "MAX_SUGGESTIONS",
+    "SettingsError", "ShownModel", "Suggestions", "UNIT_LABELS", "WALKTHROUGH_MOMENTS", "WALKTHROUGH_TEXT",
+    "accuracy", "app_settings", "begin_run", "charts", "check_bool", "check_choice", "check_choices", "check_int",
+    "check_link", "check_text", "configure_runtime", "connectivity", "connectivity_chart", "connectivity_view",
+    "explained_word", "fit_text", "header", "int_param", "keep_link_short", "load_models", "model_heading",
+    "normalize", "notify", "picked_position", "plain", "read_evaluation", "read_training", "require_units",
+    "selected_units", "sidebar", "stop", "suggestion_list", "suggestions", "suggestions_by_prefix", "usable_text",
+    "walkthrough",
+]

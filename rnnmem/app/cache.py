@@ -1,0 +1,104 @@
+"""The pages' cached analyses and text guards.
+
+Keyed by the shown model's ``key`` (unit, reference, revision) and the normalised text; the model object
+itself is not hashed (leading underscore). Bounds keep memory flat however many visitors type.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..accuracy import accuracy_by_chars_seen
+from ..attribution import ConnectivityResult
+from ..inputs import MAX_TEXT_CHARS
+from ..suggestions import suggest, suggest_each_prefix
+from ..text import normalize
+from ..workers import ConnectivityViews, MatrixWorkers
+from .messages import plain, stop
+from .models import ShownModel
+
+MAX_RAW_TEXT = 2_000  # characters a text box takes before normalisation (links are cut to this)
+MAX_EVAL_TEXT = 6_000  # characters of pasted text the Accuracy page scores (it travels in the link too)
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def suggestions(key: tuple, _model, text: str, k: int):
+    return suggest(_model, text, k=k)
+
+
+MAX_SUGGESTIONS = 10  # the most suggestions the Autocomplete page shows
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def suggestions_by_prefix(key: tuple, _model, text: str, first: int):
+    """``MAX_SUGGESTIONS`` top words after every character of ``text`` from ``first`` on, from one forward
+    pass: the last serves the page's suggestions (any k, sliced), all of them its letter-by-letter table."""
+    return suggest_each_prefix(_model, text, k=MAX_SUGGESTIONS, first=first)
+
+
+@st.cache_resource(show_spinner=False)
+def _matrix_workers() -> MatrixWorkers:
+    """The process's pool of worker processes for connectivity matrices (rnnmem.workers; RNNMEM_WORKERS)."""
+    return MatrixWorkers()
+
+
+@st.cache_resource(show_spinner=False)
+def _connectivity_views() -> ConnectivityViews:
+    return ConnectivityViews(_matrix_workers())
+
+
+def connectivity_view(item: ShownModel, text: str, position: int) -> ConnectivityResult:
+    """What the Connectivity page draws for one unit: the whole matrix when it is ready; for a new text,
+    while a worker process computes the matrix, the selected character's row alone, at once
+    (rnnmem.workers.ConnectivityViews). The 32 most recent matrices are kept."""
+    return _connectivity_views().get(item.key, item.loaded, text, position)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def connectivity(key: tuple, _model, text: str):
+    """The whole connectivity matrix for (model, text): about 1 MB at the 500-character limit. Computed in
+    a worker process when there is one, so the server keeps answering other visitors meanwhile."""
+    return _matrix_workers().connectivity_matrix(_model, text, k=3)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def accuracy(key: tuple, _model, text: str) -> dict:
+    return accuracy_by_chars_seen(_model, text).as_dict()
+
+
+# ---- text guards ---------------------------------------------------------------------------------------
+
+def fit_text(raw: str | None, keep: str = "head") -> tuple[str, str | None]:
+    """The normalised text a model will see, within ``MAX_TEXT_CHARS``, and a message when it had to be
+    cut. ``keep="tail"`` keeps the end (autocomplete: the word being typed), else the start. Returns
+    ("", None) when nothing of the text survives normalisation."""
+    raw = raw or ""
+    message = None
+    if len(raw) > MAX_RAW_TEXT:
+        raw = raw[-MAX_RAW_TEXT:] if keep == "tail" else raw[:MAX_RAW_TEXT]
+        message = f"the text is longer than {MAX_RAW_TEXT:,} characters"
+    text = normalize(raw)
+    if len(text) > MAX_TEXT_CHARS:
+        if keep == "tail":
+            cut = text.find(" ", len(text) - MAX_TEXT_CHARS)  # start at a word's leading space
+            text = text[cut:] if cut >= 0 else " " + text[-(MAX_TEXT_CHARS - 1):]
+        else:
+            cut = text.rfind(" ", 0, MAX_TEXT_CHARS)  # end before the word that does not fit
+            text = text[:cut] if cut > 0 else text[:MAX_TEXT_CHARS]
+        message = f"the text is {len(normalize(raw)):,} characters once normalised"
+    if message:
+        where = "last" if keep == "tail" else "first"
+        message = f"{message[0].upper()}{message[1:]}; using its {where} {len(text):,} (the limit is " \
+                  f"{MAX_TEXT_CHARS:,} normalised characters)."
+    return text, message
+
+
+def usable_text(raw: str | None, *, keep: str, empty_message: str) -> str:
+    """``fit_text`` for a page: warns when the text was cut, and stops the page with ``empty_message``
+    when nothing of it survives normalisation."""
+    text, cut = fit_text(raw, keep=keep)
+    if cut:
+        st.warning(plain(cut), icon=":material/content_cut:")
+    if not text:
+        stop(empty_message)
+    return text

@@ -1,0 +1,47 @@
+"""Once per process and once per run: torch threads, Streamlit's deep-link mode, the start of every run."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import streamlit as st
+import torch
+
+from ..workers import TORCH_THREADS_ENV
+
+_threads_lock = threading.Lock()
+_threads_set = False
+
+
+def configure_runtime() -> None:
+    """Once per process: one torch thread per request by default (``RNNMEM_TORCH_THREADS``). Small
+    recurrent steps gain little from intra-op threads, and on a shared or busy CPU several threads per
+    request make every visitor slower (measured: 10x slower connectivity with 2 threads on 2 busy cores)."""
+    global _threads_set
+    with _threads_lock:
+        if _threads_set:
+            return
+        try:
+            threads = max(1, int(os.environ.get(TORCH_THREADS_ENV, "1")))
+        except ValueError:
+            threads = 1
+        torch.set_num_threads(threads)
+        _threads_set = True
+
+
+def ensure_entrypoint() -> None:
+    """Make a deep link work on a freshly started server.
+
+    Streamlit treats an app with a ``pages/`` folder as an old-style multipage app until the entry point
+    has called ``st.navigation`` once in this process; until then a link to ``/connectivity`` runs
+    pages/connectivity.py alone, without app.py (no sidebar, no settings, no page layout). A page that
+    finds itself in that state switches the process to ``st.navigation`` mode and reruns, so app.py
+    routes the same URL (query parameters included)."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without this flag has no such mode
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()

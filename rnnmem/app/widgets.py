@@ -1,0 +1,67 @@
+"""What the pages draw for a model: suggestion bars, its heading, and the clickable connectivity text."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import streamlit as st
+
+from .. import charts
+from ..inputs import text_words
+from .messages import plain
+from .models import ShownModel
+
+
+def suggestion_list(words: Sequence[str], probabilities: Sequence[float], *, desired: str | None = None) -> None:
+    """Words with their probabilities as labelled bars; the desired word marked."""
+    for word, p in zip(words, probabilities):
+        mark = "  ✓" if desired is not None and word == desired else ""
+        st.progress(min(max(float(p), 0.0), 1.0), text=plain(f"{word} · {p:.1%}{mark}"))
+
+
+def model_heading(item: ShownModel) -> None:
+    st.markdown(f"**{plain(item.name)}**")
+    st.caption(plain(item.caption()))
+
+
+def connectivity_chart(chart_id: str, label: str, result, position: int, *, select_on: str,
+                       on_pick: Callable[[str], None], colours: str = "article") -> None:
+    """The clickable connectivity text of one row (a unit's model, or the article's published data),
+    ``result`` being anything with ``text``, ``row`` and ``scaled_row``; a click (or hover) calls
+    ``on_pick(chart_key)``.
+
+    The chart's key includes the selected position: each selection draws a fresh chart whose selection
+    starts empty, so clicking any character (even one picked before) is always a change that reruns."""
+    frame = charts.connectivity_text_frame(result.text, result.scaled_row(position), position,
+                                          raw=result.row(position))
+    spec = charts.connectivity_text_spec(frame, select_on=select_on, colours=colours)  # prebuilt chart
+    key = f"chart_{chart_id}_{position}_{select_on}_{colours}"
+    st.vega_lite_chart(spec=spec, key=key, on_select=functools.partial(on_pick, key), selection_mode=["pick"],
+                       theme=None, width="content", alt=f"{label} connectivity for character {position}")
+
+
+def explained_word(result, position: int) -> None:
+    """Which word's logit the connectivity explains at ``position``, saying so plainly where the text's
+    own word is not in the model's vocabulary and a stand-in is explained instead."""
+    desired = result.desired[position]
+    st.markdown(f"Desired: **{plain(desired)}**")
+    if result.desired_in_text[position]:
+        st.caption("the word in the text")
+        return
+    word = text_words(result.text)[position]
+    if not word:
+        st.caption(plain(f"A new word starts here; explained instead: the model's top guess, “{desired}”."))
+    else:
+        st.caption(plain(f"“{word}” is not in the model's vocabulary: explained instead is “{desired}”, the "
+                         "model's top guess at the word's last letter, the same for every letter of the word."))
+
+
+def picked_position(chart_key: str) -> int | None:
+    """The character index picked in the connectivity chart ``chart_key``, if any."""
+    state = st.session_state.get(chart_key)
+    try:
+        points = state["selection"]["pick"]
+        return int(points[0]["index"]) if points else None
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None

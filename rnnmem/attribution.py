@@ -1,0 +1,138 @@
+"""Connectivity: how strongly the desired output at one position depends on every earlier input character.
+
+The article's connectivity of output t to input τ is ‖∂z_t[y_t] / ∂x_τ‖², z_t the logits at t, y_t the
+desired word, x_τ the one-hot input character (Madsen 2019, "Visualizing memorization in RNNs",
+section "Connectivity"; docs/definitions.md). Read-only on the model: ``connectivity`` uses
+``torch.autograd.grad`` (parameters' ``.grad`` untouched), ``connectivity_matrix`` the hand-written
+vector-Jacobian products of rnnmem.vjp, so one cached model serves every visitor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .dataset import UNKNOWN_ID
+from .inputs import PreparedText, check_k, check_position, prepare_text, vocabulary_id, word_spans
+from .model import AutocompleteRNN
+from .suggestions import predictions, top_words
+from .text import chars_seen
+from .vjp import connectivity_rows, recorded_forward
+
+
+def desired_ids(prepared: PreparedText, top_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The word whose logit is explained at each position, and whether it is the text's own word.
+
+    Where the word in the text is not in the vocabulary (or not typed yet, at a trailing space), its
+    stand-in is the model's top guess at the word's *last* character, the one position that has seen
+    all of it, and the same stand-in serves every character of that word, so the explained output does
+    not change from letter to letter. ``top_ids`` (T,) is the top prediction at every position."""
+    ids = prepared.targets.astype(np.int64).copy()
+    in_text = ids > UNKNOWN_ID
+    ends = word_spans(prepared.text)
+    ids[~in_text] = np.asarray(top_ids)[ends[~in_text]]
+    return ids, in_text
+
+
+def connectivity(model: AutocompleteRNN, text: str, position: int, target: str | None = None) -> np.ndarray:
+    """The article's connectivity of the desired output at ``position`` to every input character:
+    ||∂z_position[y] / ∂x_τ||² for τ ≤ position, zero after.
+
+    ``position`` indexes the normalised text (``rnnmem.normalize(text)``). The desired word y is the word
+    at ``position``; when that is not in the vocabulary (or the position is a trailing space), it is the
+    model's top guess at that word's last character (``desired_ids``); ``target`` overrides it with any
+    vocabulary word.
+    """
+    prepared = prepare_text(model, text)
+    position = check_position(prepared, position)
+    if target is not None:
+        y = vocabulary_id(model, target)
+    elif prepared.targets[position] > UNKNOWN_ID:
+        y = int(prepared.targets[position])
+    else:
+        y = int(desired_ids(prepared, predictions(model, prepared, k=1)[0][:, 0])[0][position])
+    device = next(model.parameters()).device
+    chars = prepared.chars_tensor(device)[:, :position + 1]  # later inputs cannot matter
+    with torch.no_grad():
+        embedded = model.embedding(chars)  # (1, t+1, E)
+    embedded = embedded.detach().requires_grad_(True)
+    with torch.enable_grad():
+        hidden = model.recurrent_from_embeddings(embedded)[0, position]  # (H,)
+        logits = model.output(hidden)  # (V,)
+        (grad,) = torch.autograd.grad(logits[y], embedded)  # (1, t+1, E); parameters' .grad untouched
+    one_hot_grad = grad[0] @ model.embedding.weight.detach().T  # (t+1, 28): the gradient w.r.t. one-hot x
+    result = np.zeros(len(prepared), dtype=np.float32)
+    result[:position + 1] = one_hot_grad.pow(2).sum(-1).cpu().numpy()
+    return result
+
+
+def scale_by_max(row: np.ndarray) -> np.ndarray:
+    """A connectivity row divided by its maximum, as the article draws it (0 when the row is all zero)."""
+    peak = float(row.max())
+    return row / peak if peak > 0 else row
+
+
+@dataclass
+class ConnectivityResult:
+    """Connectivity of every output position to every input position, with what the model predicts.
+
+    ``connectivity[t, τ]`` is the connectivity of the desired output at t to input τ (zero for τ > t).
+    """
+
+    text: str
+    connectivity: np.ndarray  # (T, T) float32
+    desired: list[str]  # the desired word at each position
+    desired_in_text: list[bool]  # True where the desired word is the text's own word, False for a stand-in
+    top_words: list[list[str]]  # (T, k)
+    top_probabilities: np.ndarray  # (T, k)
+    unit: str = ""
+    extras: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, model: AutocompleteRNN, prepared: PreparedText, matrix: np.ndarray, top_ids: np.ndarray,
+           top_probabilities: np.ndarray, **extras) -> "ConnectivityResult":
+        """A result for ``model`` on ``prepared``, the desired words chosen from the top predictions."""
+        desired, in_text = desired_ids(prepared, top_ids[:, 0])
+        words = model.words
+        return cls(text=prepared.text, connectivity=matrix, desired=[words[i] for i in desired.tolist()],
+                   desired_in_text=in_text.tolist(), top_words=[[words[i] for i in row] for row in top_ids.tolist()],
+                   top_probabilities=top_probabilities, unit=model.unit, extras=extras)
+
+    def row(self, position: int) -> np.ndarray:
+        return self.connectivity[position]
+
+    def scaled_row(self, position: int) -> np.ndarray:
+        return scale_by_max(self.connectivity[position])
+
+    def chars_seen(self) -> np.ndarray:
+        return chars_seen(self.text)
+
+
+def connectivity_matrix(model: AutocompleteRNN, text: str, k: int = 3) -> ConnectivityResult:
+    """The whole connectivity matrix in one shared forward pass and one row-batched backward sweep
+    (rnnmem.vjp): T(T+1)/2 vector-Jacobian steps through the recurrent layers, the floor for this
+    quantity, instead of one backward pass per position."""
+    k = check_k(k)
+    prepared = prepare_text(model, text)
+    recorded = recorded_forward(model, prepared.chars)  # one forward pass serves predictions and gradients
+    with torch.no_grad():
+        top_ids, top_probs = top_words(model.output(recorded[1]), k)  # logits (T, V) from the same pass
+    desired, _ = desired_ids(prepared, top_ids[:, 0])
+    matrix = connectivity_rows(model, prepared.chars, desired, recorded)
+    return ConnectivityResult.of(model, prepared, matrix, top_ids, top_probs)
+
+
+def connectivity_partial(model: AutocompleteRNN, text: str, position: int, k: int = 3) -> ConnectivityResult:
+    """``connectivity_matrix`` with only row ``position`` filled (the others zero; ``extras["rows"]`` says
+    which), and every position's desired and top words: what a view of one selected character needs, at
+    the cost of one forward and one backward pass instead of the whole sweep."""
+    k = check_k(k)
+    prepared = prepare_text(model, text)
+    position = check_position(prepared, position)
+    top_ids, top_probs = predictions(model, prepared, k)  # (T, k) each
+    desired, _ = desired_ids(prepared, top_ids[:, 0])  # the same stand-ins as the whole matrix
+    matrix = np.zeros((len(prepared), len(prepared)), dtype=np.float32)
+    matrix[position] = connectivity(model, prepared.text, position, target=model.words[int(desired[position])])
+    return ConnectivityResult.of(model, prepared, matrix, top_ids, top_probs, rows=[position])
