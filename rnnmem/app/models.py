@@ -92,7 +92,7 @@ def sidebar(settings: AppSettings) -> None:
                 st.text_input(UNIT_NAMES[unit], value="", key=model_key(unit), bind="query-params",
                               placeholder=settings.reference(unit, shipped_set()), max_chars=MAX_REF_BOX)
         if shipped_set():
-            st.caption("The article-size weights (2 layers × 600) were trained on one GPU for a few minutes "
+            st.caption("The article-size weights (2 layers × 600) were trained on one GPU for one to three minutes "
                        "each, within the article's 2-epoch budget or short of it (see their model cards). "
                        "Configure other models in models.toml.")
         else:

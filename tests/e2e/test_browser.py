@@ -104,7 +104,7 @@ def test_choosing_the_article_size_weights_changes_the_models_and_the_link(serve
     open_page(page, f"{server.url}/autocomplete?units=GRU")
     expect(page.get_by_text(re.compile(r"^gru \(shipped\) · .*2×224$"))).to_be_visible()
     start = suggestions(page)
-    page.get_by_role("button", name="Article-size").click()
+    page.locator('[data-testid="stSidebar"]').get_by_text("Article-size", exact=True).click()
     expect(page.get_by_text(re.compile(r"^article/gru \(shipped\) · .*2×600$"))).to_be_visible(timeout=90_000)
     wait_done(page)
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(5)
