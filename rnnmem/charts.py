@@ -99,17 +99,24 @@ LOSS_X = {"chars": ("chars_seen", "characters seen"), "steps": ("step", "trainin
 def loss_frame(logs: Mapping[str, Sequence[Mapping]]) -> pd.DataFrame:
     """Long table for ``loss_chart``: one row per (unit, logged row, split). Missing or non-finite losses
     are left out."""
+    return _log_frame(logs, {"training": "train_loss", "validation": "valid_loss"}, kind="split", value="loss")
+
+
+def _log_frame(logs: Mapping[str, Sequence[Mapping]], columns: Mapping[str, str], *, kind: str,
+               value: str) -> pd.DataFrame:
+    """Long table of training logs: one row per (unit, logged row, label of ``columns``) whose log column
+    holds a finite number; ``kind`` names the label's column and ``value`` the number's."""
     rows = []
     for unit, log in logs.items():
         for entry in log:
-            for split, column in (("training", "train_loss"), ("validation", "valid_loss")):
-                value = entry.get(column)
-                if value is None or not math.isfinite(float(value)):
+            for label, column in columns.items():
+                number = entry.get(column)
+                if number is None or not math.isfinite(float(number)):
                     continue
-                rows.append({"unit": UNIT_NAMES.get(unit, unit), "split": split, "step": int(entry["step"]),
+                rows.append({"unit": UNIT_NAMES.get(unit, unit), kind: label, "step": int(entry["step"]),
                              "chars_seen": int(entry["chars_seen"]), "seconds": float(entry["seconds"]),
-                             "loss": float(value)})
-    return pd.DataFrame(rows, columns=["unit", "split", "step", "chars_seen", "seconds", "loss"])
+                             value: float(number)})
+    return pd.DataFrame(rows, columns=["unit", kind, "step", "chars_seen", "seconds", value])
 
 
 def loss_chart(frame: pd.DataFrame, *, x: str = "chars", log_y: bool = False, height: int = 380) -> alt.Chart:
@@ -144,17 +151,7 @@ def memory_frame(logs: Mapping[str, Sequence[Mapping]]) -> pd.DataFrame:
     """Long table for ``memory_chart``: one row per (unit, logged row, measure) where the log has the
     memory measure (rnnmem.memory, on the run's fixed validation sample). Rows logged before the
     measure existed have empty cells and are left out."""
-    rows = []
-    for unit, log in logs.items():
-        for entry in log:
-            for measure in MEMORY_MEASURES:
-                value = entry.get(measure)
-                if value is None or not math.isfinite(float(value)):
-                    continue
-                rows.append({"unit": UNIT_NAMES.get(unit, unit), "measure": measure, "step": int(entry["step"]),
-                             "chars_seen": int(entry["chars_seen"]), "seconds": float(entry["seconds"]),
-                             "value": float(value)})
-    return pd.DataFrame(rows, columns=["unit", "measure", "step", "chars_seen", "seconds", "value"])
+    return _log_frame(logs, {measure: measure for measure in MEMORY_MEASURES}, kind="measure", value="value")
 
 
 def memory_chart(frame: pd.DataFrame, measure: str = "d90", *, x: str = "chars", height: int = 300) -> alt.Chart:
