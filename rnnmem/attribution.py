@@ -9,13 +9,15 @@ vector-Jacobian products of rnnmem.vjp, so one cached model serves every visitor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from .dataset import UNKNOWN_ID
-from .inputs import PreparedText, check_k, check_position, prepare_text, vocabulary_id, word_spans
+from .errors import InputError, quoted
+from .inputs import MAX_K, PreparedText, check_k, check_position, prepare_text, vocabulary_id, word_spans
 from .model import AutocompleteRNN
 from .suggestions import predictions, top_words
 from .text import chars_seen
@@ -36,32 +38,70 @@ def desired_ids(prepared: PreparedText, top_ids: np.ndarray) -> tuple[np.ndarray
     return ids, in_text
 
 
+TARGET_HELP = ("the explained word: 'desired' (the word in the text, or its stand-in), 'top-N' (the model's "
+               "N-th suggestion at the position), or any word of the model's vocabulary")
+
+
+def explained_id(model: AutocompleteRNN, prepared: PreparedText, position: int, target: str | None = None) -> int:
+    """The class whose logit an attribution at ``position`` explains (``TARGET_HELP``).
+
+    ``None`` or ``"desired"``: the word at ``position``, or where that is not in the vocabulary (or the
+    position is a trailing space) the model's top guess at that word's last character (``desired_ids``);
+    ``"top-N"``: the model's N-th most likely word at ``position`` (1 ≤ N ≤ MAX_K); anything else must be
+    a word of the model's vocabulary (InputError otherwise). Words are lower-case a–z, so "top-2" is
+    never a word."""
+    if target is None or target == "desired":
+        if prepared.targets[position] > UNKNOWN_ID:
+            return int(prepared.targets[position])
+        return int(desired_ids(prepared, predictions(model, prepared, k=1)[0][:, 0])[0][position])
+    if isinstance(target, str) and target.startswith("top-"):
+        rank = target[len("top-"):]
+        if not rank.isdigit() or not 1 <= int(rank) <= MAX_K:
+            raise InputError(f"{quoted(target)}: a suggestion's rank is a whole number from 1 to {MAX_K}")
+        return int(predictions(model, prepared, k=int(rank))[0][position, int(rank) - 1])
+    return vocabulary_id(model, target)
+
+
+def embedded_inputs(model: AutocompleteRNN, prepared: PreparedText, position: int) -> torch.Tensor:
+    """The embedded input characters 0 … ``position`` (later inputs cannot matter), (1, t+1, E), detached."""
+    chars = prepared.chars_tensor(next(model.parameters()).device)[:, :position + 1]  # (1, t+1)
+    with torch.no_grad():
+        return model.embedding(chars)  # (1, t+1, E)
+
+
+def logit_function(model: AutocompleteRNN, position: int, y: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """f(embedded) = z_position[y]: the logit of word ``y`` at output ``position``, as a function of the
+    embedded inputs (B, position+1, E) -> (B,). The one-hot characters enter only through the embedding,
+    so every attribution to them is one through this function."""
+    def logit(embedded: torch.Tensor) -> torch.Tensor:
+        hidden = model.recurrent_from_embeddings(embedded)[:, position]  # (B, H)
+        return model.output(hidden)[:, y]  # (B,)
+    return logit
+
+
+def input_gradient(forward: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+    """∂forward(inputs)[b] / ∂inputs[b] for every batch row b, shaped like ``inputs``. Uses
+    ``torch.autograd.grad``: the parameters' ``.grad`` and the caller's tensors are left untouched."""
+    inputs = inputs.detach().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(forward(inputs).sum(), inputs)  # rows are independent: sum is safe
+    return grad
+
+
 def connectivity(model: AutocompleteRNN, text: str, position: int, target: str | None = None) -> np.ndarray:
     """The article's connectivity of the desired output at ``position`` to every input character:
     ||∂z_position[y] / ∂x_τ||² for τ ≤ position, zero after.
 
     ``position`` indexes the normalised text (``rnnmem.normalize(text)``). The desired word y is the word
     at ``position``; when that is not in the vocabulary (or the position is a trailing space), it is the
-    model's top guess at that word's last character (``desired_ids``); ``target`` overrides it with any
-    vocabulary word.
+    model's top guess at that word's last character (``desired_ids``); ``target`` overrides it
+    (``explained_id``: "top-N", or any vocabulary word).
     """
     prepared = prepare_text(model, text)
     position = check_position(prepared, position)
-    if target is not None:
-        y = vocabulary_id(model, target)
-    elif prepared.targets[position] > UNKNOWN_ID:
-        y = int(prepared.targets[position])
-    else:
-        y = int(desired_ids(prepared, predictions(model, prepared, k=1)[0][:, 0])[0][position])
-    device = next(model.parameters()).device
-    chars = prepared.chars_tensor(device)[:, :position + 1]  # later inputs cannot matter
-    with torch.no_grad():
-        embedded = model.embedding(chars)  # (1, t+1, E)
-    embedded = embedded.detach().requires_grad_(True)
-    with torch.enable_grad():
-        hidden = model.recurrent_from_embeddings(embedded)[0, position]  # (H,)
-        logits = model.output(hidden)  # (V,)
-        (grad,) = torch.autograd.grad(logits[y], embedded)  # (1, t+1, E); parameters' .grad untouched
+    y = explained_id(model, prepared, position, target)
+    embedded = embedded_inputs(model, prepared, position)  # (1, t+1, E)
+    grad = input_gradient(logit_function(model, position, y), embedded)  # (1, t+1, E)
     one_hot_grad = grad[0] @ model.embedding.weight.detach().T  # (t+1, 28): the gradient w.r.t. one-hot x
     result = np.zeros(len(prepared), dtype=np.float32)
     result[:position + 1] = one_hot_grad.pow(2).sum(-1).cpu().numpy()
