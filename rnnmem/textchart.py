@@ -82,6 +82,15 @@ def connectivity_text_frame(text: str, scaled: np.ndarray, position: int, raw: n
     return frame
 
 
+def connectivity_table(frame: pd.DataFrame, value: str = "connectivity") -> pd.DataFrame:
+    """What a connectivity text chart shows, as a table to download: per character its position, the
+    character, the letters of its word seen, its ``value`` (as computed, signed for some attributions;
+    0 after the selected character), that scaled as coloured ("scaled": |value| / the row's largest) and
+    its state (context, selected, later)."""
+    return pd.DataFrame({"position": frame["index"], "char": frame["char"], "seen": frame["seen"],
+                         value: frame["raw"], "scaled": frame["connectivity"], "state": frame["state"]})
+
+
 def connectivity_text_chart(frame: pd.DataFrame, *, select_on: str = "click", name: str = "pick",
                             columns: int = TEXT_COLUMNS, colours: str = "article") -> alt.LayerChart:
     """The text as a grid of character cells, each character up to the selected one filled by its
@@ -93,11 +102,13 @@ def connectivity_text_chart(frame: pd.DataFrame, *, select_on: str = "click", na
 
 
 def connectivity_text_spec(frame: pd.DataFrame, *, select_on: str = "click", name: str = "pick",
-                           columns: int = TEXT_COLUMNS, colours: str = "article") -> dict:
+                           columns: int = TEXT_COLUMNS, colours: str = "article",
+                           titles: tuple[str, str] = ("connectivity / max", "connectivity")) -> dict:
     """``connectivity_text_chart`` as a Vega-Lite dict, fast: the chart is built and validated once per
     (select_on, name), then each call only fills in this text's rows and size. Building and validating
-    the Altair chart costs ~60 ms, too slow to redraw four units within the 100 ms a click may take."""
-    spec = json.loads(_text_spec_template(select_on, name, colours))
+    the Altair chart costs ~60 ms, too slow to redraw four units within the 100 ms a click may take.
+    ``titles``: the tooltip's names of the scaled and raw values (another attribution than connectivity)."""
+    spec = json.loads(_text_spec_template(select_on, name, colours, titles))
     lines = int(frame["line"].max()) + 1 if len(frame) else 1
     spec["width"], spec["height"] = columns * CELL_WIDTH, lines * CELL_HEIGHT
     for axis, extent in (("x", spec["width"]), ("y", spec["height"])):  # the pixel scales span the grid
@@ -107,9 +118,9 @@ def connectivity_text_spec(frame: pd.DataFrame, *, select_on: str = "click", nam
     return spec
 
 
-@functools.lru_cache(maxsize=16)
-def _text_spec_template(select_on: str, name: str, colours: str) -> str:
-    return json.dumps(_text_chart(alt.NamedData("chars"), 0, 0, select_on, name, colours).to_dict())
+@functools.lru_cache(maxsize=64)
+def _text_spec_template(select_on: str, name: str, colours: str, titles: tuple[str, str]) -> str:
+    return json.dumps(_text_chart(alt.NamedData("chars"), 0, 0, select_on, name, colours, titles).to_dict())
 
 
 def connectivity_legend(colours: str = "article", *, width: int = 260) -> alt.Chart:
@@ -145,7 +156,8 @@ def connectivity_legend_spec(colours: str = "article") -> str:
     return json.dumps(connectivity_legend(colours).to_dict())
 
 
-def _text_chart(data, width: int, height: int, select_on: str, name: str, colours: str) -> alt.LayerChart:
+def _text_chart(data, width: int, height: int, select_on: str, name: str, colours: str,
+                titles: tuple[str, str] = ("connectivity / max", "connectivity")) -> alt.LayerChart:
     if colours not in COLOUR_MAPPINGS:
         raise ValueError(f"unknown colour mapping {colours!r}; expected one of {', '.join(COLOUR_MAPPINGS)}")
     pick = alt.selection_point(name=name, fields=["index"], on=select_on, clear=False, empty=False,
@@ -155,8 +167,8 @@ def _text_chart(data, width: int, height: int, select_on: str, name: str, colour
     base = alt.Chart(data).encode(
         tooltip=[alt.Tooltip("label:N", title="character"), alt.Tooltip("index:Q", title="position"),
                  alt.Tooltip("seen:Q", title="letters of its word seen"),
-                 alt.Tooltip("connectivity:Q", title="connectivity / max", format=".2f"),
-                 alt.Tooltip("raw:Q", title="connectivity", format=".3g")])
+                 alt.Tooltip("connectivity:Q", title=titles[0], format=".2f"),
+                 alt.Tooltip("raw:Q", title=titles[1], format=".3g")])
     # no legend per chart: the page draws one scale (connectivity_legend) above all rows
     connectivity_fill = alt.Fill("connectivity:Q", scale=alt.Scale(scheme=CONNECTIVITY_SCHEME, domain=[0, 1]),
                                  legend=None)
