@@ -11,15 +11,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .accuracy import accuracy_by_chars_seen
-from .attribution import connectivity, connectivity_matrix
+from .attribution import TARGET_HELP, connectivity_matrix
+from .attribution_methods import METHODS, attribution, value_name
 from .corpus import read_text_file
 from .dataset import UNKNOWN_ID, DatasetConfig, prepare_dataset, sequence_texts
 from .errors import InputError, quoted
-from .inputs import prepare_text, text_sequences
+from .exports import chart_png, chart_svg, frame_csv, matrix_frame
+from .inputs import text_sequences
 from .memory import MEASURES, memory_profile
 from .model import AutocompleteRNN
 from .refs import load
 from .suggestions import suggest
+from .textchart import connectivity_table, connectivity_text_frame, connectivity_text_spec
 
 
 def positive_int(value: str) -> int:
@@ -46,8 +49,15 @@ def add_commands(sub) -> None:
     p.add_argument("text")
     p.add_argument("--position", type=int, default=None,
                    help="character index in the normalised text; without it, the whole matrix")
-    p.add_argument("--target", default=None, help="desired word (default: the word at --position)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--target", default=None, help=TARGET_HELP + " (default: desired)")
+    p.add_argument("--method", choices=list(METHODS), default="grad_sq",
+                   help="attribution: the article's squared gradient norm (default), gradient × input, or "
+                        "integrated gradients from a baseline of spaces (other methods need --position)")
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                   help="JSON: printed, or written to FILE")
+    p.add_argument("--csv", default=None, metavar="FILE", help="the row (with --position) or the matrix as CSV")
+    p.add_argument("--svg", default=None, metavar="FILE", help="the row's chart as the app draws it (SVG)")
+    p.add_argument("--png", default=None, metavar="FILE", help="the row's chart as a PNG image")
     p.set_defaults(run=run_connectivity)
 
     p = sub.add_parser("evaluate", help="accuracy given characters seen, and cross-entropy")
@@ -97,35 +107,64 @@ def run_suggest(args) -> int:
     return 0
 
 
+def _write(path: str | None, data: bytes | str) -> None:
+    """``data`` to the file ``path`` ("-": standard output); nothing when ``path`` is None."""
+    if path is None:
+        return
+    if path == "-":
+        print(data if isinstance(data, str) else data.decode("utf-8"))
+        return
+    try:
+        Path(path).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    except OSError as error:
+        raise InputError(f"cannot write {quoted(path)}: {error.strerror or error}") from None
+
+
 def run_connectivity(args) -> int:
     model, source_ref = _load(args.model)
     if args.position is None:
-        if args.target is not None:
-            raise InputError("--target needs --position")
+        for flag, value in (("--target", args.target), ("--svg", args.svg), ("--png", args.png),
+                            ("--method", None if args.method == "grad_sq" else args.method)):
+            if value is not None:
+                raise InputError(f"{flag} needs --position (the whole matrix is the article's connectivity)")
         result = connectivity_matrix(model, args.text)
-        if args.json:
-            print(json.dumps({"model": source_ref, "unit": model.unit, "text": result.text,
-                              "desired": result.desired, "top_words": result.top_words,
-                              "top_probabilities": np.round(result.top_probabilities, 6).tolist(),
-                              "connectivity": result.connectivity.tolist()}))
-        else:
+        _write(args.json, json.dumps({"model": source_ref, "unit": model.unit, "text": result.text,
+                                      "desired": result.desired, "top_words": result.top_words,
+                                      "top_probabilities": np.round(result.top_probabilities, 6).tolist(),
+                                      "connectivity": result.connectivity.tolist()}))
+        _write(args.csv, frame_csv(matrix_frame(result.connectivity, result.text, result.desired)))
+        if args.json != "-":
             print(f"{result.text!r}: {len(result.text)} positions")
             for t, word in enumerate(result.desired):
                 row = result.scaled_row(t)
                 strongest = int(np.argsort(row[:t + 1])[-1])
                 print(f"  {t:4d} {result.text[t]!r} -> {word:15s} strongest input {strongest} {result.text[strongest]!r}")
         return 0
-    text = prepare_text(model, args.text).text
-    values = connectivity(model, args.text, args.position, target=args.target)
-    if args.json:
-        print(json.dumps({"model": source_ref, "unit": model.unit, "text": text,
-                          "position": args.position, "connectivity": values.tolist()}))
-    else:
-        peak = float(values.max()) or 1.0
+    row = attribution(model, args.text, args.position, args.method, target=args.target)
+    text, values = row.text, row.values
+    report = {"model": source_ref, "unit": model.unit, "text": text, "position": row.position,
+              "method": row.method, "word": row.word, "values": values.tolist(), "logit": row.logit}
+    if args.method == "grad_sq":
+        report["connectivity"] = report["values"]  # the name this command has always used
+    if row.n_steps is not None:
+        report.update(baseline_logit=row.baseline_logit, n_steps=row.n_steps)
+    _write(args.json, json.dumps(report))
+    if args.csv or args.svg or args.png:
+        frame = connectivity_text_frame(text, row.scaled_row(), row.position, raw=values)
+        name = value_name(row.method)
+        _write(args.csv, frame_csv(connectivity_table(frame, name)))
+        spec = connectivity_text_spec(frame, titles=(f"|{name}| / max", name))
+        if args.svg:
+            _write(args.svg, chart_svg(spec))
+        if args.png:
+            _write(args.png, chart_png(spec))
+    if args.json != "-":
+        print(f"{text!r}, position {row.position}: {row.method} for {row.word!r}")
+        scaled = row.scaled_row()
         for i, (ch, v) in enumerate(zip(text, values)):
-            if i > args.position:
+            if i > row.position:
                 break
-            print(f"  {i:4d} {ch!r} {v:.4g} {'#' * int(round(30 * v / peak))}")
+            print(f"  {i:4d} {ch!r} {v:.4g} {'#' * int(round(30 * scaled[i]))}")
     return 0
 
 

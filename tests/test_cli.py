@@ -5,10 +5,14 @@ import os
 import subprocess
 import sys
 
+import xml.etree.ElementTree as ElementTree
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from rnnmem.analysis import accuracy_by_chars_seen, connectivity, connectivity_matrix
+from rnnmem.attribution_methods import attribution
 from rnnmem.refs import load_model
 
 
@@ -42,6 +46,33 @@ def test_connectivity_json_position_and_matrix(trained_model_dir):
     assert "#" in human
 
 
+def test_connectivity_writes_svg_csv_and_json_files_of_any_method_and_target(trained_model_dir, tmp_path):
+    """The row's chart as SVG (well-formed XML), its table as CSV and its JSON parse back to the library's
+    numbers; without --position, the matrix as CSV and JSON."""
+    model = load_model(str(trained_model_dir))
+    svg, csv, out = tmp_path / "row.svg", tmp_path / "row.csv", tmp_path / "row.json"
+    run_cli("connectivity", str(trained_model_dir), "the cat sat", "--position", "6", "--method",
+            "integrated_gradients", "--target", "top-2", "--svg", str(svg), "--csv", str(csv), "--json", str(out))
+    expected = attribution(model, "the cat sat", 6, "integrated_gradients", "top-2")
+    assert ElementTree.parse(svg).getroot().tag.endswith("svg")
+    row = json.loads(out.read_text())
+    assert row["word"] == expected.word and row["method"] == "integrated_gradients" and row["n_steps"] >= 64
+    np.testing.assert_allclose(row["values"], expected.values, rtol=1e-5, atol=1e-7)
+    table = pd.read_csv(csv, keep_default_na=False)
+    np.testing.assert_allclose(table["integrated gradients"], expected.values, rtol=1e-5, atol=1e-7)
+    assert "".join(table["char"]) == " the cat sat"
+
+    matrix_csv, matrix_json = tmp_path / "matrix.csv", tmp_path / "matrix.json"
+    run_cli("connectivity", str(trained_model_dir), "the cat sat", "--csv", str(matrix_csv),
+            "--json", str(matrix_json))
+    whole = connectivity_matrix(model, "the cat sat")
+    parsed = pd.read_csv(matrix_csv, keep_default_na=False)
+    np.testing.assert_allclose(parsed[[str(i) for i in range(11)]].to_numpy(), whole.connectivity, rtol=1e-5)
+    np.testing.assert_allclose(json.loads(matrix_json.read_text())["connectivity"], whole.connectivity, rtol=1e-5)
+    refused = run_cli("connectivity", str(trained_model_dir), "the cat", "--svg", str(svg), check=False)
+    assert refused.returncode == 2 and "--svg needs --position" in refused.stderr
+
+
 def test_evaluate_json_on_text_file_and_corpus_split(trained_model_dir, toy_corpus, tmp_path):
     sample = tmp_path / "sample.txt"
     sample.write_text("The cat sat on a mat. The dog ran to big red house!")
@@ -73,6 +104,9 @@ def test_evaluate_json_on_text_file_and_corpus_split(trained_model_dir, toy_corp
     (["evaluate", "{model}", "--text-file", "{text}", "--batch-size", "-3"], "must be at least 1, not -3"),
     (["evaluate", "{model}", "--text-file", "{tmp}"], "cannot read"),  # a directory
     (["connectivity", "{model}", "the cat", "--position", "99"], "out of range"),
+    (["connectivity", "{model}", "the cat", "--position", "3", "--target", "zebra"], "not in the model's vocabulary"),
+    (["connectivity", "{model}", "the cat", "--method", "grad_x_input"], "--method needs --position"),
+    (["connectivity", "{model}", "the cat", "--position", "3", "--svg", "/no/such/dir/x.svg"], "cannot write"),
     (["suggest", "no-such-model", "the"], "unknown model"),
     (["suggest", "{corrupt}", "the"], "missing"),
     (["suggest", "hf://bad", "the"], "repository id"),
