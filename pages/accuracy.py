@@ -52,8 +52,9 @@ if missing:
                      "Score your own text below meanwhile."), icon=":material/info:")
 if series:
     frame = app.charts.accuracy_frame(series, topk=ks, max_seen=int(max_seen))
-    st.altair_chart(app.charts.accuracy_chart(frame), width="stretch",
-                    alt="Accuracy against characters of the word seen, one colour per unit")
+    chart = app.charts.accuracy_chart(frame)
+    st.altair_chart(chart, width="stretch", alt="Accuracy against characters of the word seen, one colour per unit")
+    app.downloads("accuracy", chart=chart, frame=frame)
     with st.expander("Numbers"):
         st.dataframe(frame, hide_index=True, width="stretch")
     for unit, source, evaluation in series:
@@ -79,8 +80,9 @@ if pasted and pasted.strip():
         own.append((item.unit, "your text", result))
     if own:
         frame = app.charts.accuracy_frame(own, topk=ks, max_seen=int(max_seen))
-        st.altair_chart(app.charts.accuracy_chart(frame, height=340), width="stretch",
-                        alt="Accuracy on your text against characters of the word seen")
+        chart = app.charts.accuracy_chart(frame, height=340)
+        st.altair_chart(chart, width="stretch", alt="Accuracy on your text against characters of the word seen")
+        app.downloads("accuracy-your-text", chart=chart, frame=frame)
         st.caption(app.plain(" · ".join(f"{app.charts.UNIT_NAMES[unit]}: {r['chars']:,} characters, cross-entropy "
                                        f"{r['cross_entropy']:.3f}" for unit, _, r in own)
                             + ". A short text gives noisy curves: the counts are in the tooltips."))

@@ -40,6 +40,11 @@ for column, item in zip(st.columns(len(models), border=True), models):
         app.model_heading(item)
         result = answers[item.unit][-1]
         app.suggestion_list(result.words[:int(k)], result.probabilities[:int(k)])
+shown = pd.DataFrame([(item.name, rank, word, probability) for item in models  # the bars above, as a table
+                      for rank, (word, probability) in enumerate(zip(answers[item.unit][-1].words,
+                                                                     answers[item.unit][-1].probabilities), 1)
+                      if rank <= int(k)], columns=["unit", "rank", "word", "probability"])
+app.downloads("autocomplete-suggestions", frame=shown)
 
 # The top suggestion after every character of the last word: how each guess sharpens letter by letter.
 rows = []
@@ -53,4 +58,6 @@ for offset, stop_at in enumerate(range(first + 1, len(text) + 1)):
 st.subheader("Letter by letter", divider="gray")
 st.caption("The top suggestion of each unit after each character of the last word: the context alone "
            "(first row), then every letter typed.")
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+letters = pd.DataFrame(rows)
+st.dataframe(letters, hide_index=True, width="stretch")
+app.downloads("autocomplete-letter-by-letter", frame=letters)

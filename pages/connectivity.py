@@ -12,11 +12,18 @@ app.header("Connectivity",
           "logit with respect to that input character, scaled by its row's maximum), from teal-blue (none) to "
           "green (the strongest), as in the article.")
 settings = app.app_settings()
-app.check_link(["text", "pos", "hover", "colours", "article"])
+app.check_link(["text", "pos", "hover", "colours", "article", "method", "target", "word"])
 app.check_bool("hover", "hover")
 app.check_bool("article", "article's models")
 app.check_choice("colours", list(app.charts.COLOUR_MAPPINGS), "colours")
 app.check_text("text", app.MAX_RAW_TEXT)
+TARGETS = ["desired", "top-1", "top-2", "top-3", "word"]  # link values: short and stable
+TARGET_HOW = {"top-1": "the model's top suggestion", "top-2": "the model's second suggestion",
+              "top-3": "the model's third suggestion", "word": "the word you typed"}
+MAX_WORD = 40
+app.check_choice("method", list(app.METHODS), "attribution")
+app.check_choice("target", TARGETS, "explained word")
+app.check_text("word", MAX_WORD)
 WALKTHROUGH = app.normalize(app.WALKTHROUGH_TEXT)
 MOMENTS = [(moment, moment.position(WALKTHROUGH)) for moment in app.WALKTHROUGH_MOMENTS]
 
@@ -72,6 +79,35 @@ show_article = article_column.toggle(
          "predictions and connectivity its authors published for this paragraph (MIT licence). Only for the "
          "walkthrough paragraph.") and on_walkthrough
 
+method_column, target_column, word_column = st.columns([3, 3, 2], vertical_alignment="bottom")
+method = method_column.segmented_control(
+    "Attribution", list(app.METHODS), default="grad_sq", key="method", bind="query-params", required=True,
+    help="How each earlier character is credited with the explained word's logit. " + " ".join(
+        f"{name}: {m.label}." for name, m in app.METHODS.items())) or "grad_sq"
+target = target_column.segmented_control(
+    "Explain", TARGETS, default="desired", key="target", bind="query-params", required=True,
+    help="Whose logit: the desired word (the word in the text, as the article), one of each model's top-3 "
+         "suggestions at the selected character, or a word you type.") or "desired"
+word = word_column.text_input("Word", value="", key="word", bind="query-params", max_chars=MAX_WORD,
+                              disabled=target != "word", placeholder="a vocabulary word")
+meaning = app.METHODS[method].meaning
+if method == "integrated_gradients":
+    meaning += (f" Integration points: {app.IG_STEPS}, doubled (to {app.IG_MAX_STEPS} at most) until the shares add up "
+                f"to within {app.IG_TOLERANCE:.0%}.")
+if app.METHODS[method].signed:
+    meaning += " Colour: the magnitude, scaled by its row's largest; the sign is in the tooltips and downloads."
+st.caption(app.plain(f"{app.METHODS[method].label}: {meaning}"))
+typed = app.normalize(word or "").strip()
+if target == "word" and (not typed or " " in typed):
+    st.info("Type one word (letters only) to explain its logit; meanwhile the desired word is explained.",
+            icon=":material/info:")
+if target == "word":
+    explained_target = typed if typed and " " not in typed else None
+else:
+    explained_target = None if target == "desired" else target  # "top-N": rnnmem.attribution.explained_id
+default_view = method == "grad_sq" and explained_target is None
+view_state = {"pos": position, "method": method, "target": target, **({"word": typed} if target == "word" else {})}
+
 st.markdown(f"Selected: character **{position}**, “{app.plain(text[position].replace(' ', '␣'))}”, in "
             f"“{app.plain(text[max(0, position - 30):position + 1].lstrip())}”")
 for moment, moment_position in MOMENTS:
@@ -85,12 +121,29 @@ for item in models:
     with st.container(border=True):
         app.model_heading(item)
         chart_column, words_column = st.columns([4, 1])
-        with chart_column, st.spinner(f"Computing {item.name} connectivity for this text…"):
+        with chart_column, st.spinner(f"Computing {item.name} {app.METHODS[method].label} for this text…"):
             result = app.connectivity_view(item, text, position)
-            app.connectivity_chart(item.unit, item.name, result, position, select_on=select_on, on_pick=pick,
-                                  colours=colours)
+            shown, explained = result, None
+            if not default_view:
+                try:
+                    shown = app.attribution(item.key, item.model, text, position, method, explained_target)
+                except app.InputError as error:  # a typed word outside this model's vocabulary
+                    st.warning(app.plain(f"{error}: explaining the desired word instead."), icon=":material/warning:")
+                    shown = app.attribution(item.key, item.model, text, position, method, None)
+                explained = shown.word if explained_target is not None and shown.word != result.desired[position] \
+                    else None
+            spec, table = app.connectivity_chart(item.unit, item.name, shown, position, select_on=select_on,
+                                                on_pick=pick, colours=colours, value=app.value_name(method))
+            if method == "integrated_gradients":
+                st.caption(f"Σ attributions {shown.values.sum():.3f}; logit(text) − logit(spaces) "
+                           f"{shown.logit - shown.baseline_logit:.3f} ({shown.n_steps} integration points).")
+            tables = {"row": table}
+            if default_view and "rows" not in result.extras:  # the whole matrix is here: offer it too
+                tables["matrix"] = app.matrix_frame(result.connectivity, result.text, result.desired)
+            app.downloads(f"connectivity-{item.unit}", chart=spec, frame=tables, state=view_state)
         with words_column:
-            app.explained_word(result, position)
+            app.explained_word(result, position, explained,
+                               TARGET_HOW.get(target, "") if explained is not None else "")
             app.suggestion_list(result.top_words[position], result.top_probabilities[position],
                                desired=result.desired[position])
     if show_article and item.unit in app.walkthrough.ARTICLE_UNITS:
@@ -98,11 +151,13 @@ for item in models:
         with st.container(border=True):
             st.markdown(f"**{app.plain(item.name)} · {app.plain(app.walkthrough.ARTICLE_SOURCE)}**")
             st.caption("2×600, trained 2 epochs on text8 on a GPU; the data its authors published for this "
-                       "paragraph (MIT licence), not computed here.")
+                       "paragraph (MIT licence), not computed here"
+                       + ("." if default_view else ": its connectivity of the desired word, whatever is chosen above."))
             chart_column, words_column = st.columns([4, 1])
             with chart_column:
-                app.connectivity_chart(f"article_{item.unit}", f"The article's {item.name}", published, position,
-                                      select_on=select_on, on_pick=pick, colours=colours)
+                spec, table = app.connectivity_chart(f"article_{item.unit}", f"The article's {item.name}", published,
+                                                    position, select_on=select_on, on_pick=pick, colours=colours)
+                app.downloads(f"connectivity-article-{item.unit}", chart=spec, frame=table, state={"pos": position})
             with words_column:
                 app.explained_word(published, position)
                 app.suggestion_list(published.top_words[position], published.top_probabilities[position],

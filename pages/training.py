@@ -51,8 +51,10 @@ if frame.empty:
 sparse = [app.charts.UNIT_NAMES[u] for u, rows in logs.items() if len(rows) < 2]
 if sparse:
     st.caption(app.plain(f"Only one logged point so far for {', '.join(sparse)}: the curve is a single dot."))
-st.altair_chart(app.charts.loss_chart(frame, x=x or "chars", log_y=bool(log_y)), width="stretch",
+chart = app.charts.loss_chart(frame, x=x or "chars", log_y=bool(log_y))
+st.altair_chart(chart, width="stretch",
                 alt="Training and validation loss against training progress, one colour per unit")
+app.downloads("training-loss", chart=chart, frame=frame)
 
 st.subheader("Memory while training")
 memory = app.charts.memory_frame(logs)
@@ -67,11 +69,13 @@ else:
                "on its walkthrough paragraph.")
     measure = st.segmented_control("Measure", list(app.charts.MEMORY_MEASURES), default="d90", key="measure",
                                    bind="query-params", required=True) or "d90"
-    st.altair_chart(app.charts.memory_chart(memory, measure, x=x or "chars"), width="stretch",
-                    alt="The memory measure against training progress, one colour per unit")
+    chart = app.charts.memory_chart(memory, measure, x=x or "chars")
+    st.altair_chart(chart, width="stretch", alt="The memory measure against training progress, one colour per unit")
+    app.downloads("training-memory", chart=chart, frame=memory[memory["measure"] == measure])
 
 if summaries:
-    st.dataframe(pd.DataFrame(summaries), hide_index=True, width="stretch", column_config={
+    summary_frame = pd.DataFrame(summaries)
+    st.dataframe(summary_frame, hide_index=True, width="stretch", column_config={
         "characters seen": st.column_config.NumberColumn(format="localized"),
         "steps": st.column_config.NumberColumn(format="localized"),
         "epochs": st.column_config.NumberColumn(format="%.3f"),
@@ -79,3 +83,4 @@ if summaries:
         "final train loss": st.column_config.NumberColumn(format="%.3f"),
         "final valid loss": st.column_config.NumberColumn(format="%.3f"),
     })
+    app.downloads("training-summary", frame=summary_frame)

@@ -304,6 +304,46 @@ def test_connectivity_switching_unit_set_and_empty_text(app):
     assert any("Enter some text" in i.value for i in at.info)
 
 
+def test_connectivity_explains_a_chosen_word_by_a_chosen_method_from_the_link(app):
+    """Another target (a suggestion, or a typed word) and another attribution, from the link: one row per
+    unit, the explained word named, the method's meaning and completeness said, downloads offered."""
+    at = app("connectivity", units=["GRU"], pos="20", method="integrated_gradients", target="top-2")
+    assert not at.exception
+    second = progress_labels(at)[1].split(" · ")[0]  # the shipped GRU's second suggestion at 20
+    assert f"Explained: **{second}**" in texts(at.markdown)
+    assert any("the model's second suggestion" in unescape(c) for c in texts(at.caption))
+    assert any(c.startswith("integrated gradients: ") and "baseline of spaces" in c for c in texts(at.caption))
+    assert any(c.startswith("Σ attributions") and "integration points" in c for c in texts(at.caption))
+    assert texts(at.markdown).count("Desired: **the**") == 1  # the article's row: still its desired word
+    spec = json.loads(at.get("vega_lite_chart")[1].proto.spec)
+    assert spec["layer"][0]["encoding"]["tooltip"][4]["title"] == "integrated gradients"
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert labels[:4] == ["PNG", "SVG", "row CSV", "row JSON"]  # no matrix: only this row was computed
+
+    at = app("connectivity", units=["GRU", "LSTM"], pos="20", method="grad_x_input", target="word", word="History")
+    assert not at.exception
+    assert texts(at.markdown).count("Explained: **history**") == 2
+    at = app("connectivity", units=["GRU"], pos="20", target="word", word="qzxv")
+    assert any("'qzxv' is not in the model's vocabulary: explaining the desired word" in unescape(w)
+               for w in texts(at.warning))
+    assert "Desired: **the**" in texts(at.markdown)
+    at = app("connectivity", units=["GRU"], method="saliency", target="top-9")
+    warnings = " ".join(unescape(w) for w in texts(at.warning))
+    assert "attribution 'saliency' is not one of" in warnings and "explained word 'top-9'" in warnings
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert "matrix CSV" in labels  # the default view, the whole matrix computed: it downloads too
+
+
+def test_every_page_offers_its_charts_and_tables_for_download(app):
+    for page, expected in (("autocomplete", ["CSV", "JSON", "CSV", "JSON"]),
+                           ("accuracy", ["PNG", "SVG", "CSV", "JSON"]),
+                           ("training", ["PNG", "SVG", "CSV", "JSON"] * 2 + ["CSV", "JSON"])):
+        at = app(page, units=["GRU"])
+        assert not at.exception
+        buttons = at.get("download_button")
+        assert [b.proto.label for b in buttons] == expected, page
+
+
 def test_accuracy_page_charts_stored_evaluations_and_pasted_text(app):
     at = app("accuracy", units=["RNN", "GRU", "LSTM"])
     assert not at.exception
@@ -407,7 +447,8 @@ def test_hub_models_are_pinned_to_their_commit_in_the_link(app, monkeypatch):
 
 LINK_PARAMS = {
     "autocomplete": {"text": "text", "k": "number"},
-    "connectivity": {"text": "short text", "pos": "number", "hover": "flag"},
+    "connectivity": {"text": "short text", "pos": "number", "hover": "flag", "method": "choice", "target": "choice",
+                     "word": "short text"},
     "accuracy": {"split": "choice", "topk": "choices", "article": "flag", "maxseen": "number", "eval": "short text"},
     "training": {"x": "choice", "logy": "flag"},
 }
@@ -421,7 +462,7 @@ def link_values(kind: str):
     return {
         "text": texts, "short text": short_texts, "number": number_strings,
         "flag": st.one_of(st.sampled_from(["true", "false", "TRUE", ""]), st.text(max_size=8)),
-        "choice": st.one_of(st.sampled_from(["test", "valid", "chars", "steps", "time"]), st.text(max_size=8)),
+        "choice": st.one_of(st.sampled_from(["test", "valid", "chars", "steps", "time", "grad_x_input", "top-2", "word"]), st.text(max_size=8)),
         "choices": st.lists(st.one_of(st.sampled_from(["top-1", "top-2", "top-3"]), st.text(max_size=8)), max_size=4),
     }[kind]
 

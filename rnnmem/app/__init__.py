@@ -8,16 +8,20 @@ which never imports Streamlit. The modules here, by concern:
 - ``params``: link state (bound widgets) and the messages for unusable link values;
 - ``models``: the settings file, the unit and model picker, cached model loads;
 - ``cache``: cached analyses (suggestions, connectivity views, accuracy) and the text guards;
-- ``widgets``: suggestion bars, model headings, the clickable connectivity text.
+- ``widgets``: suggestion bars, model headings, the clickable connectivity text;
+- ``exports``: the download menu under a chart or table (PNG, SVG, CSV, JSON).
 """
 
 from .. import charts, walkthrough
+from ..attribution_methods import IG_MAX_STEPS, IG_STEPS, IG_TOLERANCE, METHODS, value_name
 from ..errors import InputError, SettingsError
+from ..exports import matrix_frame
 from ..settings import EVALUATION_SPLITS, read_evaluation, read_training
 from ..suggestions import Suggestions
 from ..text import normalize
-from .cache import (MAX_EVAL_TEXT, MAX_RAW_TEXT, MAX_SUGGESTIONS, accuracy, connectivity, connectivity_view, fit_text,
-                    suggestions, suggestions_by_prefix, usable_text)
+from .cache import (MAX_EVAL_TEXT, MAX_RAW_TEXT, MAX_SUGGESTIONS, accuracy, attribution, connectivity,
+                    connectivity_view, fit_text, suggestions, suggestions_by_prefix, usable_text)
+from .exports import download_name, downloads
 from .messages import header, notify, plain, stop
 from .models import UNIT_LABELS, ShownModel, app_settings, load_models, require_units, selected_units, sidebar
 from .params import (begin_run, check_bool, check_choice, check_choices, check_int, check_link, check_text, int_param,
@@ -31,12 +35,13 @@ WALKTHROUGH_TEXT = walkthrough.PARAGRAPH
 WALKTHROUGH_MOMENTS = walkthrough.MOMENTS
 
 __all__ = [
-    "AUTOCOMPLETE_EXAMPLE", "EVALUATION_SPLITS", "InputError", "MAX_EVAL_TEXT", "MAX_RAW_TEXT", "MAX_SUGGESTIONS",
-    "SettingsError", "ShownModel", "Suggestions", "UNIT_LABELS", "WALKTHROUGH_MOMENTS", "WALKTHROUGH_TEXT",
-    "accuracy", "app_settings", "begin_run", "charts", "check_bool", "check_choice", "check_choices", "check_int",
-    "check_link", "check_text", "configure_runtime", "connectivity", "connectivity_chart", "connectivity_view",
-    "explained_word", "fit_text", "header", "int_param", "keep_link_short", "load_models", "model_heading",
-    "normalize", "notify", "picked_position", "plain", "read_evaluation", "read_training", "require_units",
-    "selected_units", "sidebar", "stop", "suggestion_list", "suggestions", "suggestions_by_prefix", "usable_text",
-    "walkthrough",
+    "AUTOCOMPLETE_EXAMPLE", "EVALUATION_SPLITS", "IG_MAX_STEPS", "IG_STEPS", "IG_TOLERANCE", "InputError",
+    "MAX_EVAL_TEXT", "MAX_RAW_TEXT", "MAX_SUGGESTIONS", "METHODS", "SettingsError", "ShownModel", "Suggestions",
+    "UNIT_LABELS", "WALKTHROUGH_MOMENTS", "WALKTHROUGH_TEXT", "accuracy", "app_settings", "attribution", "begin_run",
+    "charts", "check_bool", "check_choice", "check_choices", "check_int", "check_link", "check_text",
+    "configure_runtime", "connectivity", "connectivity_chart", "connectivity_view", "download_name", "downloads",
+    "explained_word", "fit_text", "header", "int_param", "keep_link_short", "load_models", "matrix_frame",
+    "model_heading", "normalize", "notify", "picked_position", "plain", "read_evaluation", "read_training",
+    "require_units", "selected_units", "sidebar", "stop", "suggestion_list", "suggestions", "suggestions_by_prefix",
+    "usable_text", "value_name", "walkthrough",
 ]

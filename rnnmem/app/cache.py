@@ -10,6 +10,7 @@ import streamlit as st
 
 from ..accuracy import accuracy_by_chars_seen
 from ..attribution import ConnectivityResult
+from ..attribution_methods import Attribution, attribution as attribution_of
 from ..inputs import MAX_TEXT_CHARS
 from ..suggestions import suggest, suggest_each_prefix
 from ..text import normalize
@@ -59,6 +60,13 @@ def connectivity(key: tuple, _model, text: str):
     """The whole connectivity matrix for (model, text): about 1 MB at the 500-character limit. Computed in
     a worker process when there is one, so the server keeps answering other visitors meanwhile."""
     return _matrix_workers().connectivity_matrix(_model, text, k=3)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def attribution(key: tuple, _model, text: str, position: int, method: str, target: str | None) -> Attribution:
+    """One position's attribution by ``method`` to the word ``target`` names (rnnmem.attribution_methods):
+    the Connectivity page's view for any method or target but the default, one row, never the matrix."""
+    return attribution_of(_model, text, position, method, target)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

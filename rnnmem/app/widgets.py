@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 
+import pandas as pd
 import streamlit as st
 
 from .. import charts
@@ -26,25 +27,34 @@ def model_heading(item: ShownModel) -> None:
 
 
 def connectivity_chart(chart_id: str, label: str, result, position: int, *, select_on: str,
-                       on_pick: Callable[[str], None], colours: str = "article") -> None:
+                       on_pick: Callable[[str], None], colours: str = "article",
+                       value: str = "connectivity") -> tuple[dict, pd.DataFrame]:
     """The clickable connectivity text of one row (a unit's model, or the article's published data),
-    ``result`` being anything with ``text``, ``row`` and ``scaled_row``; a click (or hover) calls
-    ``on_pick(chart_key)``.
+    ``result`` being anything with ``text``, ``row`` and ``scaled_row`` (a ConnectivityResult, or another
+    attribution: ``value`` names it in the tooltips); a click (or hover) calls ``on_pick(chart_key)``.
+    Returns the chart's spec and its table (``charts.connectivity_table``), for downloads.
 
     The chart's key includes the selected position: each selection draws a fresh chart whose selection
     starts empty, so clicking any character (even one picked before) is always a change that reruns."""
     frame = charts.connectivity_text_frame(result.text, result.scaled_row(position), position,
                                           raw=result.row(position))
-    spec = charts.connectivity_text_spec(frame, select_on=select_on, colours=colours)  # prebuilt chart
+    titles = ("connectivity / max", "connectivity") if value == "connectivity" else (f"|{value}| / max", value)
+    spec = charts.connectivity_text_spec(frame, select_on=select_on, colours=colours, titles=titles)  # prebuilt
     key = f"chart_{chart_id}_{position}_{select_on}_{colours}"
     st.vega_lite_chart(spec=spec, key=key, on_select=functools.partial(on_pick, key), selection_mode=["pick"],
-                       theme=None, width="content", alt=f"{label} connectivity for character {position}")
+                       theme=None, width="content", alt=f"{label} {value} for character {position}")
+    return spec, charts.connectivity_table(frame, value)
 
 
-def explained_word(result, position: int) -> None:
-    """Which word's logit the connectivity explains at ``position``, saying so plainly where the text's
-    own word is not in the model's vocabulary and a stand-in is explained instead."""
+def explained_word(result, position: int, explained: str | None = None, how: str = "") -> None:
+    """Which word's logit the view explains at ``position``: the desired word (saying so plainly where the
+    text's own word is not in the model's vocabulary and a stand-in is explained instead), or
+    ``explained``, another word the visitor chose, with ``how`` it was chosen."""
     desired = result.desired[position]
+    if explained is not None:
+        st.markdown(f"Explained: **{plain(explained)}**")
+        st.caption(plain(f"{how}; the desired word is “{desired}”."))
+        return
     st.markdown(f"Desired: **{plain(desired)}**")
     if result.desired_in_text[position]:
         st.caption("the word in the text")
