@@ -155,6 +155,47 @@ def test_hovering_selects_when_switched_on(server, page):
     expect(selected).to_contain_text("character 5,")
 
 
+def test_choosing_a_target_and_a_method_changes_the_view_and_the_link_and_a_download_matches(server, page):
+    """Explain the GRU's second suggestion by gradient × input: the link carries both, the row is redrawn,
+    and the row's CSV, downloaded, is named after the view and holds the library's numbers."""
+    import pandas as pd
+
+    from rnnmem.attribution_methods import attribution
+    from rnnmem.refs import load_model
+
+    open_page(page, f"{server.url}/connectivity?units=GRU&pos=20")
+    chart = page.locator('[data-testid="stVegaLiteChart"]').nth(1)  # the GRU's row (0: the colour scale)
+    expect(page.get_by_text("Desired: study")).to_have_count(2)
+    before = chart.screenshot()
+
+    page.get_by_text("top-2", exact=True).click()
+    expect(page.get_by_text("Explained:")).to_have_count(1)  # the GRU's row; the article's keeps its desired word
+    wait_done(page)
+    assert params(page)["target"] == ["top-2"]
+    page.get_by_text("grad_x_input", exact=True).click()
+    expect(page.get_by_text("gradient × input: (∂z[y]/∂x_τ)·x_τ", exact=False)).to_be_visible()
+    wait_done(page)
+    assert params(page)["method"] == ["grad_x_input"] and params(page)["target"] == ["top-2"]
+    assert chart.screenshot() != before
+    explained = page.get_by_text("Explained:").inner_text().split(":", 1)[1].strip()
+
+    page.get_by_role("button", name="Download").first.click()  # the GRU row's menu
+    with page.expect_download() as info:
+        page.get_by_role("button", name="row CSV").first.click()
+    download = info.value
+    name = download.suggested_filename
+    assert name.startswith("connectivity-gru-row_") and name.endswith(".csv"), name
+    assert "pos-20" in name and "method-grad-x-input" in name and "target-top-2" in name, name
+    table = pd.read_csv(download.path(), keep_default_na=False)
+    expected = attribution(load_model("gru"), WALKTHROUGH_TEXT, 20, "grad_x_input", "top-2")
+    assert expected.word == explained
+    assert "".join(table["char"]) == normalize(WALKTHROUGH_TEXT)
+    assert list(table["state"]).index("selected") == 20
+    pd.testing.assert_series_equal(table["gradient × input"], pd.Series(expected.values.astype(float),
+                                                                        name="gradient × input"), rtol=1e-4, atol=1e-6)
+    assert_not_injected(page)
+
+
 # ---- nothing leaves the machine ---------------------------------------------------------------------------
 
 def test_no_page_makes_a_request_to_another_host(server, page):
@@ -236,7 +277,7 @@ def test_hostile_text_typed_into_every_box_is_only_text(server, page):
 
 PAGES = {
     "autocomplete": ["text", "k"],
-    "connectivity": ["text", "pos", "hover", "colours", "article"],
+    "connectivity": ["text", "pos", "hover", "colours", "article", "method", "target", "word"],
     "accuracy": ["split", "topk", "article", "maxseen", "eval"],
     "training": ["x", "logy"],
     "": [],
