@@ -67,7 +67,7 @@ def test_connectivity_writes_svg_csv_and_json_files_of_any_method_and_target(tra
             "--json", str(matrix_json))
     whole = connectivity_matrix(model, "the cat sat")
     parsed = pd.read_csv(matrix_csv, keep_default_na=False)
-    np.testing.assert_allclose(parsed[[str(i) for i in range(11)]].to_numpy(), whole.connectivity, rtol=1e-5)
+    np.testing.assert_allclose(parsed[[str(i) for i in range(len(whole.text))]].to_numpy(), whole.connectivity, rtol=1e-5)
     np.testing.assert_allclose(json.loads(matrix_json.read_text())["connectivity"], whole.connectivity, rtol=1e-5)
     refused = run_cli("connectivity", str(trained_model_dir), "the cat", "--svg", str(svg), check=False)
     assert refused.returncode == 2 and "--svg needs --position" in refused.stderr
