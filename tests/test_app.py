@@ -96,7 +96,7 @@ def test_home_page_links_every_page(app):
     at = app()
     assert not at.exception
     assert texts(at.title) == ["Visualizing memorization in RNNs"]
-    assert len(at.get("page_link")) == 4
+    assert len(at.get("page_link")) == 5
     assert any("small" in info.value for info in at.info)  # the shipped-weights notice
 
 

@@ -8,16 +8,19 @@ which never imports Streamlit. The modules here, by concern:
 - ``params``: link state (bound widgets) and the messages for unusable link values;
 - ``models``: the settings file, the unit and model picker, cached model loads;
 - ``cache``: cached analyses (suggestions, connectivity views, accuracy) and the text guards;
+- ``memory``: the Memory page's cached profiles (with a progress bar), breakdowns and downloads;
 - ``widgets``: suggestion bars, model headings, the clickable connectivity text.
 """
 
-from .. import charts, walkthrough
+from .. import charts, memory_charts, memory_tables, walkthrough
+from ..breakdowns import BREAKDOWNS
 from ..errors import InputError, SettingsError
 from ..settings import EVALUATION_SPLITS, read_evaluation, read_training
 from ..suggestions import Suggestions
 from ..text import normalize
 from .cache import (MAX_EVAL_TEXT, MAX_RAW_TEXT, MAX_SUGGESTIONS, accuracy, connectivity, connectivity_view, fit_text,
                     suggestions, suggestions_by_prefix, usable_text)
+from .memory import MAX_POSITIONS, band_accuracy, downloads, memory_profiles
 from .messages import header, notify, plain, stop
 from .models import UNIT_LABELS, ShownModel, app_settings, load_models, require_units, selected_units, sidebar
 from .params import (begin_run, check_bool, check_choice, check_choices, check_int, check_link, check_text, int_param,
@@ -31,7 +34,8 @@ WALKTHROUGH_TEXT = walkthrough.PARAGRAPH
 WALKTHROUGH_MOMENTS = walkthrough.MOMENTS
 
 __all__ = [
-    "AUTOCOMPLETE_EXAMPLE", "EVALUATION_SPLITS", "InputError", "MAX_EVAL_TEXT", "MAX_RAW_TEXT", "MAX_SUGGESTIONS",
+    "AUTOCOMPLETE_EXAMPLE", "BREAKDOWNS", "MAX_POSITIONS", "band_accuracy", "downloads", "memory_charts",
+    "memory_profiles", "memory_tables", "EVALUATION_SPLITS", "InputError", "MAX_EVAL_TEXT", "MAX_RAW_TEXT", "MAX_SUGGESTIONS",
     "SettingsError", "ShownModel", "Suggestions", "UNIT_LABELS", "WALKTHROUGH_MOMENTS", "WALKTHROUGH_TEXT",
     "accuracy", "app_settings", "begin_run", "charts", "check_bool", "check_choice", "check_choices", "check_int",
     "check_link", "check_text", "configure_runtime", "connectivity", "connectivity_chart", "connectivity_view",
