@@ -81,7 +81,9 @@ def export_frame(series: Series) -> pd.DataFrame:
     parts = [profile_frame(series, scale).assign(table="profile") for scale in SCALES]
     parts.append(summary_frame(series).assign(table="summary"))
     columns = ["table", *dict.fromkeys(PROFILE_COLUMNS + SUMMARY_COLUMNS)]
-    return pd.concat(parts, ignore_index=True)[columns]
+    frame = pd.concat(parts, ignore_index=True)[columns]
+    counts = ["distance", "rows", "positions", "sequences", "seed"]  # whole numbers, empty where they do not apply
+    return frame.astype({name: "Int64" for name in counts})
 
 
 # ---- accuracy breakdowns -----------------------------------------------------------------------------------
