@@ -105,11 +105,13 @@ topk = row[1].segmented_control("Accuracy", TOPK, default="top-1", key="topk", b
 bands = [(item.unit, app.band_accuracy(item.key, item.model, tuple(profile.texts), by))
          for item, profile in zip(models, profiles)]
 frame = app.memory_tables.breakdown_frame(bands, int(topk[-1]), max_seen=12)
-st.altair_chart(app.memory_charts.breakdown_chart(frame), width="content",
+banded_by = "vocabulary rank" if by == "frequency" else "length"
+st.altair_chart(app.memory_charts.breakdown_chart(frame, f"word's {banded_by}"), width="content",
                 alt="Accuracy against characters seen, one panel per band of words")
 unknown = " · ".join(f"{app.charts.UNIT_NAMES[unit]} {result.unknown:,}" for unit, result in bands)
-st.caption(app.plain(f"Accuracy given characters seen on the same sample, by the word's {'vocabulary rank' if by == 'frequency' else 'length'}: "
-                     f"a lead only on frequent short words comes from the first letters, not from context. "
+st.caption(app.plain(f"Accuracy given characters seen on the same sample, by the word's {banded_by}: "
+                     f"a lead only on frequent short words comes from the first letters, not from context; "
+                     f"points resting on few characters swing (hover for the count). "
                      f"Characters of words outside the vocabulary (never predictable): {unknown}."))
 app.downloads(frame, f"breakdown-{by}", {**link, "by": by, "topk": topk})
 
@@ -132,8 +134,9 @@ for index, (item, profile) in enumerate(zip(models, profiles)):
                         alt=f"{item.name}: connectivity of every output position to every input position")
         app.downloads(frame, f"matrix-{item.unit}", {**link, "seq": sequence})
 st.caption("Each row: one output position's connectivity to every earlier input, as shares of the row (square-root "
-           "colours); grey lines mark word boundaries. Every unit reads the same sequence only when the sample "
-           "draws the same texts, as it does for units with the same training length.")
+           "colours; cells under 0.1% are left blank); grey lines mark word boundaries (each word's leading "
+           "space). Every unit reads the same sequence only when the sample draws the same texts, as it does for "
+           "units with the same training length.")
 if len(models) >= 2:
     pick = st.columns(3)
     first = pick[0].selectbox("Difference: unit", units, index=0, format_func=app.UNIT_LABELS.get, key="diff_a",
@@ -147,5 +150,6 @@ if len(models) >= 2:
         frame = app.memory_tables.difference_frame(a.text, (first, a.connectivity), (second, b.connectivity))
         st.altair_chart(app.memory_charts.difference_chart(frame, a.text), width="content",
                         alt="Difference between two units' connectivity matrices")
-        st.caption("Red: the first unit's prediction depends more on that input; blue: the second's does.")
+        st.caption("First unit's row shares minus the second's, square-root colours: red where the first unit's "
+                   "prediction depends more on that input, blue where the second's does; under 0.1% blank.")
         app.downloads(frame, f"difference-{first}-{second}", {**link, "seq": sequence})

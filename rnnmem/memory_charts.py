@@ -13,7 +13,10 @@ from .charts import unit_colour_scale
 from .memory_tables import ARTICLE_SOURCE, OURS, SCALES, word_boundaries
 
 SOURCE_DASHES = {OURS: [1, 0], ARTICLE_SOURCE: [5, 3]}
+LOG_TICKS = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1]  # the symlog axis's own ticks are only 0%, 10%, 20%
 MATRIX_SIZE = 460  # pixels a side of a matrix heatmap
+FAINT = 1e-3  # cells whose row share (or difference) is under 0.1% are not drawn: most of a 200-character
+# matrix's 20,000 cells, which as SVG rectangles made each heatmap take tens of seconds in the browser
 
 
 def _unit_highlight() -> alt.Parameter:
@@ -38,7 +41,7 @@ def profile_chart(frame: pd.DataFrame, *, log_y: bool = True, height: int = 380)
                                                opacity=alt.condition(pick, alt.value(0.18), alt.value(0.03)))
     line = base.mark_line(strokeWidth=2, point=alt.OverlayMarkDef(size=18, filled=True)).encode(
         y=alt.Y("mean:Q", title="mean share of the row's connectivity", scale=y_scale,
-                axis=alt.Axis(format=".1%")),
+                axis=alt.Axis(format=".1~%", values=LOG_TICKS if log_y else alt.Undefined)),
         strokeDash=alt.StrokeDash("source:N", scale=dashes, title="source"),
         tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("source:N"), alt.Tooltip("distance:Q", title=SCALES[scale]),
                  alt.Tooltip("mean:Q", format=".2%"), alt.Tooltip("low:Q", title="95% low", format=".2%"),
@@ -48,8 +51,9 @@ def profile_chart(frame: pd.DataFrame, *, log_y: bool = True, height: int = 380)
     return alt.layer(band, line).properties(height=height)
 
 
-def breakdown_chart(frame: pd.DataFrame, *, height: int = 220) -> alt.FacetChart:
-    """Accuracy against characters seen, one panel per band (frequency or length), one line per unit."""
+def breakdown_chart(frame: pd.DataFrame, banded_by: str = "band", *, height: int = 220) -> alt.FacetChart:
+    """Accuracy against characters seen, one panel per band (frequency or length: ``banded_by`` titles the
+    panels, so "top 100" reads as a rank, not as an accuracy), one line per unit."""
     pick = _unit_highlight()
     bands = list(dict.fromkeys(frame["band"]))
     topk = frame["top-k"].iloc[0] if len(frame) else "top-1"
@@ -66,21 +70,22 @@ def breakdown_chart(frame: pd.DataFrame, *, height: int = 220) -> alt.FacetChart
         )
         .add_params(pick)
         .properties(width=170, height=height)
-        .facet(column=alt.Column("band:N", sort=bands, title=None))
+        .facet(column=alt.Column("band:N", sort=bands, title=banded_by))
     )
 
 
 def _matrix_layers(frame: pd.DataFrame, text: str, colour: alt.Color, tooltip: list) -> alt.LayerChart:
     """Cells (output row, input column; output 0 at the top) and light rules at every word boundary."""
     T = len(text)
-    axis = alt.Axis(tickMinStep=1, format="d")
+    axis = alt.Axis(tickMinStep=1, format="d", grid=False)
     cells = alt.Chart(frame).transform_calculate(input_end="datum.input + 1", output_end="datum.output + 1") \
-        .mark_rect().encode(
+        .mark_rect(strokeWidth=0.4).encode(  # a hairline stroke in the cell's colour hides anti-aliasing seams
             x=alt.X("input:Q", title="input position", scale=alt.Scale(domain=[0, T], nice=False), axis=axis),
             x2="input_end:Q",
             y=alt.Y("output:Q", title="output position", scale=alt.Scale(domain=[0, T], nice=False, reverse=True),
                     axis=axis),
-            y2="output_end:Q", color=colour, tooltip=tooltip)
+            y2="output_end:Q", color=colour, tooltip=tooltip,
+            stroke=alt.Stroke(colour["shorthand"], scale=colour["scale"], legend=None))
     boundaries = pd.DataFrame({"boundary": word_boundaries(text)})
     vertical = alt.Chart(boundaries).mark_rule(color="#888", strokeWidth=0.5, opacity=0.5).encode(x="boundary:Q")
     horizontal = alt.Chart(boundaries).mark_rule(color="#888", strokeWidth=0.5, opacity=0.5).encode(y="boundary:Q")
@@ -93,19 +98,24 @@ _CELL_TOOLTIP = [alt.Tooltip("output:Q"), alt.Tooltip("output char:N"), alt.Tool
 
 def matrix_chart(frame: pd.DataFrame, text: str) -> alt.LayerChart:
     """One unit's connectivity matrix as row shares (square-root colour scale, so faint long-range links
-    show), word boundaries marked."""
-    colour = alt.Color("share:Q", title="row share", scale=alt.Scale(type="sqrt", scheme="viridis", domain=[0, 1]),
+    show; white is none, so the blank cells under ``FAINT`` read as nearly none), word boundaries marked."""
+    frame = frame[frame["share"] >= FAINT]
+    colour = alt.Color("share:Q", title="row share", scale=alt.Scale(type="sqrt", scheme="blues", domain=[0, 1]),
                        legend=alt.Legend(format=".0%"))
     return _matrix_layers(frame, text, colour, _CELL_TOOLTIP + [alt.Tooltip("share:Q", format=".2%")])
 
 
 def difference_chart(frame: pd.DataFrame, text: str) -> alt.LayerChart:
     """The difference of two units' row shares (first − second) on one text: red where the first unit's
-    prediction depends more on that input, blue where the second's does."""
+    prediction depends more on that input, blue where the second's does. Square-root colours like the
+    matrices', so the many small differences away from the diagonal show; differences under ``FAINT`` blank."""
+    frame = frame[frame["difference"].abs() >= FAINT]
     shares = [column for column in frame.columns if column.startswith("share ")]
     peak = float(frame["difference"].abs().max()) if len(frame) else 1.0
-    colour = alt.Color("difference:Q", title=f"{shares[0][6:]} − {shares[1][6:]}" if len(shares) == 2 else "difference",
-                       scale=alt.Scale(scheme="redblue", reverse=True, domain=[-peak or -1, peak or 1], domainMid=0),
+    title = f"{shares[0][6:]} − {shares[1][6:]}" if len(shares) == 2 else "difference"
+    colour = alt.Color("difference:Q", title=title,
+                       scale=alt.Scale(type="sqrt", scheme="redblue", reverse=True, domain=[-peak or -1, peak or 1],
+                                        domainMid=0),
                        legend=alt.Legend(format="+.0%"))
     tooltip = _CELL_TOOLTIP + [alt.Tooltip(f"{name}:Q", format=".2%") for name in shares] \
         + [alt.Tooltip("difference:Q", format="+.2%")]
