@@ -118,6 +118,7 @@ app.downloads(frame, f"breakdown-{by}", {**link, "by": by, "topk": topk})
 # ---- full matrix -----------------------------------------------------------------------------------------------
 st.subheader("Full matrix", divider="gray")
 count = min(p.sequences for p in profiles)
+app.check_int("seq", 1, max(count, 2), "sampled sequence", "showing the first")
 sequence = st.slider("Sampled sequence", 1, max(count, 2), value=1, key="seq", bind="query-params",
                      disabled=count < 2, help="Which of the sample's sequences to show, in the order drawn.")
 sequence = min(int(sequence), count)
@@ -138,11 +139,12 @@ st.caption("Each row: one output position's connectivity to every earlier input,
            "space). Every unit reads the same sequence only when the sample draws the same texts, as it does for "
            "units with the same training length.")
 if len(models) >= 2:
+    labels = {app.UNIT_LABELS[unit]: unit for unit in units}  # what the pickers show and the link carries
+    app.check_choice("diff_a", list(labels), "first unit of the difference")
+    app.check_choice("diff_b", list(labels), "second unit of the difference")
     pick = st.columns(3)
-    first = pick[0].selectbox("Difference: unit", units, index=0, format_func=app.UNIT_LABELS.get, key="diff_a",
-                              bind="query-params")
-    second = pick[1].selectbox("minus unit", units, index=1, format_func=app.UNIT_LABELS.get, key="diff_b",
-                               bind="query-params")
+    first = labels[pick[0].selectbox("Difference: unit", list(labels), index=0, key="diff_a", bind="query-params")]
+    second = labels[pick[1].selectbox("minus unit", list(labels), index=1, key="diff_b", bind="query-params")]
     a, b = matrices[first], matrices[second]
     if a.text != b.text:
         st.info("These two units sampled different sequences (different training lengths): no difference to draw.")

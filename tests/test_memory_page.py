@@ -17,7 +17,7 @@ from rnnmem.memory_tables import (article_profile, csv_bytes, download_name, exp
                                   profile_frame, read_csv, row_shares, summary_frame)
 from rnnmem.model import AutocompleteRNN, ModelConfig
 from rnnmem.settings import parse_settings
-from tests.test_app import app, models_toml  # noqa: F401 (fixtures)
+from tests.test_app import app, models_toml, texts, unescape  # noqa: F401 (fixtures)
 from tests.test_memory import TEXT, WORDS, _vanilla_rnn
 
 # ---- distance in words -------------------------------------------------------------------------------------
@@ -236,3 +236,18 @@ def test_memory_page_without_a_configured_corpus_says_so(app):  # noqa: F811
     at = app("memory", units=["GRU"], source="Corpus")
     assert not at.exception
     assert any("No corpus is configured" in info.value for info in at.info)
+
+
+def test_memory_page_says_which_link_values_it_ignored(app):  # noqa: F811
+    at = app("memory", units=["GRU", "LSTM"], positions="200", seq="abc", diff_a="XYZ", diff_b="RNN")
+    assert not at.exception
+    shown = " ".join(unescape(w) for w in texts(at.warning))
+    assert "The link's sampled sequence 'abc' is not a whole number; showing the first." in shown
+    assert "The link's first unit of the difference 'XYZ' is not one of GRU, LSTM; using the default." in shown
+    assert "second unit of the difference 'RNN' is not one of GRU, LSTM" in shown  # a unit the page does not show
+    assert at.selectbox(key="diff_a").value == "GRU" and at.selectbox(key="diff_b").value == "LSTM"
+    assert at.slider(key="seq").value == 1
+    at = app("memory", units=["GRU", "LSTM"], positions="200", seq="7", diff_a="LSTM", diff_b="GRU")
+    assert "sampled sequence 7 is out of range (1 to 2); showing the first." in " ".join(texts(at.warning))
+    assert at.selectbox(key="diff_a").value == "LSTM"  # a good value is taken, and says nothing
+    assert not any("difference" in w for w in texts(at.warning))
