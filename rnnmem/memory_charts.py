@@ -79,13 +79,12 @@ def _matrix_layers(frame: pd.DataFrame, text: str, colour: alt.Color, tooltip: l
     T = len(text)
     axis = alt.Axis(tickMinStep=1, format="d", grid=False)
     cells = alt.Chart(frame).transform_calculate(input_end="datum.input + 1", output_end="datum.output + 1") \
-        .mark_rect(strokeWidth=0.4).encode(  # a hairline stroke in the cell's colour hides anti-aliasing seams
+        .mark_rect().encode(
             x=alt.X("input:Q", title="input position", scale=alt.Scale(domain=[0, T], nice=False), axis=axis),
             x2="input_end:Q",
             y=alt.Y("output:Q", title="output position", scale=alt.Scale(domain=[0, T], nice=False, reverse=True),
                     axis=axis),
-            y2="output_end:Q", color=colour, tooltip=tooltip,
-            stroke=alt.Stroke(colour["shorthand"], scale=colour["scale"], legend=None))
+            y2="output_end:Q", color=colour, tooltip=tooltip)
     boundaries = pd.DataFrame({"boundary": word_boundaries(text)})
     vertical = alt.Chart(boundaries).mark_rule(color="#888", strokeWidth=0.5, opacity=0.5).encode(x="boundary:Q")
     horizontal = alt.Chart(boundaries).mark_rule(color="#888", strokeWidth=0.5, opacity=0.5).encode(y="boundary:Q")
