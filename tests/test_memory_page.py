@@ -248,6 +248,7 @@ def test_memory_page_says_which_link_values_it_ignored(app):  # noqa: F811
     assert at.selectbox(key="diff_a").value == "GRU" and at.selectbox(key="diff_b").value == "LSTM"
     assert at.slider(key="seq").value == 1
     at = app("memory", units=["GRU", "LSTM"], positions="200", seq="7", diff_a="LSTM", diff_b="GRU")
-    assert "sampled sequence 7 is out of range (1 to 2); showing the first." in " ".join(texts(at.warning))
+    assert "sampled sequence 7 is out of range (1 to 2); showing the first." in " ".join(
+        unescape(w) for w in texts(at.warning))
     assert at.selectbox(key="diff_a").value == "LSTM"  # a good value is taken, and says nothing
     assert not any("difference" in w for w in texts(at.warning))
