@@ -22,6 +22,7 @@ page = st.navigation([
     st.Page("pages/autocomplete.py", title="Autocomplete", icon=":material/keyboard:", url_path="autocomplete"),
     st.Page("pages/connectivity.py", title="Connectivity", icon=":material/hub:", url_path="connectivity"),
     st.Page("pages/accuracy.py", title="Accuracy", icon=":material/monitoring:", url_path="accuracy"),
+    st.Page("pages/memory.py", title="Memory", icon=":material/history:", url_path="memory"),
     st.Page("pages/training.py", title="Training", icon=":material/trending_down:", url_path="training"),
 ])
 app.sidebar(app.app_settings())

@@ -23,6 +23,9 @@ pages = [
     ("pages/accuracy.py", "Accuracy", ":material/monitoring:",
      "How often the right word is among the top 1, 2 or 3 suggestions after 0, 1, 2, … of its letters, "
      "against the article's published curves; or score your own text."),
+    ("pages/memory.py", "Memory", ":material/history:",
+     "How far back each unit looks, in characters and in words, averaged over a sample of a text with "
+     "confidence bands; which words its accuracy rests on; and a text's whole connectivity matrix."),
     ("pages/training.py", "Training", ":material/trending_down:",
      "Each model's training and validation loss as it learned."),
 ]

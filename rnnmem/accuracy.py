@@ -51,15 +51,32 @@ class AccuracyResult:
 
 
 class AccuracyAccumulator:
-    """Adds up top-1/2/3 hits per number of characters seen over batches (the article's accumulator)."""
+    """Adds up top-1/2/3 hits per number of characters seen over batches (the article's accumulator).
 
-    def __init__(self, max_seen: int = 64):
-        self.counts = np.zeros(max_seen, dtype=np.int64)
-        self.correct = np.zeros((3, max_seen), dtype=np.int64)
+    ``groups`` (V,) optionally puts every vocabulary word in one of ``n_groups`` groups (default: as many
+    as it names; e.g. frequency bands, rnnmem.breakdowns), and the hits are then also kept per group
+    (``result(group)``)."""
+
+    def __init__(self, max_seen: int = 64, groups: np.ndarray | None = None, n_groups: int | None = None):
+        self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
+        if n_groups is None:
+            n_groups = 1 if self.groups is None else int(self.groups.max()) + 1
+        self.group_counts = np.zeros((n_groups, max_seen), dtype=np.int64)  # (G, S)
+        self.group_correct = np.zeros((n_groups, 3, max_seen), dtype=np.int64)  # (G, 3, S)
+        self.unknown = 0  # characters of words outside the vocabulary: not scored
         self.loss_sum = 0.0
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.group_counts.sum(0)
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.group_correct.sum(0)
 
     def add(self, logits: torch.Tensor, chars: np.ndarray, targets: np.ndarray) -> None:
         """logits (B, T, V); chars, targets (B, T) numpy; padding has target <eos>."""
+        self.unknown += int((targets == UNKNOWN_ID).sum())
         targets_t = torch.from_numpy(targets.astype(np.int64)).to(logits.device)
         mask = targets_t > UNKNOWN_ID  # (B, T)
         if not bool(mask.any()):
@@ -71,25 +88,30 @@ class AccuracyAccumulator:
         rank_hit = (top3 == wanted[:, None]).cpu().numpy()  # (N, 3)
         seen = np.concatenate([chars_seen_of(row == 1) for row in chars])  # (B*T,)
         seen = seen[mask.cpu().numpy().reshape(-1)]
-        seen = np.minimum(seen, len(self.counts) - 1)
-        self.counts += np.bincount(seen, minlength=len(self.counts))
+        G, S = self.group_counts.shape
+        seen = np.minimum(seen, S - 1)
+        group = 0 if self.groups is None else self.groups[wanted.cpu().numpy()]  # (N,)
+        cell = group * S + seen  # (N,) index into the flattened (G, S) table
+        self.group_counts += np.bincount(cell, minlength=G * S).reshape(G, S)
         cumulative = np.cumsum(rank_hit, axis=1) > 0  # top-k hits are cumulative
         for k in range(3):
-            self.correct[k] += np.bincount(seen, weights=cumulative[:, k], minlength=len(self.counts)).astype(np.int64)
+            self.group_correct[:, k] += np.bincount(cell, weights=cumulative[:, k],
+                                                    minlength=G * S).reshape(G, S).astype(np.int64)
 
-    def result(self) -> AccuracyResult:
-        return AccuracyResult.from_counts(self.counts, self.correct, self.loss_sum)
+    def result(self, group: int | None = None) -> AccuracyResult:
+        """Over every character scored, or (``group``) over one group's (its cross-entropy left NaN)."""
+        if group is None:
+            return AccuracyResult.from_counts(self.counts, self.correct, self.loss_sum)
+        return AccuracyResult.from_counts(self.group_counts[group], self.group_correct[group], float("nan"))
 
 
 @torch.no_grad()
-def accuracy_by_chars_seen(model: AutocompleteRNN, text_or_sequences: str | Iterable, *, batch_size: int = 32,
-                           progress=None) -> AccuracyResult:
-    """Top-1/2/3 accuracy given 0, 1, 2, … characters of the word seen.
-
-    ``text_or_sequences``: a string (normalised, then cut into ≤ max_seq_len sequences at word
-    boundaries), or an iterable of (chars, targets) array pairs. Characters whose target is <unknown>
-    are not scored: no prediction can match them. ``progress`` is called with characters done.
-    """
+def accumulate_accuracy(model: AutocompleteRNN, text_or_sequences: str | Iterable, *, batch_size: int = 32,
+                        progress=None, groups: np.ndarray | None = None,
+                        n_groups: int | None = None) -> AccuracyAccumulator:
+    """Run ``model`` over ``text_or_sequences`` (a string, normalised then cut into ≤ max_seq_len
+    sequences at word boundaries, or an iterable of (chars, targets) array pairs) in batches and add up
+    its hits (``groups``: see AccuracyAccumulator). ``progress`` is called with characters done."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise InputError(f"the batch size must be a whole number of at least 1, not {batch_size!r:.40}")
     if isinstance(text_or_sequences, str):
@@ -97,7 +119,7 @@ def accuracy_by_chars_seen(model: AutocompleteRNN, text_or_sequences: str | Iter
     else:
         sequences = text_or_sequences
     device = next(model.parameters()).device
-    accumulator = AccuracyAccumulator()
+    accumulator = AccuracyAccumulator(groups=groups, n_groups=n_groups)
     batch: list[tuple[np.ndarray, np.ndarray]] = []
 
     def flush() -> None:
@@ -114,6 +136,18 @@ def accuracy_by_chars_seen(model: AutocompleteRNN, text_or_sequences: str | Iter
             flush()
     if batch:
         flush()
+    return accumulator
+
+
+def accuracy_by_chars_seen(model: AutocompleteRNN, text_or_sequences: str | Iterable, *, batch_size: int = 32,
+                           progress=None) -> AccuracyResult:
+    """Top-1/2/3 accuracy given 0, 1, 2, … characters of the word seen.
+
+    ``text_or_sequences``: a string (normalised, then cut into ≤ max_seq_len sequences at word
+    boundaries), or an iterable of (chars, targets) array pairs. Characters whose target is <unknown>
+    are not scored: no prediction can match them. ``progress`` is called with characters done.
+    """
+    accumulator = accumulate_accuracy(model, text_or_sequences, batch_size=batch_size, progress=progress)
     if not accumulator.counts.any():
         raise InputError("nothing to score: the text has no words from the model's vocabulary")
     return accumulator.result()

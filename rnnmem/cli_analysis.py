@@ -19,6 +19,7 @@ from .errors import InputError, quoted
 from .exports import chart_png, chart_svg, frame_csv, matrix_frame
 from .inputs import text_sequences
 from .memory import MEASURES, memory_profile
+from .memory_tables import csv_bytes, export_frame
 from .model import AutocompleteRNN
 from .refs import load
 from .suggestions import suggest
@@ -80,6 +81,9 @@ def add_commands(sub) -> None:
     p.add_argument("--positions", type=int, default=2000, help="output positions to sample")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample and of the bootstrap")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--csv", default=None, metavar="FILE",
+                   help="also write the memory profile (in characters and in words back, with 95%% intervals) and "
+                        "the summaries to FILE as one long CSV table (rnnmem.memory_tables.export_frame)")
     p.set_defaults(run=run_memory)
 
 
@@ -243,6 +247,11 @@ def run_memory(args) -> int:
         profile = memory_profile(model, texts, positions=args.positions, seed=args.seed,
                                  progress=lambda done, total: bar.update(done - bar.n))
     report = {"model": source_ref, "corpus": source, "split": split, **profile.summary()}
+    if args.csv is not None:
+        try:
+            Path(args.csv).write_bytes(csv_bytes(export_frame([(model.unit, source_ref, profile)])))
+        except OSError as error:
+            raise InputError(f"cannot write {args.csv}: {error.strerror or error}") from error
     if args.json:
         print(json.dumps(report))
     else:

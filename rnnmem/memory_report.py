@@ -16,13 +16,20 @@ from .walkthrough import model_report
 MEMORY_SEED = 0  # one seed for every shipped model: the same test sequences, in the same order
 
 
+def held_out_texts(model, corpus: str, split: str = "test", *, data_seed: int = 0, log=lambda m: None) -> list[str]:
+    """The normalised text of every sequence of ``corpus``'s ``split``, prepared as ``model``'s training
+    data was (its vocabulary size and sequence length; ``data_seed`` the split's seed), so that the test
+    split is text the model never learnt. The prepared corpus is cached on disk (rnnmem.dataset)."""
+    dataset = prepare_dataset(corpus, DatasetConfig(vocab_words=len(model.words) - 2,
+                                                    max_seq_len=model.config.max_seq_len, seed=data_seed), log=log)
+    return sequence_texts(dataset, split)
+
+
 def memory_report(model, corpus: str, positions: int, seed: int = MEMORY_SEED) -> dict:
     """{"held_out": memory on ``positions`` positions of the test split, "walkthrough": the paragraph's
     measures (ours and the article's), "moments": the three walkthrough moments}. ``corpus`` must be the
     one the model was trained on, split with the default data seed, so that its test split is held out."""
-    dataset = prepare_dataset(corpus, DatasetConfig(vocab_words=len(model.words) - 2,
-                                                    max_seq_len=model.config.max_seq_len), log=lambda m: None)
-    profile = memory_profile(model, sequence_texts(dataset, "test"), positions=positions, seed=seed)
+    profile = memory_profile(model, held_out_texts(model, corpus), positions=positions, seed=seed)
     report = model_report(model)
     return {"held_out": {"split": "test", **profile.summary()},
             "walkthrough": {"model": report["model"], "article": report.get("article")},

@@ -10,6 +10,7 @@ One small TOML file says it (``models.toml`` at the repository root; the environ
     [app]
     units = ["gru", "lstm", "nlstm"]    # units shown when a page opens without ?units=
     overrides = ["shipped", "hub"]      # reference kinds a visitor may pick in the sidebar or a link
+    memory_corpus = "/data/wiki.xz"     # optional: a corpus whose test split the Memory page can sample
 
 Units left out of ``[models]`` use their shipped default. Everything is validated when the file is read,
 and every problem is a ``SettingsError`` with a one-line message naming the file.
@@ -53,6 +54,9 @@ class AppSettings:
     default_units: tuple[str, ...]  # units selected when a page opens without ?units=
     overrides: frozenset[str]  # reference kinds ("shipped", "local", "hub") a visitor may choose
     path: Path | None = None  # the file these came from; None for the built-in defaults
+    # A corpus file (relative paths: to the settings file) whose test split the Memory page samples; None:
+    # the page offers only the walkthrough paragraph and pasted text. Never committed (README, "Training").
+    memory_corpus: Path | None = None
 
     def reference(self, unit: str, shipped_set: str = "") -> str:
         """The reference serving ``unit``. With ``shipped_set`` (a prefix of rnnmem.refs.SHIPPED_SETS, e.g.
@@ -121,9 +125,10 @@ def parse_settings(data: Mapping, *, base_dir: Path, path: Path | None = None) -
             parsed = ModelRef("local", str((base_dir / Path(parsed.name).expanduser()).resolve()))
         models[unit] = str(parsed)
 
-    unknown = sorted(set(app_table) - {"units", "overrides"})
+    unknown = sorted(set(app_table) - {"units", "overrides", "memory_corpus"})
     if unknown:
-        raise SettingsError(f"{where}: [app] has unknown key {unknown[0]!r} (expected units, overrides)")
+        raise SettingsError(f"{where}: [app] has unknown key {unknown[0]!r} (expected units, overrides, "
+                            "memory_corpus)")
     units = app_table.get("units", list(UNITS))
     if not isinstance(units, list) or not units or not all(isinstance(u, str) for u in units):
         raise SettingsError(f"{where}: [app] units must be a non-empty list of unit names")
@@ -137,8 +142,12 @@ def parse_settings(data: Mapping, *, base_dir: Path, path: Path | None = None) -
     if bad:
         raise SettingsError(f"{where}: [app] overrides has unknown kind {bad[0]!r} "
                             f"(expected {', '.join(REFERENCE_KINDS)})")
+    corpus = app_table.get("memory_corpus")
+    if corpus is not None and (not isinstance(corpus, str) or not corpus.strip()):
+        raise SettingsError(f"{where}: [app] memory_corpus must be a non-empty path")
     ordered_units = tuple(u for u in UNITS if u in units)  # the page order, whatever the file's order
-    return AppSettings(models=models, default_units=ordered_units, overrides=frozenset(overrides), path=path)
+    return AppSettings(models=models, default_units=ordered_units, overrides=frozenset(overrides), path=path,
+                       memory_corpus=(base_dir / Path(corpus).expanduser()).resolve() if corpus else None)
 
 
 def check_override(ref: str, settings: AppSettings) -> str:

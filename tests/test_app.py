@@ -96,7 +96,7 @@ def test_home_page_links_every_page(app):
     at = app()
     assert not at.exception
     assert texts(at.title) == ["Visualizing memorization in RNNs"]
-    assert len(at.get("page_link")) == 4
+    assert len(at.get("page_link")) == 5
     assert any("small" in info.value for info in at.info)  # the shipped-weights notice
 
 
@@ -452,6 +452,10 @@ LINK_PARAMS = {
                      "word": "short text"},
     "accuracy": {"split": "choice", "topk": "choices", "article": "flag", "maxseen": "number", "eval": "short text"},
     "training": {"x": "choice", "logy": "flag"},
+    # the pasted text kept short: a profile of a long pasted text takes minutes on a busy machine
+    "memory": {"source": "choice", "text": "short text", "positions": "number", "seed": "number", "scale": "choice",
+               "maxdist": "number", "logy": "flag", "article": "flag", "by": "choice", "topk": "choice",
+               "seq": "number", "diff_a": "choice", "diff_b": "choice"},
 }
 
 
@@ -463,7 +467,10 @@ def link_values(kind: str):
     return {
         "text": texts, "short text": short_texts, "number": number_strings,
         "flag": st.one_of(st.sampled_from(["true", "false", "TRUE", ""]), st.text(max_size=8)),
-        "choice": st.one_of(st.sampled_from(["test", "valid", "chars", "steps", "time", "grad_x_input", "top-2", "word"]), st.text(max_size=8)),
+        "choice": st.one_of(st.sampled_from(["test", "valid", "chars", "steps", "time", "Walkthrough", "Pasted",
+                                             "Corpus", "words", "frequency", "length", "top-2", "GRU", "LSTM",
+                                             "grad_x_input", "word"]),
+                            st.text(max_size=8)),
         "choices": st.lists(st.one_of(st.sampled_from(["top-1", "top-2", "top-3"]), st.text(max_size=8)), max_size=4),
     }[kind]
 

@@ -8,11 +8,13 @@ which never imports Streamlit. The modules here, by concern:
 - ``params``: link state (bound widgets) and the messages for unusable link values;
 - ``models``: the settings file, the unit and model picker, cached model loads;
 - ``cache``: cached analyses (suggestions, connectivity views, accuracy) and the text guards;
+- ``memory``: the Memory page's cached profiles (with a progress bar), breakdowns and CSV/JSON downloads;
 - ``widgets``: suggestion bars, model headings, the clickable connectivity text;
 - ``exports``: the download menu under a chart or table (PNG, SVG, CSV, JSON).
 """
 
-from .. import charts, walkthrough
+from .. import charts, memory_charts, memory_tables, walkthrough
+from ..breakdowns import BREAKDOWNS
 from ..attribution_methods import IG_MAX_STEPS, IG_STEPS, IG_TOLERANCE, METHODS, value_name
 from ..errors import InputError, SettingsError
 from ..exports import matrix_frame
@@ -22,6 +24,8 @@ from ..text import normalize
 from .cache import (MAX_EVAL_TEXT, MAX_RAW_TEXT, MAX_SUGGESTIONS, accuracy, attribution, connectivity,
                     connectivity_view, fit_text, suggestions, suggestions_by_prefix, usable_text)
 from .exports import download_name, downloads
+from .memory import MAX_POSITIONS, band_accuracy, memory_profiles
+from .memory import downloads as memory_downloads
 from .messages import header, notify, plain, stop
 from .models import UNIT_LABELS, ShownModel, app_settings, load_models, require_units, selected_units, sidebar
 from .params import (begin_run, check_bool, check_choice, check_choices, check_int, check_link, check_text, int_param,
@@ -44,4 +48,6 @@ __all__ = [
     "model_heading", "normalize", "notify", "picked_position", "plain", "read_evaluation", "read_training",
     "require_units", "selected_units", "sidebar", "stop", "suggestion_list", "suggestions", "suggestions_by_prefix",
     "usable_text", "value_name", "walkthrough",
+    "BREAKDOWNS", "MAX_POSITIONS", "band_accuracy", "memory_charts", "memory_downloads", "memory_profiles",
+    "memory_tables",
 ]

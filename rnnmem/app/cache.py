@@ -38,14 +38,14 @@ def suggestions_by_prefix(key: tuple, _model, text: str, first: int):
 
 
 @st.cache_resource(show_spinner=False)
-def _matrix_workers() -> MatrixWorkers:
+def matrix_workers() -> MatrixWorkers:
     """The process's pool of worker processes for connectivity matrices (rnnmem.workers; RNNMEM_WORKERS)."""
     return MatrixWorkers()
 
 
 @st.cache_resource(show_spinner=False)
 def _connectivity_views() -> ConnectivityViews:
-    return ConnectivityViews(_matrix_workers())
+    return ConnectivityViews(matrix_workers())
 
 
 def connectivity_view(item: ShownModel, text: str, position: int) -> ConnectivityResult:
@@ -59,7 +59,7 @@ def connectivity_view(item: ShownModel, text: str, position: int) -> Connectivit
 def connectivity(key: tuple, _model, text: str):
     """The whole connectivity matrix for (model, text): about 1 MB at the 500-character limit. Computed in
     a worker process when there is one, so the server keeps answering other visitors meanwhile."""
-    return _matrix_workers().connectivity_matrix(_model, text, k=3)
+    return matrix_workers().connectivity_matrix(_model, text, k=3)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

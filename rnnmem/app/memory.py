@@ -1,0 +1,111 @@
+"""The Memory page's cached analyses: the texts it can sample, each unit's memory profile (with a progress
+bar while it computes), the accuracy breakdowns, and the downloads of every table it draws.
+
+Bounded like the other caches (rnnmem.app.cache): at most ``PROFILES_KEPT`` profiles (a profile holds
+its per-position measures and sampled texts, well under a megabyte at 5,000 positions), 32 breakdowns and
+two prepared corpora.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from .. import memory_tables
+from ..breakdowns import BandAccuracy, accuracy_by_band
+from ..memory import MemoryProfile, memory_profile
+from ..memory_report import held_out_texts
+from .cache import matrix_workers
+from .models import ShownModel
+
+PROFILES_KEPT = 32
+MAX_POSITIONS = 5_000  # the most positions a visitor may ask for (about 2.5 minutes per unit here)
+
+
+class _Profiles:
+    """The most recent memory profiles, by (model key, text key, positions, seed); thread-safe. Not
+    Streamlit's cache_data, because a profile's computation reports progress to the page that asked."""
+
+    def __init__(self, capacity: int = PROFILES_KEPT):
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.capacity = capacity
+
+    def get(self, key: tuple, compute: Callable[[], MemoryProfile]) -> MemoryProfile:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return value
+
+
+@st.cache_resource(show_spinner=False)
+def _profiles() -> _Profiles:
+    return _Profiles()
+
+
+@st.cache_resource(max_entries=2, ttl=3600, show_spinner="Preparing the corpus's test split (once per corpus)…")
+def _corpus_texts(path: str, mtime: float, vocab_words: int, seq_len: int, _model) -> list[str]:
+    return held_out_texts(_model, path)
+
+
+def _texts_for(item: ShownModel, texts: str | Path) -> str | list[str]:
+    """A text as it is, or a corpus file's test split as ``item``'s training data was cut (cached)."""
+    if not isinstance(texts, Path):
+        return texts
+    model = item.model
+    return _corpus_texts(str(texts), texts.stat().st_mtime, len(model.words) - 2, model.config.max_seq_len, model)
+
+
+def memory_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | Path, positions: int,
+                    seed: int) -> list[MemoryProfile]:
+    """Each model's memory profile on ``texts`` (a text, or a corpus file whose test split is sampled;
+    ``text_key`` names it in the cache), with a progress bar over all of them while any is computed; the
+    connectivity matrices come from the worker processes."""
+    bar = None
+    results = []
+    for index, item in enumerate(models):
+        def progress(done: int, total: int, index=index, name=item.name) -> None:
+            nonlocal bar
+            bar = bar or st.progress(0.0)
+            bar.progress(min((index + done / max(total, 1)) / len(models), 1.0),
+                         text=f"Measuring memory: {name}, {done:,} of {total:,} positions")
+
+        def compute(item=item, progress=progress) -> MemoryProfile:
+            workers = matrix_workers()
+            return memory_profile(item.model, _texts_for(item, texts), positions=positions, seed=seed, progress=progress,
+                                  matrix=lambda text: workers.connectivity_matrix(item.loaded, text, k=1))
+
+        results.append(_profiles().get((item.key, text_key, positions, seed), compute))
+    if bar is not None:
+        bar.empty()
+    return results
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def band_accuracy(key: tuple, _model, texts: tuple[str, ...], by: str) -> BandAccuracy:
+    """Accuracy by characters seen per band of ``by`` over the profile's sampled sequences."""
+    return accuracy_by_band(_model, list(texts), by)
+
+
+def downloads(frame: pd.DataFrame, view: str, state: Mapping[str, object]) -> None:
+    """CSV and JSON downloads of exactly ``frame`` (what the view above draws), named after the view and the
+    link state."""
+    row = st.container(horizontal=True)
+    row.download_button("CSV", memory_tables.csv_bytes(frame), memory_tables.download_name(view, state, "csv"),
+                         mime="text/csv", key=f"csv_{view}", icon=":material/download:")
+    row.download_button("JSON", memory_tables.json_bytes(frame, view, state),
+                          memory_tables.download_name(view, state, "json"), mime="application/json",
+                          key=f"json_{view}", icon=":material/download:")
+
+

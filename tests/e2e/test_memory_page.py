@@ -1,0 +1,48 @@
+"""The Memory page in headless Chromium: it draws the profile and the summaries, a setting lands in the link,
+and a download holds exactly the table the page shows.
+
+Run: pytest -m browser tests/e2e/test_memory_page.py
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from rnnmem.memory_tables import read_csv
+from tests.e2e.test_browser import assert_not_injected, open_page, params, wait_done
+
+pytestmark = pytest.mark.browser
+
+
+def test_memory_page_profile_setting_in_the_link_and_a_download(server, page):
+    open_page(page, f"{server.url}/memory?units=GRU&positions=200&seed=3")
+    expect(page.get_by_role("heading", name="Memory profile")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"seed 3: GRU: 198 positions in 1 sequence"))).to_be_visible()
+    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(3)  # profile, breakdowns, one matrix
+    table = page.locator('[data-testid="stTable"]')
+    expect(table).to_contain_text("d90")
+
+    page.locator('[data-testid="stMain"]').get_by_text("words", exact=True).first.click()  # the profile's distance in words
+    wait_done(page)
+    assert params(page)["scale"] == ["words"] and params(page)["positions"] == ["200"]
+    with page.expect_download() as info:
+        page.locator('[data-testid="stDownloadButton"]').nth(0).get_by_role("button").click()  # the profile's CSV
+    profile = read_csv(open(info.value.path(), "rb").read())
+    assert info.value.suggested_filename.startswith("memory-profile-words_")
+    assert set(profile["scale"]) == {"words"} and profile["distance"].max() <= 40
+
+    with page.expect_download() as info:
+        page.locator('[data-testid="stDownloadButton"]').nth(2).get_by_role("button").click()  # the summaries' CSV
+    download = info.value
+    assert download.suggested_filename == "memory-summaries_source-Walkthrough_units-GRU_positions-200_seed-3_article-True.csv"
+    rows = read_csv(open(download.path(), "rb").read())
+    shown = table.inner_text()
+    assert list(rows["unit"].unique()) == ["GRU"] and len(rows) == 6  # ours and the article's, 3 measures each
+    for value in rows["mean"]:
+        assert f"{value:.3f}" in shown  # every number downloaded is the one on the page
+    assert_not_injected(page)
+    log = server.log_text()
+    assert "Traceback" not in log, log[-3000:]

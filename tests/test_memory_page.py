@@ -1,0 +1,254 @@
+"""The Memory page's library side: distance in words, the profile's bands, profiles of hand-built models whose
+memory is known, accuracy breakdowns by word frequency and length, the tables and their exports, the CLI's
+``memory --csv``, the corpus setting, and the page itself (AppTest)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rnnmem.accuracy import AccuracyAccumulator, accuracy_by_chars_seen
+from rnnmem.breakdowns import accuracy_by_band, frequency_bands, length_bands
+from rnnmem.cli import main as cli_main
+from rnnmem.errors import SettingsError
+from rnnmem.memory import cluster_band, memory_profile, profile_of_matrices, word_distance_profile, word_index
+from rnnmem.memory_tables import (article_profile, csv_bytes, download_name, export_frame, json_bytes, matrix_frame,
+                                  profile_frame, read_csv, row_shares, summary_frame)
+from rnnmem.model import AutocompleteRNN, ModelConfig
+from rnnmem.settings import parse_settings
+from tests.test_app import app, models_toml, texts, unescape  # noqa: F401 (fixtures)
+from tests.test_memory import TEXT, WORDS, _vanilla_rnn
+
+# ---- distance in words -------------------------------------------------------------------------------------
+
+
+def test_word_index_counts_words_from_their_leading_space():
+    assert word_index(" ab cd").tolist() == [0, 0, 0, 1, 1, 1]  # the space belongs to the word it starts
+    assert word_index(" ab ").tolist() == [0, 0, 0, 1]  # a trailing space starts a new word
+    assert word_index("ab cd").tolist() == [0, 0, 1, 1, 1]  # no leading space: the first word is still 0
+
+
+def test_word_distance_profile_on_a_hand_made_matrix():
+    text = " ab cd"  # words: 0 at positions 0-2, 1 at 3-5
+    M = np.zeros((6, 6))
+    M[5] = [1, 1, 0, 0, 0, 2]  # half on the word before, half on the current word
+    M[1] = [0, 3, 0, 0, 0, 0]
+    sums, counts = word_distance_profile(M, text)
+    assert sums.tolist() == pytest.approx([0.5 + 1.0, 0.5])
+    assert counts.tolist() == [2, 1]  # two rows have mass; only row 5 has a word one back
+
+
+def test_cluster_band_resamples_whole_clusters():
+    sums, counts = np.array([[2.0, 1.0], [6.0, 0.0]]), np.array([[2.0, 1.0], [2.0, 0.0]])
+    mean, low, high = cluster_band(sums, counts, rng=np.random.default_rng(0))
+    assert mean.tolist() == [2.0, 1.0]  # (2+6)/(2+2); distance 1 only from the first cluster
+    assert low[0] == pytest.approx(1.0) and high[0] == pytest.approx(3.0)  # all-first or all-second
+    assert low[1] == high[1] == 1.0  # resamples without the first cluster count nothing there
+    one = cluster_band(sums[:1], counts[:1], rng=np.random.default_rng(0))
+    assert [a.tolist() for a in one] == [[1.0, 1.0]] * 3
+
+
+# ---- hand-built models with known memory ---------------------------------------------------------------------
+
+
+def _delay_line(delay: int) -> AutocompleteRNN:
+    """A tanh RNN wired as a shift register: unit 0 takes the current character, unit i copies unit i−1 one
+    step later, and the output reads unit ``delay`` alone, so the prediction at t depends on the character
+    at t − delay and on nothing else."""
+    torch.manual_seed(0)
+    H = delay + 1
+    model = AutocompleteRNN(ModelConfig(unit="rnn", hidden_size=H, num_layers=1, embedding_size=4, words=WORDS,
+                                        max_seq_len=200)).eval()
+    rnn = model.recurrent
+    with torch.no_grad():
+        model.embedding.weight.mul_(0.3)
+        rnn.weight_ih_l0.zero_()
+        rnn.weight_ih_l0[0] = 1.0
+        rnn.weight_hh_l0.copy_(torch.diag(torch.ones(H - 1), -1))  # h_t[i] = tanh(h_{t-1}[i-1])
+        rnn.bias_ih_l0.zero_()
+        rnn.bias_hh_l0.zero_()
+        model.output.weight.zero_()
+        model.output.weight[:, delay] = torch.linspace(1, 2, len(WORDS))
+    return model
+
+
+def test_a_model_that_copies_a_character_from_far_back_puts_all_its_mass_there():
+    delay = 7
+    profile = memory_profile(_delay_line(delay), TEXT, positions=len(TEXT), seed=0)
+    curve = profile.curves["chars"]
+    assert curve["mean"][delay] == pytest.approx(1.0)
+    others = np.delete(curve["mean"][:len(TEXT)], delay)
+    assert np.nanmax(others) == pytest.approx(0.0, abs=1e-9)
+    assert curve["rows"][delay] == len(TEXT) - delay  # rows before t = delay have no mass: left out
+    assert profile.means["d50"]["mean"] == delay and profile.means["d90"]["mean"] == delay
+
+
+def test_a_model_that_sees_only_the_current_word_has_its_profile_at_word_distance_zero():
+    profile = memory_profile(_vanilla_rnn(forget_at_spaces=True), TEXT, positions=len(TEXT), seed=0)
+    words = profile.curves["words"]
+    assert words["mean"][0] == pytest.approx(1.0)
+    assert np.nanmax(words["mean"][1:]) == pytest.approx(0.0, abs=1e-12)
+    assert profile.means["context_share"]["mean"] == 0.0
+    far = memory_profile(_vanilla_rnn(forget_at_spaces=False), TEXT, positions=len(TEXT), seed=0)
+    assert far.curves["words"]["mean"][1] > 0.1  # the long-memory model reaches into earlier words
+
+
+def test_a_profile_keeps_its_sample_and_bands_over_sequences(tiny_models):
+    text = " ".join(["the cat sat on a mat and the dog ran to big red house"] * 6)
+    profile = memory_profile(tiny_models["gru"], text, positions=150, seed=3)
+    assert sum(len(t) for t in profile.texts) == profile.positions == 150 and len(profile.texts) == profile.sequences
+    for scale in ("chars", "words"):
+        curve = profile.curves[scale]
+        reached = curve["rows"] > 0
+        assert np.all(curve["low"][reached] <= curve["mean"][reached] + 1e-12)
+        assert np.all(curve["mean"][reached] <= curve["high"][reached] + 1e-12)
+        assert curve["mean"][0] > 0
+    assert profile.curves["chars"]["rows"][0] == profile.positions
+
+
+def test_the_article_reference_profile_matches_its_published_figures():
+    gru = article_profile("gru")
+    assert gru.sequences == 1 and gru.means["d90"]["mean"] == pytest.approx(31.64, abs=0.01)
+    assert gru.curves["chars"]["mean"][0] > 0 and gru.curves["words"]["rows"][0] == gru.positions
+
+
+# ---- breakdowns -------------------------------------------------------------------------------------------------
+
+
+def test_frequency_and_length_bands_of_a_tiny_vocabulary():
+    words = ["<eos>", "<unknown>"] + [f"w{i}" for i in range(1200)]
+    bands, labels = frequency_bands(words)
+    assert labels == ["top 100", "101–1,000", "1,001–1,200"]
+    assert bands[:2].tolist() == [-1, -1] and bands[2] == 0 and bands[101] == 0 and bands[102] == 1
+    assert bands[1001] == 1 and bands[1002] == 2
+    bands, labels = length_bands(["<eos>", "<unknown>", "a", "of", "the", "grammar", "extraordinary"])
+    assert labels == ["1–2 letters", "3–4 letters", "5–6 letters", "7–9 letters", "10+ letters"]
+    assert bands.tolist() == [-1, -1, 0, 0, 1, 3, 4]
+
+
+def test_the_accumulator_counts_hits_per_group():
+    chars = np.array([[1, 2, 3, 1, 2]])  # " ab a": chars seen 0 1 2 0 1
+    targets = np.array([[2, 2, 2, 3, 1]])  # word 2, word 3, then an out-of-vocabulary word
+    logits = torch.zeros((1, 5, 4))
+    logits[0, :, 2] = 1.0  # word 2 always first
+    acc = AccuracyAccumulator(groups=np.array([0, 0, 0, 1]), n_groups=2)
+    acc.add(logits, chars, targets)
+    assert acc.result(0).counts == [1, 1, 1] and acc.result(0).top1 == [1.0, 1.0, 1.0]
+    assert acc.result(1).counts == [1] and acc.result(1).top1 == [0.0] and acc.result(1).top2 == [1.0]
+    assert acc.unknown == 1 and acc.result().counts == [2, 1, 1]
+
+
+def test_accuracy_by_band_splits_the_overall_accuracy(tiny_models):
+    model = tiny_models["gru"]
+    text = "the cat sat on a mat and the dog ran to the big red house " * 3
+    total = accuracy_by_chars_seen(model, text)
+    for by in ("frequency", "length"):
+        bands = accuracy_by_band(model, text, by)
+        counts = np.zeros(len(total.counts), dtype=int)
+        correct = np.zeros(len(total.counts), dtype=int)
+        for result in bands.results:
+            counts[:len(result.counts)] += np.asarray(result.counts, dtype=int)
+            correct[:len(result.counts)] += np.asarray(result.correct["top1"], dtype=int)
+        assert counts.tolist() == total.counts and correct.tolist() == total.correct["top1"]
+
+
+# ---- tables, exports, CLI ------------------------------------------------------------------------------------
+
+
+def test_exports_parse_back_to_the_tables_the_page_draws():
+    series = [("gru", "article (published)", article_profile("gru")), ("lstm", "article (published)",
+                                                                        article_profile("lstm"))]
+    frame = profile_frame(series, "words", max_distance=10)
+    assert frame["distance"].max() == 10 and set(frame["unit"]) == {"GRU", "LSTM"}
+    back = read_csv(csv_bytes(frame))
+    assert back.equals(frame) or np.allclose(back[["mean", "low", "high"]], frame[["mean", "low", "high"]])
+    assert back[["unit", "distance", "rows"]].equals(frame[["unit", "distance", "rows"]])
+    data = json.loads(json_bytes(frame, "profile-words", {"units": ["GRU", "LSTM"], "maxdist": 10}))
+    assert data["state"]["maxdist"] == 10 and data["columns"] == list(frame.columns)
+    assert [row["mean"] for row in data["rows"]] == frame["mean"].tolist()
+    summary = summary_frame(series)
+    assert summary.loc[(summary.unit == "GRU") & (summary.measure == "d90"), "mean"].item() == pytest.approx(31.64, abs=0.01)
+    name = download_name("profile-words", {"source": "Pasted", "text": "a <b>/../c", "units": ["GRU", "LSTM"]}, "csv")
+    assert name.startswith("memory-profile-words_source-Pasted_text-") and name.endswith("_units-GRU+LSTM.csv")
+    assert "/" not in name and "<" not in name
+
+
+def test_a_matrix_frame_holds_row_shares_of_the_lower_triangle():
+    M = np.array([[2.0, 9, 9], [1, 3, 9], [0, 0, 0]])
+    shares = row_shares(M)
+    assert shares.tolist() == [[1, 0, 0], [0.25, 0.75, 0], [0, 0, 0]]
+    frame = matrix_frame(" ab", M)
+    assert len(frame) == 6 and frame["share"].tolist() == [1, 0.25, 0.75, 0, 0, 0]
+    assert frame["output word"].tolist() == ["ab"] * 6 and frame["words back"].tolist() == [0] * 6
+
+
+def test_memory_cli_writes_the_profile_and_summaries_as_csv(tmp_path, capsys):
+    model = _delay_line(5)
+    directory = model.save(tmp_path / "model")
+    text_file = tmp_path / "text.txt"
+    text_file.write_text(TEXT)
+    out = tmp_path / "memory.csv"
+    assert cli_main(["memory", str(directory), "--text-file", str(text_file), "--positions", "40", "--csv",
+                     str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    table = read_csv(out.read_bytes())
+    expected = export_frame([("rnn", str(directory), memory_profile(model, TEXT, positions=40, seed=0))])
+    assert table.shape == expected.shape and list(table["table"].unique()) == ["profile", "summary"]
+    chars = table[(table.table == "profile") & (table.scale == "chars")]
+    assert chars.loc[chars.distance == 5, "mean"].item() == pytest.approx(1.0)
+    d90 = table[(table.table == "summary") & (table.measure == "d90")]
+    assert d90["mean"].item() == report["d90"]["mean"] == 5
+    assert np.allclose(table["mean"], expected["mean"], equal_nan=True)
+    assert cli_main(["memory", str(directory), "--text-file", str(text_file), "--csv", str(tmp_path / "no/such/dir.csv")]) == 2
+    assert "error: cannot write" in capsys.readouterr().err
+
+
+def test_the_memory_corpus_setting(tmp_path):
+    settings = parse_settings({"app": {"memory_corpus": "data/wiki.xz"}}, base_dir=tmp_path)
+    assert settings.memory_corpus == (tmp_path / "data" / "wiki.xz").resolve()
+    assert parse_settings({}, base_dir=tmp_path).memory_corpus is None
+    with pytest.raises(SettingsError, match="memory_corpus"):
+        parse_settings({"app": {"memory_corpus": 3}}, base_dir=tmp_path)
+
+
+# ---- the page ----------------------------------------------------------------------------------------------------
+
+
+def test_memory_page_shows_the_profile_summaries_breakdowns_and_matrices(app):  # noqa: F811
+    at = app("memory", units=["GRU", "LSTM"], positions="300", by="length", scale="words")
+    assert not at.exception
+    assert "GRU: 198 positions in 1 sequence" in at.caption[1].value.replace("\\", "")
+    charts = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    assert len(charts) == 5  # profile, breakdowns, two matrices, the difference
+    assert len(at.get("download_button")) == 12  # CSV and JSON of each, and of the summaries table
+    from rnnmem import load_model
+    from rnnmem.walkthrough import PARAGRAPH
+    ours = memory_profile(load_model("gru"), PARAGRAPH, positions=300, seed=0)
+    expected = summary_frame([("gru", "this app's model", ours), ("gru", "article (published)", article_profile("gru"))])
+    shown = at.get("table")[0].value
+    gru = shown[shown.unit == "GRU"].reset_index(drop=True)
+    assert gru["source"].tolist() == expected["source"].tolist()
+    assert np.allclose(gru[["mean", "low", "high"]], expected[["mean", "low", "high"]])
+
+
+def test_memory_page_without_a_configured_corpus_says_so(app):  # noqa: F811
+    at = app("memory", units=["GRU"], source="Corpus")
+    assert not at.exception
+    assert any("No corpus is configured" in info.value for info in at.info)
+
+
+def test_memory_page_says_which_link_values_it_ignored(app):  # noqa: F811
+    at = app("memory", units=["GRU", "LSTM"], positions="200", seq="abc", diff_a="XYZ", diff_b="RNN")
+    assert not at.exception
+    shown = " ".join(unescape(w) for w in texts(at.warning))
+    assert "The link's sampled sequence 'abc' is not a whole number; showing the first." in shown
+    assert "The link's first unit of the difference 'XYZ' is not one of GRU, LSTM; using the default." in shown
+    assert "second unit of the difference 'RNN' is not one of GRU, LSTM" in shown  # a unit the page does not show
+    assert at.selectbox(key="diff_a").value == "GRU" and at.selectbox(key="diff_b").value == "LSTM"
+    assert at.slider(key="seq").value == 1
+    at = app("memory", units=["GRU", "LSTM"], positions="200", seq="7", diff_a="LSTM", diff_b="GRU")
+    assert "sampled sequence 7 is out of range (1 to 2); showing the first." in " ".join(
+        unescape(w) for w in texts(at.warning))
+    assert at.selectbox(key="diff_a").value == "LSTM"  # a good value is taken, and says nothing
+    assert not any("difference" in w for w in texts(at.warning))
