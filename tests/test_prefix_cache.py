@@ -1,8 +1,9 @@
-"""The keystroke path: reading a text in pieces (``AutocompleteRNN.read_on``) and the prefix cache that the
-Autocomplete page serves from (rnnmem.prefix_cache)."""
+"""The keystroke path: reading a text in pieces (``AutocompleteRNN.read_on``), the prefix cache that the
+Autocomplete page serves from (rnnmem.prefix_cache), and the app's garbage-collector setting."""
 
 from __future__ import annotations
 
+import gc
 import random
 
 import numpy as np
@@ -109,3 +110,20 @@ def _tensors(state):
             yield part
         else:
             yield from _tensors(part)
+
+
+def test_the_app_moves_the_imported_modules_out_of_the_collectors_sight(monkeypatch):
+    """Streamlit collects garbage after every script run; over every module's objects that cost more
+    CPU than the Autocomplete page's own work per keystroke. configure_runtime freezes them, once."""
+    from rnnmem.app import runtime
+
+    monkeypatch.setattr(runtime, "_threads_set", False)  # as in a fresh process
+    gc.unfreeze()
+    try:
+        runtime.configure_runtime()
+        frozen = gc.get_freeze_count()
+        runtime.configure_runtime()
+        assert frozen > 50_000 and gc.get_freeze_count() == frozen  # once per process
+        assert len(gc.get_objects()) < frozen / 10  # what a collection still walks
+    finally:
+        gc.unfreeze()
