@@ -17,9 +17,9 @@ when the page shows an application error, the run fails, the connection drops or
 Reported per number of visitors: actions, errors, p50/p95/max seconds per kind of action, throughput,
 server CPU (cores used: CPU seconds of the server process and its connectivity workers over wall seconds)
 and peak memory (their RSS together, sampled every 0.2 s), CPU seconds per action. Then
-``--cpu-actions N`` keystrokes and N new connectivity views, one at a time, give the CPU seconds of each kind
-of action (server and workers, the work it left queued included): unlike latencies, barely changed by
-other work on the same cores. ``--texts N`` then opens N distinct texts on the Connectivity page and Autocomplete, one
+``--cpu-actions N`` keystrokes and N new connectivity views by one visitor give the CPU seconds of each kind of
+action (server and workers, the work it left queued included): unlike latencies, little changed by other
+work on the same cores. ``--texts N`` then opens N distinct texts on the Connectivity page and Autocomplete, one
 visitor, and prints the server's memory every 50 texts (it should stay flat: every cache is bounded).
 The machine's load average is printed first: other work on the same cores distorts every figure.
 """
@@ -391,38 +391,48 @@ def report(level: dict) -> None:
 
 
 def cpu_per_action(server: Server, units: list[str], count: int, seed: int = 7) -> None:
-    """CPU seconds of the server and its workers per keystroke and per new connectivity view, one action
-    at a time by one visitor: from an idle server to idle again after the action (so a view's matrix,
-    computed by a worker after the view answered, counts). Unlike latencies, CPU seconds are barely
-    changed by other work on the same cores."""
+    """CPU seconds of the server and its workers per keystroke and per new connectivity view, by one
+    visitor: keystrokes typed as in the load test, one new view at a time, each measured until the server
+    and workers are idle again (so a view's matrix, computed by a worker after the view answered, counts);
+    the server's own idle CPU (its file watcher, ~0.01 cores) over the same wall time is subtracted.
+    Unlike latencies, CPU seconds change little with other work on the same cores (noisier, though)."""
     rng = random.Random(seed)
     record = Record()
     used: dict = defaultdict(lambda: [0.0, 0.0])  # action -> [CPU seconds of server and workers, of workers]
+    server.settle()
+    cpu0, wall0 = server.cpu_seconds(), time.monotonic()
+    time.sleep(3)
+    idle = (server.cpu_seconds() - cpu0) / (time.monotonic() - wall0)  # cores used doing nothing
 
-    async def measured(visitor: ProtocolVisitor, action: str, text: str) -> None:
+    async def measured(action: str, steps) -> None:
         await asyncio.to_thread(server.settle)
-        cpu0, workers0 = server.cpu_seconds(), server.cpu_seconds(workers_only=True)
-        await visitor.set_widget(action, "text", string_value=text)
+        cpu0, workers0, wall0 = server.cpu_seconds(), server.cpu_seconds(workers_only=True), time.monotonic()
+        await steps()
         await asyncio.to_thread(server.settle)
-        used[action][0] += server.cpu_seconds() - cpu0
+        used[action][0] += server.cpu_seconds() - cpu0 - idle * (time.monotonic() - wall0)
         used[action][1] += server.cpu_seconds(workers_only=True) - workers0
 
     async def actions() -> None:
         visitor = ProtocolVisitor(server.url, record, units)
         await visitor.open("autocomplete", {"text": ""})
-        typed, sentence = "", ""
-        while len(record.times["keystroke"]) < count:  # sentences typed letter by letter
-            if len(typed) == len(sentence):
-                typed, sentence = "", f"{rng.choice(SENTENCES)} {rng.choice(SENTENCES)}"[:rng.randrange(20, 60)]
-            typed += sentence[len(typed)]
-            await measured(visitor, "keystroke", typed)
+
+        async def typing() -> None:
+            while len(record.times["keystroke"]) < count:  # sentences typed letter by letter
+                sentence = f"{rng.choice(SENTENCES)} {rng.choice(SENTENCES)}"[:rng.randrange(20, 60)]
+                for end in range(1, min(len(sentence), count - len(record.times["keystroke"])) + 1):
+                    await asyncio.sleep(THINK)
+                    await visitor.set_widget("keystroke", "text", string_value=sentence[:end])
+
+        await measured("keystroke", typing)
         await visitor.open("connectivity", {"text": SENTENCES[0]})
         for _ in range(count):
-            await measured(visitor, "new connectivity view", f"{rng.choice(SENTENCES)} {rng.randrange(10**6)}")
+            text = f"{rng.choice(SENTENCES)} {rng.randrange(10**6)}"
+            await measured("new connectivity view",
+                           lambda: visitor.set_widget("new connectivity view", "text", string_value=text))
         await visitor.close()
 
     asyncio.run(actions())
-    print(f"\nCPU per action, one visitor, one action at a time ({count} of each):")
+    print(f"\nCPU per action, one visitor ({count} of each; the server's idle {idle:.3f} cores subtracted):")
     for action, (cpu, workers) in used.items():
         n = max(len(record.times[action]), 1)
         print(f"  {action:28s} {cpu / n:.3f} CPU s each (server {(cpu - workers) / n:.3f}, workers "
