@@ -79,16 +79,13 @@ def server_figures(args) -> list[str]:
     base = text_of(args.chars, ui.WALKTHROUGH_TEXT)
     lines = []
 
-    # 1. A keystroke: every unit's suggestions for a text never seen before (the previous prefixes of the
-    # word are cached from the earlier keystrokes, as when typing), plus the letter-by-letter table.
+    # 1. A keystroke: every unit's suggestions for a text never seen before and the letter-by-letter table,
+    # as the page asks for them (the text before it was typed at the keystroke before).
     def keystroke(text: str) -> None:
-        for item in models:
-            ui.suggestions(item.key, item.model, text, 5)
         end = len(text.rstrip(" "))
-        start = text.rfind(" ", 0, end)
-        for stop_at in range(start + 1, len(text) + 1):
-            for item in models:
-                ui.suggestions(item.key, item.model, text[:stop_at], 5)
+        first = max(text.rfind(" ", 0, end), len(text) - 25)
+        for item in models:
+            ui.suggestions_by_prefix(item.key, item.model, text, first)
 
     start_at = len(base) - args.repeats
     keystroke(base[:start_at])  # warm: the text typed so far

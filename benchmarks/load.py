@@ -1,6 +1,6 @@
 """Load test: many visitors at once against `streamlit run app.py` on 127.0.0.1.
 
-    python -m benchmarks.load [--visitors 1 5 10] [--seconds 60] [--browsers 0] [--texts 300]
+    python -m benchmarks.load [--visitors 1 5 10] [--seconds 60] [--browsers 0] [--cpu-actions 20] [--texts 300]
                               [--units rnn gru lstm nlstm] [--url http://127.0.0.1:8501]
 
 Most visitors talk to the server the way Streamlit's browser client does, over its websocket
@@ -16,7 +16,10 @@ when the page shows an application error, the run fails, the connection drops or
 
 Reported per number of visitors: actions, errors, p50/p95/max seconds per kind of action, throughput,
 server CPU (cores used: CPU seconds of the server process and its connectivity workers over wall seconds)
-and peak memory (their RSS together, sampled every 0.2 s). ``--texts N`` then opens N distinct texts on the Connectivity page and Autocomplete, one
+and peak memory (their RSS together, sampled every 0.2 s), CPU seconds per action. Then
+``--cpu-actions N`` keystrokes and N new connectivity views by one visitor give the CPU seconds of each kind of
+action (server and workers, the work it left queued included): unlike latencies, little changed by other
+work on the same cores. ``--texts N`` then opens N distinct texts on the Connectivity page and Autocomplete, one
 visitor, and prints the server's memory every 50 texts (it should stay flat: every cache is bounded).
 The machine's load average is printed first: other work on the same cores distorts every figure.
 """
@@ -106,22 +109,36 @@ class Server:
                     pass
         return found
 
-    def _proc(self, name: str) -> list[str]:
-        """/proc/PID/NAME of the server and each of its workers (one that just ended is skipped)."""
+    def _proc(self, name: str, *, workers_only: bool = False) -> list[str]:
+        """/proc/PID/NAME of the server and each of its workers, or of the workers alone (one that just
+        ended is skipped)."""
         texts = []
         for pid in self.processes():
+            if workers_only and pid == self.pid:
+                continue
             try:
                 texts.append(Path(f"/proc/{pid}/{name}").read_text())
             except OSError:
                 pass
         return texts
 
-    def cpu_seconds(self) -> float:
-        """CPU seconds used so far by the server and its workers (utime + stime)."""
+    def cpu_seconds(self, *, workers_only: bool = False) -> float:
+        """CPU seconds used so far by the server and its workers (utime + stime), or by the workers alone."""
         if self.pid is None:
             return float("nan")
-        fields = [text.rsplit(")", 1)[1].split() for text in self._proc("stat")]
+        fields = [text.rsplit(")", 1)[1].split() for text in self._proc("stat", workers_only=workers_only)]
         return sum(int(f[11]) + int(f[12]) for f in fields) / os.sysconf("SC_CLK_TCK")
+
+    def settle(self, quiet: float = 0.5, limit: float = 120.0) -> None:
+        """Wait until the server and its workers have used no CPU for ``quiet`` seconds: the work an action
+        left queued (a worker's matrix, messages still being sent) is done."""
+        last, deadline = self.cpu_seconds(), time.monotonic() + limit
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = self.cpu_seconds()
+            if now - last < 0.015:  # at most one clock tick: idle
+                return
+            last = now
 
     def rss_mb(self) -> float:
         """Resident memory of the server and its workers together."""
@@ -339,7 +356,7 @@ def run_level(server: Server, visitors: int, browsers: int, seconds: float, unit
     record = Record()
     sampler = MemorySampler(server)
     sampler.start()
-    cpu0, wall0 = server.cpu_seconds(), time.monotonic()
+    cpu0, workers0, wall0 = server.cpu_seconds(), server.cpu_seconds(workers_only=True), time.monotonic()
     deadline = wall0 + seconds
     threads = [threading.Thread(target=browser_visitor, args=(server.url, record, units, deadline, 1000 + i))
                for i in range(browsers)]
@@ -354,8 +371,9 @@ def run_level(server: Server, visitors: int, browsers: int, seconds: float, unit
     for thread in threads:
         thread.join()
     wall = time.monotonic() - wall0
-    return {"visitors": visitors, "browsers": browsers, "wall": wall, "record": record,
-            "cores": (server.cpu_seconds() - cpu0) / wall, "peak_mb": sampler.stop()}
+    cpu, workers = server.cpu_seconds() - cpu0, server.cpu_seconds(workers_only=True) - workers0
+    return {"visitors": visitors, "browsers": browsers, "wall": wall, "record": record, "cores": cpu / wall,
+            "cpu": cpu, "workers_cpu": workers, "peak_mb": sampler.stop()}
 
 
 def report(level: dict) -> None:
@@ -363,9 +381,62 @@ def report(level: dict) -> None:
     actions = sum(len(times) for times in record.times.values())
     print(f"\n{level['visitors']} visitor(s) ({level['browsers']} in Chromium), {level['wall']:.0f} s: {actions} actions, "
           f"{len(record.errors)} errors; server CPU {level['cores']:.2f} cores, peak memory {level['peak_mb']:.0f} MB")
+    print(f"  CPU {level['cpu']:.1f} s (workers {level['workers_cpu']:.1f} s): "
+          f"{level['cpu'] / max(actions, 1):.3f} CPU s per action, all kinds together")
     for action, times in sorted(record.times.items()):
         print(f"  {action:28s} n={len(times):5d}  p50 {statistics.median(times):6.2f} s  "
               f"p95 {percentile(times, 0.95):6.2f} s  max {max(times):6.2f} s  {len(times) / level['wall']:5.2f}/s")
+    for action, reason in record.errors[:10]:
+        print(f"  error in {action}: {reason}")
+
+
+def cpu_per_action(server: Server, units: list[str], count: int, seed: int = 7) -> None:
+    """CPU seconds of the server and its workers per keystroke and per new connectivity view, by one
+    visitor: keystrokes typed as in the load test, one new view at a time, each measured until the server
+    and workers are idle again (so a view's matrix, computed by a worker after the view answered, counts);
+    the server's own idle CPU (its file watcher, ~0.01 cores) over the same wall time is subtracted.
+    Unlike latencies, CPU seconds change little with other work on the same cores (noisier, though)."""
+    rng = random.Random(seed)
+    record = Record()
+    used: dict = defaultdict(lambda: [0.0, 0.0])  # action -> [CPU seconds of server and workers, of workers]
+    server.settle()
+    cpu0, wall0 = server.cpu_seconds(), time.monotonic()
+    time.sleep(3)
+    idle = (server.cpu_seconds() - cpu0) / (time.monotonic() - wall0)  # cores used doing nothing
+
+    async def measured(action: str, steps) -> None:
+        await asyncio.to_thread(server.settle)
+        cpu0, workers0, wall0 = server.cpu_seconds(), server.cpu_seconds(workers_only=True), time.monotonic()
+        await steps()
+        await asyncio.to_thread(server.settle)
+        used[action][0] += server.cpu_seconds() - cpu0 - idle * (time.monotonic() - wall0)
+        used[action][1] += server.cpu_seconds(workers_only=True) - workers0
+
+    async def actions() -> None:
+        visitor = ProtocolVisitor(server.url, record, units)
+        await visitor.open("autocomplete", {"text": ""})
+
+        async def typing() -> None:
+            while len(record.times["keystroke"]) < count:  # sentences typed letter by letter
+                sentence = f"{rng.choice(SENTENCES)} {rng.choice(SENTENCES)}"[:rng.randrange(20, 60)]
+                for end in range(1, min(len(sentence), count - len(record.times["keystroke"])) + 1):
+                    await asyncio.sleep(THINK)
+                    await visitor.set_widget("keystroke", "text", string_value=sentence[:end])
+
+        await measured("keystroke", typing)
+        await visitor.open("connectivity", {"text": SENTENCES[0]})
+        for _ in range(count):
+            text = f"{rng.choice(SENTENCES)} {rng.randrange(10**6)}"
+            await measured("new connectivity view",
+                           lambda: visitor.set_widget("new connectivity view", "text", string_value=text))
+        await visitor.close()
+
+    asyncio.run(actions())
+    print(f"\nCPU per action, one visitor ({count} of each; the server's idle {idle:.3f} cores subtracted):")
+    for action, (cpu, workers) in used.items():
+        n = max(len(record.times[action]), 1)
+        print(f"  {action:28s} {cpu / n:.3f} CPU s each (server {(cpu - workers) / n:.3f}, workers "
+              f"{workers / n:.3f}); wall p50 {statistics.median(record.times[action]):.2f} s")
     for action, reason in record.errors[:10]:
         print(f"  error in {action}: {reason}")
 
@@ -398,6 +469,9 @@ def main() -> None:
     p.add_argument("--visitors", type=int, nargs="+", default=[1, 5, 10], help="visitors at once, one run each")
     p.add_argument("--browsers", type=int, default=0, help="of them, visitors in Chromium (the rest: websocket)")
     p.add_argument("--seconds", type=float, default=60.0, help="length of each run")
+    p.add_argument("--cpu-actions", type=int, default=20,
+                   help="then CPU seconds per keystroke and per new connectivity view over this many of each, "
+                        "one at a time (0: skip)")
     p.add_argument("--texts", type=int, default=0, help="then measure memory over this many distinct texts")
     p.add_argument("--units", nargs="+", default=["rnn", "gru", "lstm", "nlstm"], help="units every visitor shows")
     p.add_argument("--url", default=None, help="a server already running (default: start `streamlit run app.py`)")
@@ -413,6 +487,8 @@ def main() -> None:
         print(f"warmed up: {sum(len(t) for t in warm['record'].times.values())} actions, memory {server.rss_mb():.0f} MB")
         for visitors in args.visitors:
             report(run_level(server, visitors, min(args.browsers, visitors), args.seconds, args.units))
+        if args.cpu_actions:
+            cpu_per_action(server, args.units, args.cpu_actions)
         if args.texts:
             memory_over_texts(server, args.texts, args.units)
     finally:

@@ -25,8 +25,9 @@ units = app.require_units(settings)
 text = app.usable_text(raw, keep="tail", empty_message="Type a few letters to see suggestions.")
 models = app.load_models(settings, units)
 
-# One forward pass per unit serves the suggestions for the end of the text and the letter-by-letter table:
-# the model's answers after every character from the last word's leading space (the context alone) on.
+# The suggestions for the end of the text and the letter-by-letter table: each model's answers after every
+# character from the last word's leading space (the context alone) on. A keystroke reads only the
+# characters it added (rnnmem.prefix_cache).
 end = len(text.rstrip(" "))
 start = text.rfind(" ", 0, end)
 first = max(start, len(text) - 25)

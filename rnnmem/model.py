@@ -105,6 +105,13 @@ class AutocompleteRNN(
         """Top recurrent layer's output at every step: chars (B, T) -> (B, T, H). Fresh state per call."""
         return self.recurrent_from_embeddings(self.embedding(chars))
 
+    def read_on(self, chars: torch.Tensor, state=None):
+        """``recurrent_outputs`` continuing from ``state``, and the state after the last step: chars (B, T)
+        -> ((B, T, H), state). ``state`` is one this method returned (None: fresh), in the stack's own form
+        (h; (h, c); each layer's (h, c_outer, c_inner)). Reading a text in pieces gives what reading it
+        whole gives, up to float rounding: rnnmem.prefix_cache reads only the characters just typed."""
+        return self.stack(self.embedding(chars), state)  # (B, T, H), state
+
     def recurrent_from_embeddings(self, x: torch.Tensor) -> torch.Tensor:
         """The recurrent stack on embedded characters: x (B, T, E) -> (B, T, H). Attribution enters here."""
         out, _ = self.stack(x)

@@ -335,14 +335,16 @@ class NestedLSTMLayer(nn.Module):
 
 
 class NestedLSTMStack(nn.ModuleList):
-    """``num_layers`` Nested LSTM layers, run like PyTorch's fused stacks: ``forward(x) -> (out, None)``,
-    x (B, T, E) -> out (B, T, H), a fresh state per call. A ModuleList, so the weights keep their names on
-    disk (``layers.<k>.outer_x.weight``, …)."""
+    """``num_layers`` Nested LSTM layers, run like PyTorch's fused stacks: ``forward(x, state=None) ->
+    (out, state)``, x (B, T, E) -> out (B, T, H); ``state`` is every layer's final (h, c_outer, c_inner), to
+    continue from (None: zeros). A ModuleList, so the weights keep their names on disk (``layers.<k>.…``)."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int):
         super().__init__(NestedLSTMLayer(input_size if k == 0 else hidden_size, hidden_size) for k in range(num_layers))
 
-    def forward(self, x):
-        for layer in self:
-            x, _ = layer(x)
-        return x, None
+    def forward(self, x, state=None):
+        finals = []
+        for k, layer in enumerate(self):
+            x, final = layer(x, None if state is None else state[k])
+            finals.append(final)
+        return x, finals

@@ -65,10 +65,16 @@ def suggest_each_prefix(model, text: str, k: int = 3, *, first: int = 0) -> list
 def _suggest_after(model, prepared: PreparedText, k: int, first: int) -> list[Suggestions]:
     device = next(model.parameters()).device
     hidden = model.recurrent_outputs(prepared.chars_tensor(device))[0, first:]  # (n, H), n = T - first
-    ids, probabilities = top_words(model.output(hidden), k)  # (n, k) each; the dense layer on n rows only
+    return suggestions_at(model, prepared.text, range(first, len(prepared)), hidden, k)
+
+
+def suggestions_at(model, text: str, positions, hidden: torch.Tensor, k: int) -> list[Suggestions]:
+    """The top ``k`` words after each of ``positions`` of the normalised ``text``, from the model's recurrent
+    outputs there, hidden (n, H), one row per position: the dense layer runs on these n rows only."""
+    ids, probabilities = top_words(model.output(hidden), k)  # (n, k) each
     results = []
-    for t, (row_ids, row_probabilities) in enumerate(zip(ids.tolist(), probabilities.tolist()), start=first):
-        seen = prepared.text[:t + 1]
+    for t, row_ids, row_probabilities in zip(positions, ids.tolist(), probabilities.tolist()):
+        seen = text[:t + 1]
         results.append(Suggestions(seen, seen.rsplit(" ", 1)[-1], [model.words[i] for i in row_ids],
                                    [round(p, 6) for p in row_probabilities]))
     return results

@@ -180,8 +180,9 @@ class _Worker:
             self.process.stdin.close()  # the worker ends at the end of its input
             try:
                 self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:  # still starting (importing torch) on a busy machine
                 self.process.kill()
+                self.process.wait()  # reaped: no zombie, and poll() says it ended
 
 
 class MatrixWorkers:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rnnmem.analysis import accuracy_by_chars_seen
+from rnnmem.analysis import accuracy_by_chars_seen, suggest
 from rnnmem.model import UNITS
 from rnnmem.modelref import LoadedModel
 from rnnmem.refs import load_model, shipped_dir
@@ -159,6 +159,28 @@ def test_autocomplete_typing_a_first_word_into_a_cleared_box(app):
         assert not at.exception, typed
         assert len(progress_labels(at)) == 5
     assert list(at.dataframe[0].value["typed"]) == ["(no letters yet)", "t", "th", "the", "(next word)"]
+
+
+def test_autocomplete_typed_letter_by_letter_shows_what_the_model_suggests_for_the_whole_text(app):
+    """The page reads only the new characters at each keystroke (rnnmem.prefix_cache); what it shows is
+    still each model's answer for the whole text, read afresh, after typing, deleting and retyping."""
+    at = app("autocomplete", units=["GRU", "NLSTM"], k="3")
+    models = [load_model("gru"), load_model("nlstm")]  # the shipped weights models_toml points at
+    typed = "in the united st"
+    for text in [typed[:n] for n in range(1, len(typed) + 1)] + ["in the united", "in the unity"]:
+        at.text_input(key="text").input(text).run()
+        assert not at.exception, text
+        shown = [unescape(label).rstrip("%").split(" · ") for label in progress_labels(at)]  # [word, percent]
+        answers = [suggest(model, text, k=3) for model in models]
+        expected = [(w, 100 * p) for a in answers for w, p in zip(a.words, a.probabilities)]
+        assert [w for w, _ in shown] == [w for w, _ in expected], text
+        # the same probabilities, up to the label's rounding (float rounding may tip a last digit)
+        assert all(abs(float(p) - q) <= 0.051 for (_, p), (_, q) in zip(shown, expected)), text
+    table = at.dataframe[0].value
+    assert list(table["typed"]) == ["(no letters yet)", "u", "un", "uni", "unit", "unity"]
+    for row, prefix in zip(table["GRU"], ["", "u", "un", "uni", "unit", "unity"]):
+        best = suggest(models[0], "in the " + prefix, k=1)
+        assert row.split("  ")[0] == best.words[0]
 
 
 @pytest.mark.parametrize("k, message", [

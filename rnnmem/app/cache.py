@@ -12,7 +12,8 @@ from ..accuracy import accuracy_by_chars_seen
 from ..attribution import ConnectivityResult
 from ..attribution_methods import Attribution, attribution as attribution_of
 from ..inputs import MAX_TEXT_CHARS
-from ..suggestions import suggest, suggest_each_prefix
+from ..prefix_cache import PrefixCache
+from ..suggestions import suggest
 from ..text import normalize
 from ..workers import ConnectivityViews, MatrixWorkers
 from .messages import plain, stop
@@ -30,11 +31,17 @@ def suggestions(key: tuple, _model, text: str, k: int):
 MAX_SUGGESTIONS = 10  # the most suggestions the Autocomplete page shows
 
 
-@st.cache_data(max_entries=1024, show_spinner=False)
-def suggestions_by_prefix(key: tuple, _model, text: str, first: int):
-    """``MAX_SUGGESTIONS`` top words after every character of ``text`` from ``first`` on, from one forward
-    pass: the last serves the page's suggestions (any k, sliced), all of them its letter-by-letter table."""
-    return suggest_each_prefix(_model, text, k=MAX_SUGGESTIONS, first=first)
+@st.cache_resource(show_spinner=False)
+def _prefix_cache() -> PrefixCache:
+    """The process's answers after text prefixes, shared by every visitor (bounded; rnnmem.prefix_cache)."""
+    return PrefixCache(MAX_SUGGESTIONS)
+
+
+def suggestions_by_prefix(key: tuple, model, text: str, first: int):
+    """``MAX_SUGGESTIONS`` top words after every character of ``text`` from ``first`` on: the last serves
+    the page's suggestions (any k, sliced), all of them its letter-by-letter table. A keystroke reads only
+    the characters it added, and runs the dense layer only where no earlier keystroke did."""
+    return _prefix_cache().suggestions_by_prefix(key, model, text, first)
 
 
 @st.cache_resource(show_spinner=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 
@@ -17,7 +18,12 @@ _threads_set = False
 def configure_runtime() -> None:
     """Once per process: one torch thread per request by default (``RNNMEM_TORCH_THREADS``). Small
     recurrent steps gain little from intra-op threads, and on a shared or busy CPU several threads per
-    request make every visitor slower (measured: 10x slower connectivity with 2 threads on 2 busy cores)."""
+    request make every visitor slower (measured: 10x slower connectivity with 2 threads on 2 busy cores).
+
+    And the objects alive now (the imported modules: Streamlit, torch, pandas, Altair) are moved out of
+    the garbage collector's sight (``gc.freeze``). Streamlit runs a full collection after every script
+    run (``runner.postScriptGC``) to keep memory flat; over all of them it cost ~190 ms of CPU per
+    keystroke, four times the page's own work. What later runs leave behind is still collected."""
     global _threads_set
     with _threads_lock:
         if _threads_set:
@@ -27,6 +33,7 @@ def configure_runtime() -> None:
         except ValueError:
             threads = 1
         torch.set_num_threads(threads)
+        gc.freeze()  # modules live as long as the process
         _threads_set = True
 
 
