@@ -179,7 +179,8 @@ def test_choosing_a_target_and_a_method_changes_the_view_and_the_link_and_a_down
     assert chart.screenshot() != before
     explained = page.get_by_text("Explained:").inner_text().split(":", 1)[1].strip()
 
-    page.get_by_role("button", name="Download").first.click()  # the GRU row's menu
+    # The GRU row's menu: a button showing "Download" (a chart toolbar's download icon is also named so)
+    page.get_by_role("button").filter(has_text="Download").first.click()
     with page.expect_download() as info:
         page.get_by_role("button", name="row CSV").first.click()
     download = info.value
