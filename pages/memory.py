@@ -81,11 +81,13 @@ series = ours + (app.memory_tables.article_series(units) if show_article else []
 chart_column, table_column = st.columns([5, 4])
 with chart_column:
     frame = app.memory_tables.profile_frame(series, scale, int(max_distance))
-    st.altair_chart(app.memory_charts.profile_chart(frame, log_y=log_y), width="stretch",
+    chart = app.memory_charts.profile_chart(frame, log_y=log_y)
+    st.altair_chart(chart, width="stretch",
                     alt="Mean share of connectivity against distance back, one line per unit")
     st.caption("Mean share of each output's connectivity at each distance back (0: the output's own character or "
                "word), with 95% bands; click a unit in the legend to pick it out.")
-    app.memory_downloads(frame, f"profile-{scale}", {**link, "maxdist": int(max_distance), "article": show_article})
+    app.memory_downloads(frame, f"profile-{scale}", {**link, "maxdist": int(max_distance), "article": show_article},
+                         chart)
 with table_column:
     summary = app.memory_tables.summary_frame(series)[["unit", "source", "measure", "mean", "low", "high",
                                                         "positions"]]
@@ -106,14 +108,15 @@ bands = [(item.unit, app.band_accuracy(item.key, item.model, tuple(profile.texts
          for item, profile in zip(models, profiles)]
 frame = app.memory_tables.breakdown_frame(bands, int(topk[-1]), max_seen=12)
 banded_by = "vocabulary rank" if by == "frequency" else "length"
-st.altair_chart(app.memory_charts.breakdown_chart(frame, f"word's {banded_by}"), width="content",
+chart = app.memory_charts.breakdown_chart(frame, f"word's {banded_by}")
+st.altair_chart(chart, width="content",
                 alt="Accuracy against characters seen, one panel per band of words")
 unknown = " · ".join(f"{app.charts.UNIT_NAMES[unit]} {result.unknown:,}" for unit, result in bands)
 st.caption(app.plain(f"Accuracy given characters seen on the same sample, by the word's {banded_by}: "
                      f"a lead only on frequent short words comes from the first letters, not from context; "
                      f"points resting on few characters swing (hover for the count). "
                      f"Characters of words outside the vocabulary (never predictable): {unknown}."))
-app.memory_downloads(frame, f"breakdown-{by}", {**link, "by": by, "topk": topk})
+app.memory_downloads(frame, f"breakdown-{by}", {**link, "by": by, "topk": topk}, chart)
 
 # ---- full matrix -----------------------------------------------------------------------------------------------
 st.subheader("Full matrix", divider="gray")
@@ -131,9 +134,10 @@ for index, (item, profile) in enumerate(zip(models, profiles)):
     with columns[index % 2]:
         st.markdown(f"**{app.plain(item.name)}**")
         frame = app.memory_tables.matrix_frame(result.text, result.connectivity)
-        st.altair_chart(app.memory_charts.matrix_chart(frame, result.text), width="content",
+        chart = app.memory_charts.matrix_chart(frame, result.text)
+        st.altair_chart(chart, width="content",
                         alt=f"{item.name}: connectivity of every output position to every input position")
-        app.memory_downloads(frame, f"matrix-{item.unit}", {**link, "seq": sequence})
+        app.memory_downloads(frame, f"matrix-{item.unit}", {**link, "seq": sequence}, chart)
 st.caption("Each row: one output position's connectivity to every earlier input, as shares of the row (square-root "
            "colours; cells under 0.1% are left blank); grey lines mark word boundaries (each word's leading "
            "space). Every unit reads the same sequence only when the sample draws the same texts, as it does for "
@@ -150,8 +154,9 @@ if len(models) >= 2:
         st.info("These two units sampled different sequences (different training lengths): no difference to draw.")
     else:
         frame = app.memory_tables.difference_frame(a.text, (first, a.connectivity), (second, b.connectivity))
-        st.altair_chart(app.memory_charts.difference_chart(frame, a.text), width="content",
+        chart = app.memory_charts.difference_chart(frame, a.text)
+        st.altair_chart(chart, width="content",
                         alt="Difference between two units' connectivity matrices")
         st.caption("First unit's row shares minus the second's, square-root colours: red where the first unit's "
                    "prediction depends more on that input, blue where the second's does; under 0.1% blank.")
-        app.memory_downloads(frame, f"difference-{first}-{second}", {**link, "seq": sequence})
+        app.memory_downloads(frame, f"difference-{first}-{second}", {**link, "seq": sequence}, chart)

@@ -221,7 +221,7 @@ def test_memory_page_shows_the_profile_summaries_breakdowns_and_matrices(app):  
     assert "GRU: 198 positions in 1 sequence" in at.caption[1].value.replace("\\", "")
     charts = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
     assert len(charts) == 5  # profile, breakdowns, two matrices, the difference
-    assert len(at.get("download_button")) == 12  # CSV and JSON of each, and of the summaries table
+    assert len(at.get("download_button")) == 22  # CSV and JSON of each and of the summaries table; PNG and SVG of each
     from rnnmem import load_model
     from rnnmem.walkthrough import PARAGRAPH
     ours = memory_profile(load_model("gru"), PARAGRAPH, positions=300, seed=0)
@@ -252,3 +252,15 @@ def test_memory_page_says_which_link_values_it_ignored(app):  # noqa: F811
         unescape(w) for w in texts(at.warning))
     assert at.selectbox(key="diff_a").value == "LSTM"  # a good value is taken, and says nothing
     assert not any("difference" in w for w in texts(at.warning))
+
+
+def test_memory_charts_download_as_svg_and_png():
+    """The Memory page's charts go through the same route to images as every other chart (vl-convert)."""
+    from xml.etree import ElementTree
+
+    from rnnmem import exports, memory_charts, memory_tables
+
+    profile = memory_tables.profile_frame(memory_tables.article_series(["gru", "lstm"]), "chars", 20)
+    chart = memory_charts.profile_chart(profile, log_y=True)
+    assert ElementTree.fromstring(exports.chart_svg(chart)).tag.endswith("svg")
+    assert exports.chart_png(chart).startswith(b"\x89PNG")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from .. import memory_tables
+from .. import exports, memory_tables
 from ..breakdowns import BandAccuracy, accuracy_by_band
 from ..memory import MemoryProfile, memory_profile
 from ..memory_report import held_out_texts
@@ -98,14 +98,20 @@ def band_accuracy(key: tuple, _model, texts: tuple[str, ...], by: str) -> BandAc
     return accuracy_by_band(_model, list(texts), by)
 
 
-def downloads(frame: pd.DataFrame, view: str, state: Mapping[str, object]) -> None:
-    """CSV and JSON downloads of exactly ``frame`` (what the view above draws), named after the view and the
-    link state."""
+def downloads(frame: pd.DataFrame, view: str, state: Mapping[str, object], chart=None) -> None:
+    """CSV and JSON downloads of exactly ``frame`` (what the view above draws), and PNG and SVG of ``chart``
+    (drawn only when clicked: vl-convert takes a fraction of a second per chart), named after the view and
+    the link state."""
     row = st.container(horizontal=True)
     row.download_button("CSV", memory_tables.csv_bytes(frame), memory_tables.download_name(view, state, "csv"),
-                         mime="text/csv", key=f"csv_{view}", icon=":material/download:")
+                        mime="text/csv", key=f"csv_{view}", icon=":material/download:")
     row.download_button("JSON", memory_tables.json_bytes(frame, view, state),
-                          memory_tables.download_name(view, state, "json"), mime="application/json",
-                          key=f"json_{view}", icon=":material/download:")
+                        memory_tables.download_name(view, state, "json"), mime="application/json",
+                        key=f"json_{view}", icon=":material/download:")
+    if chart is not None:
+        row.download_button("PNG", lambda: exports.chart_png(chart), memory_tables.download_name(view, state, "png"),
+                            mime="image/png", key=f"png_{view}", icon=":material/image:", on_click="ignore")
+        row.download_button("SVG", lambda: exports.chart_svg(chart), memory_tables.download_name(view, state, "svg"),
+                            mime="image/svg+xml", key=f"svg_{view}", icon=":material/image:", on_click="ignore")
 
 
