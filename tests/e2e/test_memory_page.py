@@ -26,6 +26,8 @@ def test_memory_page_profile_setting_in_the_link_and_a_download(server, page):
     expect(table).to_contain_text("d90")
 
     page.locator('[data-testid="stMain"]').get_by_text("words", exact=True).first.click()  # the profile's distance in words
+    # the rerun has drawn the profile in words (the URL changes at once, before the rerun starts)
+    expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_contain_text("words back", timeout=90_000)
     wait_done(page)
     assert params(page)["scale"] == ["words"] and params(page)["positions"] == ["200"]
     with page.expect_download() as info:
@@ -35,7 +37,8 @@ def test_memory_page_profile_setting_in_the_link_and_a_download(server, page):
     assert set(profile["scale"]) == {"words"} and profile["distance"].max() <= 40
 
     with page.expect_download() as info:
-        page.locator('[data-testid="stDownloadButton"]').nth(2).get_by_role("button").click()  # the summaries' CSV
+        page.locator('[data-testid="stDownloadButton"]').nth(4).get_by_role("button").click()  # the summaries' CSV
+        # (0–3: the profile's CSV, JSON, PNG and SVG)
     download = info.value
     assert download.suggested_filename == "memory-summaries_source-Walkthrough_units-GRU_positions-200_seed-3_article-True.csv"
     rows = read_csv(open(download.path(), "rb").read())
