@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -20,6 +19,7 @@ import pandas as pd
 
 from .article_data import ARTICLE_UNITS
 from .breakdowns import BandAccuracy
+from .exports import export_name
 from .memory import MEASURES, MemoryProfile, profile_of_matrices, word_index
 from .units import UNIT_NAMES
 from .walkthrough import article_walkthrough
@@ -180,22 +180,13 @@ def read_csv(data: bytes | str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(data.decode("utf-8") if isinstance(data, bytes) else data))
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9.+-]+")
-
-
 def download_name(view: str, state: Mapping[str, object], extension: str) -> str:
     """``memory-<view>_<name>-<value>_…​.<extension>``: a file name that says which view and which link state
-    the data is for. Values are cut to safe characters; a text (``text``) is named by a short hash."""
-    parts = [f"memory-{view}"]
-    for name, value in state.items():
-        if value is None or value == "" or value == []:
-            continue
-        if name == "text":
-            value = hashlib.sha256(str(value).encode("utf-8")).hexdigest()[:8]
-        elif isinstance(value, (list, tuple)):
-            value = "+".join(map(str, value))
-        parts.append(f"{name}-{_UNSAFE.sub('', str(value))[:40]}")
-    return "_".join(parts)[:180] + f".{extension}"
+    the data is for (rnnmem.exports.export_name, as on every page); a text (``text``) is named by a short
+    hash."""
+    named = {name: hashlib.sha256(str(value).encode("utf-8")).hexdigest()[:8] if name == "text" and value else value
+             for name, value in state.items()}
+    return export_name(f"memory-{view}", named, extension)
 
 
 def state_of(names: Sequence[str], values: Mapping[str, object]) -> dict[str, object]:
