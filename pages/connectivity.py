@@ -137,6 +137,9 @@ for item in models:
             if method == "integrated_gradients":
                 st.caption(f"Σ attributions {shown.values.sum():.3f}; logit(text) − logit(spaces) "
                            f"{shown.logit - shown.baseline_logit:.3f} ({shown.n_steps} integration points).")
+                if shown.incomplete():
+                    st.warning(f"The shares miss logit(text) − logit(spaces) by more than {app.IG_TOLERANCE:.0%} "
+                               f"even at {shown.n_steps} points: read them as approximate.", icon=":material/warning:")
             tables = {"row": table}
             if default_view and "rows" not in result.extras:  # the whole matrix is here: offer it too
                 tables["matrix"] = app.matrix_frame(result.connectivity, result.text, result.desired)

@@ -126,6 +126,12 @@ class Attribution:
             return None
         return float(self.values.astype(np.float64).sum()) - (self.logit - self.baseline_logit)
 
+    def incomplete(self) -> bool:
+        """Integrated gradients whose shares miss f(x) − f(x') by more than the tolerance (IG_TOLERANCE):
+        the integration points ran out (IG_MAX_STEPS) before the integral was accurate."""
+        gap = self.completeness_gap()
+        return gap is not None and abs(gap) > IG_TOLERANCE * max(abs(self.logit - self.baseline_logit), 1.0)
+
     def _check(self, position) -> None:
         if position is not None and position != self.position:
             raise InputError(f"this attribution is of position {self.position}, not {position}")

@@ -193,9 +193,11 @@ def sample_texts(model, texts, positions: int = 2000, seed: int = 0) -> list[str
         raise InputError("the text is empty once normalised")
     chosen, done = [], 0
     for i in np.random.default_rng(seed).permutation(len(sequences)).tolist():
-        take = min(len(sequences[i][2]), positions - done)
-        if take < 2:
+        if positions - done < 2:
             break
+        take = min(len(sequences[i][2]), positions - done)
+        if take < 2:  # a one-character sequence (a lone space) says nothing; the next may
+            continue
         chosen.append(sequences[i][2][:take])
         done += take
     return chosen

@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -187,8 +187,3 @@ def download_name(view: str, state: Mapping[str, object], extension: str) -> str
     named = {name: hashlib.sha256(str(value).encode("utf-8")).hexdigest()[:8] if name == "text" and value else value
              for name, value in state.items()}
     return export_name(f"memory-{view}", named, extension)
-
-
-def state_of(names: Sequence[str], values: Mapping[str, object]) -> dict[str, object]:
-    """The link state ``names`` picks out of ``values``, in that order (for a view's download name)."""
-    return {name: values[name] for name in names if name in values}

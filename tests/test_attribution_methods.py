@@ -101,3 +101,18 @@ def test_attribution_leaves_the_model_untouched(tiny_models, method):
     attribution(model, TEXT, 12, method, n_steps=8 if method == "integrated_gradients" else None)
     for name, p in model.named_parameters():
         assert p.grad is None and torch.equal(p, before[name]), name
+
+
+def test_integrated_gradients_say_when_they_miss_completeness():
+    """``incomplete`` flags shares that miss f(x) − f(x') by more than the tolerance (the page warns then);
+    the other methods are never flagged."""
+    from rnnmem.attribution_methods import Attribution
+
+    def result(shares_sum: float, baseline_logit: float | None = 0.0) -> Attribution:
+        return Attribution(text=" ab", position=2, method="integrated_gradients", word="ab",
+                           values=np.array([0.0, shares_sum, 0.0], dtype=np.float32), logit=10.0,
+                           baseline_logit=baseline_logit, n_steps=512)
+
+    assert not result(10.0 * (1 + IG_TOLERANCE / 2)).incomplete()
+    assert result(10.0 * (1 + IG_TOLERANCE * 2)).incomplete()
+    assert not result(123.0, baseline_logit=None).incomplete()

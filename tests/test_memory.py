@@ -172,3 +172,12 @@ def test_article_walkthrough_measures():
         m = measures_of_matrix(data.connectivity, data.text)
         assert m["context_share"] == pytest.approx(share, abs=0.001)
         assert m["d90"] == pytest.approx(d90, abs=0.01)
+
+
+def test_a_one_character_sequence_is_skipped_not_the_end_of_the_sample(monkeypatch):
+    """A lone space drawn first must not end the sample: the sequences after it are still taken."""
+    import rnnmem.memory as memory
+
+    monkeypatch.setattr(memory, "_sequences_of", lambda model, texts: [(None, None, " "), (None, None, " the cat sat")])
+    for seed in range(8):  # the lone space comes first for some seeds
+        assert memory.sample_texts(None, ["unused"], positions=100, seed=seed) == [" the cat sat"]

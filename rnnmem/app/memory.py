@@ -103,11 +103,13 @@ def downloads(frame: pd.DataFrame, view: str, state: Mapping[str, object], chart
     (drawn only when clicked: vl-convert takes a fraction of a second per chart), named after the view and
     the link state."""
     row = st.container(horizontal=True)
-    row.download_button("CSV", memory_tables.csv_bytes(frame), memory_tables.download_name(view, state, "csv"),
-                        mime="text/csv", key=f"csv_{view}", icon=":material/download:")
-    row.download_button("JSON", memory_tables.json_bytes(frame, view, state),
+    # Bytes are made on click (callables), not on every rerun (a matrix frame is ~20,000 rows), and a click
+    # does not rerun the page.
+    row.download_button("CSV", lambda: memory_tables.csv_bytes(frame), memory_tables.download_name(view, state, "csv"),
+                        mime="text/csv", key=f"csv_{view}", icon=":material/download:", on_click="ignore")
+    row.download_button("JSON", lambda: memory_tables.json_bytes(frame, view, state),
                         memory_tables.download_name(view, state, "json"), mime="application/json",
-                        key=f"json_{view}", icon=":material/download:")
+                        key=f"json_{view}", icon=":material/download:", on_click="ignore")
     if chart is not None:
         row.download_button("PNG", lambda: exports.chart_png(chart), memory_tables.download_name(view, state, "png"),
                             mime="image/png", key=f"png_{view}", icon=":material/image:", on_click="ignore")

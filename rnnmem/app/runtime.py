@@ -33,6 +33,7 @@ def configure_runtime() -> None:
         except ValueError:
             threads = 1
         torch.set_num_threads(threads)
+        gc.collect()  # garbage of the imports first: what freeze() keeps is never collected
         gc.freeze()  # modules live as long as the process
         _threads_set = True
 
