@@ -10,7 +10,8 @@ app.header("Connectivity",
           "Select a character by clicking it (or by hovering, if switched on). Every earlier character is "
           "coloured by its connectivity to the desired output there (the squared gradient of the desired word's "
           "logit with respect to that input character, scaled by its row's maximum), from teal-blue (none) to "
-          "green (the strongest), as in the article.")
+          "green (the strongest), as in the article. Below the colours, choose another attribution or another "
+          "word to explain.")
 settings = app.app_settings()
 app.check_link(["text", "pos", "hover", "colours", "article", "method", "target", "word"])
 app.check_bool("hover", "hover")
