@@ -35,8 +35,9 @@ source = controls[0].segmented_control(
 positions = controls[1].slider("Positions sampled", 100, app.MAX_POSITIONS, value=2000, step=100, key="positions",
                                bind="query-params", help="Output positions to average over: whole sequences are "
                                "drawn in a seeded order until this many are gathered (fewer if the text is shorter).")
-seed = controls[2].number_input("Seed", 0, 9999, value=0, step=1, key="seed", bind="query-params",
-                                help="Seed of the sample's order and of the bootstrap.")
+# A slider, not a number box: a number box bound to the link crashes on a seed like "inf" (Streamlit 1.67)
+seed = controls[2].slider("Seed", 0, 9999, value=0, step=1, key="seed", bind="query-params",
+                          help="Seed of the sample's order and of the bootstrap.")
 
 units = app.require_units(settings)
 if source == "Pasted":

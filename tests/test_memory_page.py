@@ -264,3 +264,10 @@ def test_memory_charts_download_as_svg_and_png():
     chart = memory_charts.profile_chart(profile, log_y=True)
     assert ElementTree.fromstring(exports.chart_svg(chart)).tag.endswith("svg")
     assert exports.chart_png(chart).startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("seed", ["INF", "inf", "1e309", "nan", "x"])
+def test_a_seed_that_is_no_number_is_ignored_with_a_message(app, seed):  # noqa: F811
+    """A link's seed the number box cannot read (found by the generated-link test: "INF" crashed it)."""
+    at = app("memory", units=["GRU"], positions="100", seed=seed)
+    assert not at.exception
