@@ -19,8 +19,10 @@ from .inputs import PreparedText, check_k, check_position, prepare_text
 class Suggestions:
     text: str  # the normalised text the model saw
     prefix: str  # the part of the word being typed already seen ("" right after a space)
-    words: list[str]
-    probabilities: list[float]
+    # Tuples, not lists: one answer is shared by every visitor whose text has the same prefix (the prefix
+    # cache, rnnmem.prefix_cache), so nobody may change it in place.
+    words: tuple[str, ...]
+    probabilities: tuple[float, ...]
 
     def as_dict(self) -> dict:
         return {"text": self.text, "prefix": self.prefix,
@@ -75,8 +77,8 @@ def suggestions_at(model, text: str, positions, hidden: torch.Tensor, k: int) ->
     results = []
     for t, row_ids, row_probabilities in zip(positions, ids.tolist(), probabilities.tolist()):
         seen = text[:t + 1]
-        results.append(Suggestions(seen, seen.rsplit(" ", 1)[-1], [model.words[i] for i in row_ids],
-                                   [round(p, 6) for p in row_probabilities]))
+        results.append(Suggestions(seen, seen.rsplit(" ", 1)[-1], tuple(model.words[i] for i in row_ids),
+                                   tuple(round(p, 6) for p in row_probabilities)))
     return results
 
 

@@ -17,7 +17,7 @@ def test_suggest_normalises_text_and_ranks_words(trained_model_dir):
     model = load_model(str(trained_model_dir))
     result = suggest(model, "The CAT, s", k=3)
     assert result.text == " the cat s" and result.prefix == "s"
-    assert len(result.words) == 3 and result.probabilities == sorted(result.probabilities, reverse=True)
+    assert len(result.words) == 3 and list(result.probabilities) == sorted(result.probabilities, reverse=True)
     assert "<unknown>" not in result.words and "<eos>" not in result.words
     assert result.words[0] == "sat"  # the only toy word starting with "s"
     fresh = suggest(model, "the cat ", k=2)
@@ -32,7 +32,7 @@ def test_an_empty_context_predicts_the_first_word_from_the_leading_space(tiny_mo
     result = suggest(model, empty, k=3)
     assert result.text == " " and result.prefix == ""
     top, probabilities = predictions(model, prepare_text(model, " the"), k=3)
-    assert [model.words[i] for i in top[0]] == result.words  # the output after the leading space
+    assert [model.words[i] for i in top[0]] == list(result.words)  # the output after the leading space
     np.testing.assert_allclose(result.probabilities, probabilities[0], atol=1e-6)
 
 

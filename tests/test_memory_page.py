@@ -3,6 +3,7 @@ memory is known, accuracy breakdowns by word frequency and length, the tables an
 ``memory --csv``, the corpus setting, and the page itself (AppTest)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -271,3 +272,63 @@ def test_a_seed_that_is_no_number_is_ignored_with_a_message(app, seed):  # noqa:
     """A link's seed the number box cannot read (found by the generated-link test: "INF" crashed it)."""
     at = app("memory", units=["GRU"], positions="100", seed=seed)
     assert not at.exception
+
+
+def test_visitors_asking_for_the_same_profile_at_once_compute_it_once():
+    """A shared link brings several visitors to one profile: the first computes it, the others wait and
+    get its result; if the first stops, a waiting one computes it instead."""
+    import threading
+
+    from rnnmem.app.memory import _Profiles
+
+    profiles, started, release, calls, waited = _Profiles(), threading.Event(), threading.Event(), [], []
+
+    def slow():
+        calls.append("slow")
+        started.set()
+        release.wait(10)
+        return "profile"
+
+    class Waiting:  # what a waiting visitor's page shows
+        def __enter__(self):
+            waited.append(True)
+            release.set()  # the second visitor is waiting: let the first finish
+
+        def __exit__(self, *exc):
+            return False
+
+    results = []
+    first = threading.Thread(target=lambda: results.append(profiles.get(("k",), slow)))
+    first.start()
+    started.wait(10)
+    results.append(profiles.get(("k",), lambda: calls.append("again") or "other", Waiting))
+    first.join(10)
+    assert results == ["profile", "profile"] and calls == ["slow"] and waited == [True]
+
+    # The computing visitor stops (its page was left): the one waiting takes over.
+    started.clear()
+    release.clear()
+
+    def stopped():
+        started.set()
+        release.wait(10)
+        raise RuntimeError("the visitor left")
+
+    errors = []
+    first = threading.Thread(target=lambda: errors.append(pytest.raises(RuntimeError, profiles.get, ("j",), stopped)))
+    first.start()
+    started.wait(10)
+    assert profiles.get(("j",), lambda: "mine", Waiting) == "mine"
+    first.join(10)
+    assert len(errors) == 1 and profiles.get(("j",), lambda: "not again") == "mine"
+
+
+def test_a_corpus_file_edited_in_place_is_measured_again(tmp_path):
+    from rnnmem.app.memory import profile_text_key
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("one text")
+    before = profile_text_key(("corpus", str(corpus)), corpus)
+    os.utime(corpus, (1, 1))
+    assert profile_text_key(("corpus", str(corpus)), corpus) != before
+    assert profile_text_key(("pasted", "a text"), "a text") == ("pasted", "a text")

@@ -127,3 +127,17 @@ def test_the_app_moves_the_imported_modules_out_of_the_collectors_sight(monkeypa
         assert len(gc.get_objects()) < frozen / 10  # what a collection still walks
     finally:
         gc.unfreeze()
+
+
+def test_a_shared_answer_cannot_be_changed_in_place(tiny_models):
+    """The cache hands the same answer to every visitor whose text starts alike: a visitor's code that
+    tried to sort or trim its suggestions in place would change everybody's, so they are immutable."""
+    cache = PrefixCache(5)
+    first = cache.suggestions_by_prefix(("gru",), tiny_models["gru"], " the cat")
+    again = cache.suggestions_by_prefix(("gru",), tiny_models["gru"], " the cat sat")
+    assert again[len(first) - 1] is first[-1]  # shared, not copied
+    for answer in first:
+        with pytest.raises(AttributeError):
+            answer.words.append("x")
+        with pytest.raises(AttributeError):
+            answer.probabilities.sort()

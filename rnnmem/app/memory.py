@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -29,24 +30,44 @@ MAX_POSITIONS = 5_000  # the most positions a visitor may ask for (about 2.5 min
 
 class _Profiles:
     """The most recent memory profiles, by (model key, text key, positions, seed); thread-safe. Not
-    Streamlit's cache_data, because a profile's computation reports progress to the page that asked."""
+    Streamlit's cache_data, because a profile's computation reports progress to the page that asked.
+
+    A profile takes minutes, and a shared link brings several visitors to the same one at once: the first
+    computes it, the others wait for its result (``waiting`` says so on their page) instead of computing
+    it again on the same cores. If the first stops (its visitor left, or it failed), a waiting one takes
+    over."""
 
     def __init__(self, capacity: int = PROFILES_KEPT):
         self._items: OrderedDict = OrderedDict()
+        self._pending: dict[tuple, threading.Event] = {}  # key -> set once its computation has ended
         self._lock = threading.Lock()
         self.capacity = capacity
 
-    def get(self, key: tuple, compute: Callable[[], MemoryProfile]) -> MemoryProfile:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = compute()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        return value
+    def get(self, key: tuple, compute: Callable[[], MemoryProfile],
+            waiting: Callable[[], AbstractContextManager] = nullcontext) -> MemoryProfile:
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key]
+                ended = self._pending.get(key)
+                if ended is None:
+                    ended = self._pending[key] = threading.Event()
+                    break  # this thread computes it
+            with waiting():
+                ended.wait()
+            # Then the value is kept (the loop returns it), or its computation stopped (this thread computes).
+        try:
+            value = compute()
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.capacity:
+                    self._items.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                del self._pending[key]
+            ended.set()
 
 
 @st.cache_resource(show_spinner=False)
@@ -67,11 +88,18 @@ def _texts_for(item: ShownModel, texts: str | Path) -> str | list[str]:
     return _corpus_texts(str(texts), texts.stat().st_mtime, len(model.words) - 2, model.config.max_seq_len, model)
 
 
+def profile_text_key(text_key: tuple, texts: str | Path) -> tuple:
+    """The cache's name for ``texts``: ``text_key``, and for a corpus file its modification time too, so
+    that a file edited in place is measured again."""
+    return (*text_key, texts.stat().st_mtime) if isinstance(texts, Path) else text_key
+
+
 def memory_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | Path, positions: int,
                     seed: int) -> list[MemoryProfile]:
     """Each model's memory profile on ``texts`` (a text, or a corpus file whose test split is sampled;
     ``text_key`` names it in the cache), with a progress bar over all of them while any is computed; the
     connectivity matrices come from the worker processes."""
+    text_key = profile_text_key(text_key, texts)
     bar = None
     results = []
     for index, item in enumerate(models):
@@ -86,7 +114,10 @@ def memory_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | 
             return memory_profile(item.model, _texts_for(item, texts), positions=positions, seed=seed, progress=progress,
                                   matrix=lambda text: workers.connectivity_matrix(item.loaded, text, k=1))
 
-        results.append(_profiles().get((item.key, text_key, positions, seed), compute))
+        def waiting(name=item.name) -> AbstractContextManager:
+            return st.spinner(f"Another visitor is measuring {name}'s memory on this text; waiting for their result…")
+
+        results.append(_profiles().get((item.key, text_key, positions, seed), compute, waiting))
     if bar is not None:
         bar.empty()
     return results
