@@ -86,7 +86,7 @@ def test_suggest_answers_or_raises_input_error(tiny_models, unit, text, k):
     assert len(result.words) == min(int(k), len(model.words) - 2)
     assert "<eos>" not in result.words and "<unknown>" not in result.words
     assert all(0 <= p <= 1 for p in result.probabilities)
-    assert result.probabilities == sorted(result.probabilities, reverse=True)
+    assert list(result.probabilities) == sorted(result.probabilities, reverse=True)
 
 
 @MODEL
