@@ -133,18 +133,17 @@ def downloads(frame: pd.DataFrame, view: str, state: Mapping[str, object], chart
     """CSV and JSON downloads of exactly ``frame`` (what the view above draws), and PNG and SVG of ``chart``
     (drawn only when clicked: vl-convert takes a fraction of a second per chart), named after the view and
     the link state."""
-    row = st.container(horizontal=True)
-    # Bytes are made on click (callables), not on every rerun (a matrix frame is ~20,000 rows), and a click
-    # does not rerun the page.
-    row.download_button("CSV", lambda: memory_tables.csv_bytes(frame), memory_tables.download_name(view, state, "csv"),
-                        mime="text/csv", key=f"csv_{view}", icon=":material/download:", on_click="ignore")
-    row.download_button("JSON", lambda: memory_tables.json_bytes(frame, view, state),
-                        memory_tables.download_name(view, state, "json"), mime="application/json",
-                        key=f"json_{view}", icon=":material/download:", on_click="ignore")
+    files = [("CSV", lambda: memory_tables.csv_bytes(frame), "csv", "text/csv", ":material/download:"),
+             ("JSON", lambda: memory_tables.json_bytes(frame, view, state), "json", "application/json",
+              ":material/download:")]
     if chart is not None:
-        row.download_button("PNG", lambda: exports.chart_png(chart), memory_tables.download_name(view, state, "png"),
-                            mime="image/png", key=f"png_{view}", icon=":material/image:", on_click="ignore")
-        row.download_button("SVG", lambda: exports.chart_svg(chart), memory_tables.download_name(view, state, "svg"),
-                            mime="image/svg+xml", key=f"svg_{view}", icon=":material/image:", on_click="ignore")
+        files += [("PNG", lambda: exports.chart_png(chart), "png", "image/png", ":material/image:"),
+                  ("SVG", lambda: exports.chart_svg(chart), "svg", "image/svg+xml", ":material/image:")]
+    row = st.container(horizontal=True)
+    for label, make, extension, mime, icon in files:
+        # Bytes are made on click (callables), not on every rerun (a matrix frame is ~20,000 rows), and a
+        # click does not rerun the page.
+        row.download_button(label, make, memory_tables.download_name(view, state, extension), mime=mime,
+                            key=f"{extension}_{view}", icon=icon, on_click="ignore")
 
 
