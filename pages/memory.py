@@ -58,7 +58,10 @@ else:
     texts, text_key, described = app.WALKTHROUGH_TEXT, ("walkthrough",), "the article's walkthrough paragraph"
 
 models = app.load_models(settings, units)
-profiles = app.memory_profiles(models, text_key, texts, int(positions), int(seed))
+try:
+    profiles = app.memory_profiles(models, text_key, texts, int(positions), int(seed))
+except app.InputError as error:  # a text with no word that fits a sequence; a corpus file that cannot be read
+    app.stop(f"Cannot measure memory on {described}: {error}.", kind="warning")
 ours = [(item.unit, app.memory_tables.OURS, profile) for item, profile in zip(models, profiles)]
 sample = " · ".join(f"{item.name}: {p.positions:,} positions in {p.sequences} sequence{'s' * (p.sequences != 1)}"
                     for item, p in zip(models, profiles))
@@ -130,7 +133,7 @@ matrices = {}
 columns = st.columns(2)
 for index, (item, profile) in enumerate(zip(models, profiles)):
     text = profile.texts[sequence - 1]
-    result = app.connectivity(item.key, item.model, text)
+    result = app.connectivity(item.key, item.loaded, text)
     matrices[item.unit] = result
     with columns[index % 2]:
         st.markdown(f"**{app.plain(item.name)}**")

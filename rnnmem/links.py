@@ -49,7 +49,9 @@ def number_problem(raw: str | None, low: int, high: int, what: str, fallback: st
     if number is None:
         return f"The link's {what} {quoted(raw, SHOWN_CHARS)} is not a whole number; {fallback}."
     if not low <= number <= high:
-        shown = f"{int(number):,}" if abs(number) < 1e18 else quoted(raw, SHOWN_CHARS)
+        # the link's own value where it is not a plain whole number: 10.5 truncated would read "10 is out of
+        # range (1 to 10)"
+        shown = f"{int(number):,}" if abs(number) < 1e18 and number == int(number) else quoted(raw, SHOWN_CHARS)
         return f"The link's {what} {shown} is out of range ({low} to {high:,}); {fallback}."
     if number != int(number):
         return f"The link's {what} {quoted(raw, SHOWN_CHARS)} is not a whole number; using {int(number)}."

@@ -189,8 +189,9 @@ def sample_texts(model, texts, positions: int = 2000, seed: int = 0) -> list[str
     if not isinstance(positions, (int, np.integer)) or isinstance(positions, bool) or positions < 1:
         raise InputError("positions must be a positive whole number")
     sequences = _sequences_of(model, texts)
-    if not sequences:
-        raise InputError("the text is empty once normalised")
+    if not sequences:  # text_sequences refuses an empty text; packing leaves out words that fit no sequence
+        raise InputError(f"the text has no word short enough to measure: the model reads sequences of at most "
+                         f"{model.config.max_seq_len} characters, and a longer word fits none")
     chosen, done = [], 0
     for i in np.random.default_rng(seed).permutation(len(sequences)).tolist():
         if positions - done < 2:

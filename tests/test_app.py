@@ -191,6 +191,7 @@ def test_autocomplete_typed_letter_by_letter_shows_what_the_model_suggests_for_t
     ("1e18", "out of range (1 to 10); showing 5"),
     ("0", "0 is out of range (1 to 10); showing 5"),
     ("2.5", "'2.5' is not a whole number; using 2"),
+    ("10.5", "'10.5' is out of range (1 to 10); showing 5"),  # not "10 is out of range (1 to 10)"
 ])
 def test_autocomplete_link_with_an_unusable_number_of_suggestions(app, k, message):
     at = app("autocomplete", units=["RNN"], k=k)
@@ -464,6 +465,57 @@ def test_hub_models_are_pinned_to_their_commit_in_the_link(app, monkeypatch):
     finally:
         rnnmem.app.models._load.clear()
         rnnmem.app.models._visitor_models().clear()
+
+
+def test_configured_hub_branches_are_pinned_without_counting_as_the_visitors_models(app, monkeypatch, tmp_path):
+    """Three units configured on Hub branches: their commits go into the link, and the pinned references
+    are still the configured models, not visitor choices (a visitor may load only two an hour: counted, the
+    third would be refused, fall back to the branch, be pinned again, and rerun forever)."""
+    import rnnmem.app.models
+    from rnnmem.refs import load, parse_model_ref
+
+    sha = "89abcdef0123456789abcdef0123456789abcdef"
+    units = ("rnn", "gru", "lstm")
+    loads = []
+
+    def fake_load(reference):
+        if reference.startswith("hf://"):
+            loads.append(reference)
+            unit = reference.split("rnnmem-")[1].split("@")[0]
+            return LoadedModel(load_model(unit), parse_model_ref(reference), revision=sha)
+        return load(reference)
+
+    toml = tmp_path / "models.toml"
+    toml.write_text("[models]\n" + "".join(f'{u} = "hf://someone/rnnmem-{u}@main"\n' for u in units))
+    monkeypatch.setenv(SETTINGS_ENV, str(toml))
+    monkeypatch.setattr(rnnmem.app.models, "load", fake_load)
+    rnnmem.app.models._load.clear()
+    rnnmem.app.models._visitor_models().clear()
+    try:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+        at.query_params["units"] = ["RNN", "GRU", "LSTM"]
+        at.switch_page("pages/autocomplete.py")
+        at.run(timeout=60)
+        assert not at.exception
+        for unit in units:
+            assert at.text_input(key=f"{unit}_model").value == f"hf://someone/rnnmem-{unit}@{sha}"
+        assert not at.warning  # no refusal: nothing counted against the visitor
+        assert rnnmem.app.models._visitor_models().held() == 0
+        assert sorted(loads) == sorted(f"hf://someone/rnnmem-{u}@main" for u in units)  # once each, shared
+    finally:
+        rnnmem.app.models._load.clear()
+        rnnmem.app.models._visitor_models().clear()
+
+
+def test_an_invalid_settings_file_is_reported_once_per_page(app, tmp_path, monkeypatch):
+    """app.py and the page both read the settings, before and after the title: one warning, not two."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[models]\ngru = 5\n")
+    monkeypatch.setenv(SETTINGS_ENV, str(bad))
+    at = app("training")
+    assert not at.exception
+    shown = [w for w in texts(at.warning) if "could not be used" in unescape(w)]
+    assert len(shown) == 1
 
 
 # ---- any link ------------------------------------------------------------------------------------------------

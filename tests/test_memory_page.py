@@ -239,6 +239,39 @@ def test_memory_page_without_a_configured_corpus_says_so(app):  # noqa: F811
     assert any("No corpus is configured" in info.value for info in at.info)
 
 
+def test_memory_page_with_a_pasted_text_of_no_usable_word_says_why(app):  # noqa: F811
+    """A word longer than the model's sequences fits none, so the text leaves nothing to sample."""
+    at = app("memory", units=["GRU"], source="Pasted", text="a" * 250)
+    assert not at.exception
+    shown = " ".join(unescape(w) for w in texts(at.warning))
+    assert "Cannot measure memory on your text: the text has no word short enough" in shown
+    assert "at most 200 characters" in shown
+
+
+def test_memory_page_matrices_go_to_the_workers_as_loaded_models(app, monkeypatch):  # noqa: F811
+    """A worker loads a model by its reference, so the full matrices must be asked for with the LoadedModel;
+    the bare network would be computed in the server process."""
+    import rnnmem.app.cache as cache
+    from rnnmem.modelref import LoadedModel
+
+    asked = []
+    real = cache.matrix_workers()
+
+    class Recording:
+        def connectivity_matrix(self, item, text, k=3):
+            asked.append(item)
+            return real.connectivity_matrix(item, text, k=k)
+
+    monkeypatch.setattr(cache, "matrix_workers", Recording)
+    cache.connectivity.clear()
+    try:
+        at = app("memory", units=["GRU", "LSTM"], positions="300")
+    finally:
+        cache.connectivity.clear()
+    assert not at.exception
+    assert len(asked) == 2 and all(isinstance(item, LoadedModel) for item in asked)
+
+
 def test_memory_page_says_which_link_values_it_ignored(app):  # noqa: F811
     at = app("memory", units=["GRU", "LSTM"], positions="200", seq="abc", diff_a="XYZ", diff_b="RNN")
     assert not at.exception

@@ -12,6 +12,7 @@ from ..accuracy import accuracy_by_chars_seen
 from ..attribution import ConnectivityResult
 from ..attribution_methods import Attribution, attribution as attribution_of
 from ..inputs import MAX_TEXT_CHARS
+from ..modelref import LoadedModel
 from ..prefix_cache import PrefixCache
 from ..suggestions import suggest
 from ..text import normalize
@@ -63,10 +64,11 @@ def connectivity_view(item: ShownModel, text: str, position: int) -> Connectivit
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def connectivity(key: tuple, _model, text: str):
+def connectivity(key: tuple, _loaded: LoadedModel, text: str):
     """The whole connectivity matrix for (model, text): about 1 MB at the 500-character limit. Computed in
-    a worker process when there is one, so the server keeps answering other visitors meanwhile."""
-    return matrix_workers().connectivity_matrix(_model, text, k=3)
+    a worker process when there is one, so the server keeps answering other visitors meanwhile: the worker
+    loads the model by its reference, so pass the LoadedModel (ShownModel.loaded), not the bare network."""
+    return matrix_workers().connectivity_matrix(_loaded, text, k=3)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -15,6 +15,7 @@ from .runtime import ensure_entrypoint
 
 NOTICES_KEY = "_rnnmem_notices"
 NOTICE_SLOT_KEY = "_rnnmem_notice_slot"
+NOTIFIED_KEY = "_rnnmem_notified"  # every message notified in this run, shown or queued (reset by begin_run)
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~=$:^&\"'%@/])")
 
 
@@ -30,14 +31,17 @@ def plain(text, limit: int = 400) -> str:
 
 def notify(message: str) -> None:
     """A one-line warning under the page title: shown there at once if the title is already on the page,
-    else queued until ``header`` draws it."""
+    else queued until ``header`` draws it. Once per run: app.py and the page may both meet the same problem
+    (an invalid settings file), before and after the title."""
+    notified = st.session_state.setdefault(NOTIFIED_KEY, [])
+    if message in notified:
+        return
+    notified.append(message)
     slot = st.session_state.get(NOTICE_SLOT_KEY)
     if slot is not None:
         slot.warning(plain(message), icon=":material/warning:")
         return
-    queue = st.session_state.setdefault(NOTICES_KEY, [])
-    if message not in queue:
-        queue.append(message)
+    st.session_state.setdefault(NOTICES_KEY, []).append(message)
 
 
 def header(title: str, intro: str | None = None) -> None:

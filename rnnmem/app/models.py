@@ -167,6 +167,16 @@ def _pinned_key(key: tuple[str, str], result: LoadedModel) -> tuple[str, str] | 
     return (pinned, key[1]) if pinned != key[0] else None
 
 
+def _configured_pinned(configured: str, unit: str, reference: str) -> LoadedModel | None:
+    """The configured model, where ``reference`` is only its pinned form (a configured Hub branch or tag,
+    pinned to its commit in the link by load_models): the process's shared model, which counts against no
+    visitor's limits. None for any other reference."""
+    if parse_model_ref(configured).kind != "hub":
+        return None
+    loaded = _load_or_fallback(configured, unit)
+    return loaded if loaded.ref.kind == "hub" and str(loaded.pinned) == reference else None
+
+
 def _visitor_id() -> str:
     """This browser session's id for the per-visitor limits (a new tab is a new session)."""
     return st.session_state.setdefault("_rnnmem_visitor", secrets.token_hex(8))
@@ -186,15 +196,17 @@ def load_models(settings: AppSettings, units: Sequence[str]) -> list[ShownModel]
             except ModelRefError as error:
                 notice = (f"{UNIT_NAMES[unit]}: cannot use {quoted(override, 80)}: {error}. Using the configured "
                           f"model {reference} instead.")
+        refused = False
         with st.spinner(f"Loading the {UNIT_NAMES[unit]} model…"):
             loaded = None
             if reference != configured and parse_model_ref(reference).kind != "shipped":
+                loaded = _configured_pinned(configured, unit, reference)
                 try:
-                    loaded = _visitor_models().get(_visitor_id(), (reference, unit))
+                    loaded = loaded or _visitor_models().get(_visitor_id(), (reference, unit))
                 except ModelLimitError as error:
                     notice = (f"{UNIT_NAMES[unit]}: cannot load {quoted(override, 80)}: {error}. Using the "
                               f"configured model {configured} instead.")
-                    reference = configured
+                    reference, refused = configured, True
             if loaded is None:
                 loaded = _load_or_fallback(reference, unit)
         load_notice = loaded.notice
@@ -205,7 +217,8 @@ def load_models(settings: AppSettings, units: Sequence[str]) -> list[ShownModel]
         if item.notice:
             st.warning(plain(item.notice), icon=":material/warning:")
         pinned = str(loaded.pinned)
-        if loaded.ref.kind == "hub" and pinned != reference and "hub" in settings.overrides:
+        # Not after a refusal: the pin would be the visitor's choice on the rerun, refused again, pinned again…
+        if loaded.ref.kind == "hub" and pinned != reference and "hub" in settings.overrides and not refused:
             pins[unit] = pinned
         shown.append(item)
     if pins:

@@ -15,7 +15,7 @@ import streamlit as st
 
 from .. import links
 from ..units import UNITS
-from .messages import NOTICE_SLOT_KEY, NOTICES_KEY, notify
+from .messages import NOTICE_SLOT_KEY, NOTICES_KEY, NOTIFIED_KEY, notify
 
 UNITS_KEY = "units"
 SET_KEY = "weights"  # which shipped set serves the units left on their shipped default (rnnmem.app.models)
@@ -108,6 +108,7 @@ def begin_run() -> None:
     is set only then), with a message."""
     st.session_state[NOTICE_SLOT_KEY] = None
     st.session_state[NOTICES_KEY] = []
+    st.session_state[NOTIFIED_KEY] = []
     for name, (cut, length, keep) in st.session_state.pop(LINK_CUTS_KEY, {}).items():
         st.session_state[name] = cut
         where = "last" if keep == "tail" else "first"
