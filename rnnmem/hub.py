@@ -47,6 +47,7 @@ _MAX_MESSAGE = 300
 MAX_DOWNLOAD_BYTES = 128 * 2**20
 MAX_SIDE_FILE_BYTES = 4 * 2**20
 MAX_PARAMETERS = 32_000_000
+MAX_SHARDS = 64  # files a sharded model may be split into (the article-size models travel as 2 to 4)
 
 
 # ---- tokens -------------------------------------------------------------------------------------------
@@ -112,11 +113,25 @@ def _mib(size: int) -> str:
 
 
 def _check_download_sizes(ref: str, sizes: dict[str, int]) -> None:
-    """Refuse a model whose config or weights the Hub reports as larger than MAX_DOWNLOAD_BYTES."""
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
+    """Refuse a model whose config, weights or shard index the Hub reports as larger than
+    MAX_DOWNLOAD_BYTES (the shards themselves: ``_check_shard_sizes``, once the index names them)."""
+    for name in (CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE):
         if sizes.get(name, 0) > MAX_DOWNLOAD_BYTES:
             raise HubError(f"{ref}: {name} is {_mib(sizes[name])}; this app downloads at most "
                            f"{_mib(MAX_DOWNLOAD_BYTES)} per file")
+
+
+def _check_shard_sizes(ref: str, shards: list[str], sizes: dict[str, int]) -> None:
+    """Refuse shards that together hold more than one model file may (MAX_DOWNLOAD_BYTES: any model of
+    MAX_PARAMETERS fits in float32), or more than MAX_SHARDS files: a link must not make the server
+    download without bound by splitting the weights."""
+    if len(shards) > MAX_SHARDS:
+        raise HubError(f"{ref}: the weights are split into {len(shards):,} shards; this app downloads at most "
+                       f"{MAX_SHARDS}")
+    total = sum(sizes.get(shard, 0) for shard in shards)
+    if total > MAX_DOWNLOAD_BYTES:
+        raise HubError(f"{ref}: the weight shards hold {_mib(total)}; this app downloads at most "
+                       f"{_mib(MAX_DOWNLOAD_BYTES)} of weights")
 
 
 def _check_parameters(ref: str, config) -> None:
@@ -203,7 +218,7 @@ def load_hub_model(repo_id: str, revision: str | None = None, *, token: str | No
 def _load(parsed: ModelRef, token: str | None) -> LoadedModel:
     repo_id, revision, ref = parsed.name, parsed.revision, str(parsed)
     notice = None
-    files = None
+    files = sizes = None
     local_only = True
     cached = cached_commit(repo_id, revision)
     if revision and COMMIT.match(revision) and cached:
@@ -252,7 +267,7 @@ def _load(parsed: ModelRef, token: str | None) -> LoadedModel:
             "model_type") else ""
         raise HubError(f"{ref}: not an rnnmem model{kind}: {error}") from None
 
-    snapshot = _fetch_weights(repo_id, sha, token, ref, files, local_only=local_only)
+    snapshot = _fetch_weights(repo_id, sha, token, ref, files, sizes, local_only=local_only)
     model = AutocompleteRNN(config)
     try:
         model.load_weights(snapshot)
@@ -276,10 +291,11 @@ def _fetch_checked(repo_id: str, filename: str, sha: str, token: str | None, ref
     return Path(path)
 
 
-def _fetch_weights(repo_id: str, sha: str, token: str | None, ref: str, files: list[str] | None, *,
-                   local_only: bool) -> Path:
+def _fetch_weights(repo_id: str, sha: str, token: str | None, ref: str, files: list[str] | None,
+                   sizes: dict[str, int] | None, *, local_only: bool) -> Path:
     """The commit's weights in the cache, in whichever layout the repository has: model.safetensors, or
-    the index and then every shard it names. Returns the snapshot folder that holds them."""
+    the index and then every shard it names (their sizes checked first, where the Hub reported ``sizes``).
+    Returns the snapshot folder that holds them."""
     if files is not None:
         sharded = WEIGHTS_FILE not in files
     else:  # loading from the cache: the layout that was downloaded before
@@ -292,6 +308,8 @@ def _fetch_weights(repo_id: str, sha: str, token: str | None, ref: str, files: l
         shards = sorted(set(read_shard_index(index).values()))
     except ModelFilesError as error:
         raise HubError(f"{ref}: {error}") from None
+    if sizes is not None:
+        _check_shard_sizes(ref, shards, sizes)
     for shard in shards:
         _fetch_checked(repo_id, shard, sha, token, ref, local_only=local_only)
     return index.parent
@@ -309,5 +327,5 @@ def _fetch_side_files(repo_id: str, sha: str, token: str | None, files: list[str
             logger.warning("%s: could not fetch %s: %s", repo_id, name, scrub(_first_line(error), token))
 
 
-__all__ = ["HubError", "LIBRARY_NAME", "MAX_DOWNLOAD_BYTES", "MAX_PARAMETERS", "MAX_SIDE_FILE_BYTES", "load_hub_model",
-           "scrub", "token_from_environment"]
+__all__ = ["HubError", "LIBRARY_NAME", "MAX_DOWNLOAD_BYTES", "MAX_PARAMETERS", "MAX_SHARDS", "MAX_SIDE_FILE_BYTES",
+           "load_hub_model", "scrub", "token_from_environment"]

@@ -8,9 +8,10 @@ never contain the token (rnnmem.hub's).
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from pathlib import Path
 
-from huggingface_hub import CommitOperationAdd, HfApi
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
 from .errors import HubError, ModelFilesError, ModelRefError
 from .hub import LIBRARY_NAME, _describe, scrub, token_from_environment
@@ -64,6 +65,18 @@ def _model_card(directory: Path, model: AutocompleteRNN) -> bytes:
     return text.encode("utf-8")
 
 
+def _is_published_name(name: str) -> bool:
+    """Whether ``name`` (a path in a repository) is one of the files ``publish`` manages."""
+    return name in PUBLISHED_FILES or any(fnmatchcase(name, pattern) for pattern in PUBLISHED_PATTERNS)
+
+
+def stale_files(repo_files: list[str], uploaded: set[str]) -> list[str]:
+    """The repository's managed files this upload does not replace: a previous model's weights in the other
+    layout (model.safetensors beside a new index and shards: a load would take the old single file), its
+    surplus shards, evaluations or log. Files ``publish`` never writes are left alone."""
+    return sorted(name for name in repo_files if _is_published_name(name) and name not in uploaded)
+
+
 def _files_to_publish(directory: Path) -> list[Path]:
     names = {name for name in PUBLISHED_FILES if (directory / name).is_file()}
     for pattern in PUBLISHED_PATTERNS:
@@ -76,8 +89,9 @@ def publish_model(model_dir, repo_id: str, *, private: bool = False, revision: s
     """Upload a model directory to ``repo_id`` (created if missing; ``private`` applies when it is created)
     on branch ``revision`` (default main; created from main if missing). Uploads config.json, the weights
     (model.safetensors, or the index and its shards), the model card (README.md with Hub metadata; generated
-    if the directory's card has none), the training log/config/summary and evaluation*.json. Returns the
-    commit sha."""
+    if the directory's card has none), the training log/config/summary and evaluation*.json, and deletes
+    those the repository holds from an earlier upload that this one does not replace (``stale_files``), so
+    that the commit is exactly this model. Returns the commit sha."""
     token = token or token_from_environment()
     directory = Path(model_dir)
     try:
@@ -99,6 +113,9 @@ def publish_model(model_dir, repo_id: str, *, private: bool = False, revision: s
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
         if revision and revision != "main":
             api.create_branch(repo_id, branch=revision, exist_ok=True)
+        uploaded = {operation.path_in_repo for operation in operations}
+        operations += [CommitOperationDelete(path_in_repo=name)
+                       for name in stale_files(api.list_repo_files(repo_id, revision=revision), uploaded)]
         commit = api.create_commit(
             repo_id, operations=operations, revision=revision,
             commit_message=f"Upload rnnmem {UNIT_NAMES[c.unit]} model ({c.num_layers}x{c.hidden_size})")
@@ -112,4 +129,4 @@ def publish_model(model_dir, repo_id: str, *, private: bool = False, revision: s
     return commit.oid
 
 
-__all__ = ["PUBLISHED_FILES", "PUBLISHED_PATTERNS", "publish_model"]
+__all__ = ["PUBLISHED_FILES", "PUBLISHED_PATTERNS", "publish_model", "stale_files"]

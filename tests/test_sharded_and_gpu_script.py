@@ -166,6 +166,58 @@ def test_hub_loads_a_sharded_repository_checks_every_shard_and_publishes_one(hub
     assert_loaded(results[0], model, proc.stdout.strip())
 
 
+def test_publishing_the_other_layout_replaces_the_old_weights(hub, tmp_path):
+    """A repository holding one layout gets the other: the old weights (and an old evaluation) go in the
+    same commit, so a load takes the new model; a file publish never writes stays."""
+    env = hub_env(hub, tmp_path, HF_TOKEN=hub.token)
+    single = tiny("lstm", seed=3)
+    single.save(tmp_path / "v1")
+    (tmp_path / "v1" / "evaluation_old.json").write_text("{}")
+    assert run_cli(env, "publish", str(tmp_path / "v1"), "--repo-id", "bob/switch").returncode == 0
+    hub.commit("bob/switch", {"NOTES.md": b"kept"})
+    split = tiny("lstm", seed=4)
+    shards = sharded(tmp_path / "v2", split)
+    proc = run_cli(env, "publish", str(tmp_path / "v2"), "--repo-id", "bob/switch")
+    assert proc.returncode == 0, proc.stderr
+    files = set(hub.files("bob/switch", proc.stdout.strip()))
+    assert WEIGHTS_FILE not in files and "evaluation_old.json" not in files and "NOTES.md" in files
+    assert {WEIGHTS_INDEX_FILE, *(p.name for p in shards)} <= files
+    back = tiny("lstm", seed=5)  # and back to one file: the index and every shard go
+    back.save(tmp_path / "v3")
+    proc3 = run_cli(env, "publish", str(tmp_path / "v3"), "--repo-id", "bob/switch")
+    assert proc3.returncode == 0, proc3.stderr
+    files = set(hub.files("bob/switch", proc3.stdout.strip()))
+    assert WEIGHTS_FILE in files and not [f for f in files if f.startswith("model-") or f == WEIGHTS_INDEX_FILE]
+    results, _ = run_driver(env, [load(f"hf://bob/switch@{proc.stdout.strip()}"), load("hf://bob/switch")])
+    assert_loaded(results[0], split, proc.stdout.strip())
+    assert_loaded(results[1], back, proc3.stdout.strip())
+
+
+def test_a_sharded_model_is_held_to_the_download_limits(hub, tmp_path):
+    """Splitting the weights into shards does not get round the size limit, and their number is capped;
+    both are refused before any shard is fetched."""
+    model = tiny("lstm", seed=2)
+    shards = sharded(tmp_path / "m", model)
+    sha = hub.commit_dir("alice/split", tmp_path / "m")
+    total = sum(p.stat().st_size for p in shards)
+    results, _ = run_driver(hub_env(hub, tmp_path), [
+        {"op": "limit", "name": "MAX_DOWNLOAD_BYTES", "value": total - 1},
+        load("hf://alice/split"),
+        {"op": "limit", "name": "MAX_DOWNLOAD_BYTES", "value": total},
+        {"op": "limit", "name": "MAX_SHARDS", "value": len(shards) - 1},
+        load("hf://alice/split"),
+        {"op": "limit", "name": "MAX_SHARDS", "value": len(shards)},
+        load("hf://alice/split"),
+    ])
+    assert max(p.stat().st_size for p in shards) < total - 1  # each shard alone is within the limit
+    assert_one_line_failure(results[1], "hf://alice/split", f"the weight shards hold {total:,} bytes",
+                            f"at most {total - 1:,} bytes of weights")
+    assert_one_line_failure(results[4], "hf://alice/split", f"split into {len(shards)} shards", "at most")
+    assert_loaded(results[6], model, sha)
+    fetched = [path for method, path in hub.requests if method == "GET" and "/resolve/" in path]
+    assert sum(1 for p in fetched if p.endswith(shards[0].name)) == 1  # only by the load that was allowed
+
+
 # ---- packing for the way back ----------------------------------------------------------------------------
 
 def test_packs_round_trip_and_a_torn_newer_generation_is_ignored(tmp_path):
