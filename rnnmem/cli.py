@@ -83,7 +83,9 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args) -> int:
-    if args.threads:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError(f"--threads must be at least 1, not {args.threads}")
         torch.set_num_threads(args.threads)
     fields = {name for options in _TRAIN_OPTIONS.values() for _, name, _, _ in options}
     config = TrainConfig(

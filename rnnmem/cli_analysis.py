@@ -193,10 +193,14 @@ def _corpus_sequences(model, corpus: str, split: str, data_seed: int):
 
 
 def _take_chars(sequences, max_chars: int | None):
+    """The (chars, targets) sequences up to ``max_chars`` characters in all, the last one cut to fit (a
+    prediction depends only on the characters before it, so a cut sequence scores as it would whole)."""
     seen = 0
     for chars, targets in sequences:
-        if max_chars is not None and seen >= max_chars:
-            return
+        if max_chars is not None:
+            if seen >= max_chars:
+                return
+            chars, targets = chars[:max_chars - seen], targets[:max_chars - seen]
         seen += len(chars)
         yield chars, targets
 

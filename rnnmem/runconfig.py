@@ -9,6 +9,7 @@ defaults are read from it (rnnmem.cli), so each default is written once, here.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,7 @@ import torch
 from .dataset import DatasetConfig
 from .errors import InputError
 from .model import ModelConfig
+from .units import UNITS
 
 
 @dataclass
@@ -51,6 +53,46 @@ class TrainConfig:
     checkpoint_every_seconds: float = 120.0
     seed: int = 0  # initialisation, batch order and negative sampling
     device: str = "auto"
+
+    def check(self) -> None:
+        """Raise InputError naming the first setting no run can use (a zero batch, a negative or
+        non-finite rate, a validation interval of 0 that would never advance…), before any work starts."""
+        def whole(name: str, low: int, value=None) -> None:
+            value = getattr(self, name) if value is None else value
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                raise InputError(f"{name} must be a whole number of at least {low:,}, not {value!r}")
+
+        def number(name: str, low: float, high: float = math.inf, *, above: bool = False) -> None:
+            value = getattr(self, name)
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and (
+                low < value if above else low <= value) and value <= high
+            if not ok:
+                bound = f"above {low:g}" if above else f"at least {low:g}"
+                raise InputError(f"{name} must be a finite number {bound}" + (
+                    f" and at most {high:g}" if math.isfinite(high) else "") + f", not {value!r}")
+
+        if self.unit not in UNITS:
+            raise InputError(f"unit must be one of {', '.join(UNITS)}, not {self.unit!r}")
+        for name in ("hidden_size", "num_layers", "vocab_words", "batch_size", "num_sampled", "valid_every_chars",
+                     "valid_chars"):
+            whole(name, 1)
+        whole("seq_len", 2)
+        for name in ("data_seed", "warmup_chars", "memory_positions", "seed"):
+            whole(name, 0)
+        if self.embedding_size is not None:
+            whole("embedding_size", 1)
+        if self.max_chars is not None:
+            whole("max_chars", 1)
+        else:
+            number("epochs", 0.0, 1e6, above=True)
+        number("learning_rate", 0.0, above=True)
+        number("min_lr_ratio", 0.0, 1.0)
+        number("grad_clip", 0.0)
+        number("checkpoint_every_seconds", 0.0, above=True)
+        for name, allowed in (("lr_schedule", LR_SCHEDULES), ("softmax", ("full", "sampled")),
+                              ("device", ("auto", "cpu", "cuda"))):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
 
     def resolved_device(self) -> str:
         if self.device == "auto":

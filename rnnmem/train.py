@@ -110,15 +110,17 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
     """Train ``config`` into the model directory ``out`` (checkpoint, log and model card beside it).
     With ``resume``, continue the run in ``out`` from its checkpoint: its saved configuration wins,
     except the device and ``resume_overrides`` ({"max_chars": …} or {"epochs": …}, None ignored)."""
+    config.check()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    device = config.resolved_device()
     checkpoint_path = out / CHECKPOINT_FILE
     state = None
     if resume:
         state, config = _restore(checkpoint_path, config, resume_overrides, log)
+        config.check()  # the saved settings with the new budget
     elif checkpoint_path.exists():
         raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose --out")
+    out.mkdir(parents=True, exist_ok=True)
+    device = config.resolved_device()
 
     log("configuration: " + json.dumps(asdict(config), sort_keys=True))
     (out / TRAIN_CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2, sort_keys=True))
@@ -253,7 +255,7 @@ def _restore(checkpoint_path: Path, config: TrainConfig, resume_overrides: dict 
     device and the budget (a larger --max-chars or --epochs extends a finished or interrupted run)."""
     if not checkpoint_path.exists():
         raise FileNotFoundError(f"--resume: no checkpoint in {checkpoint_path.parent}")
-    state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+    state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     saved = asdict(TrainConfig(**state["train_config"]))
     overrides = {key: value for key, value in (resume_overrides or {}).items() if value is not None}
     if "epochs" in overrides and "max_chars" not in overrides:
@@ -282,7 +284,7 @@ def export_checkpoint(run_dir: str | Path, out: str | Path, *, dtype: torch.dtyp
     run_dir, out = Path(run_dir), Path(out)
     if not (run_dir / CHECKPOINT_FILE).exists():
         raise FileNotFoundError(f"no checkpoint in {run_dir}")
-    state = torch.load(run_dir / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
+    state = torch.load(run_dir / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
     config = TrainConfig(**state["train_config"])
     if "model_config" in state:
         model_config, corpus = config_from_dict(state["model_config"]), CorpusFacts(**state["corpus"])

@@ -78,14 +78,15 @@ def article_walkthrough(unit: str) -> ConnectivityResult:
         top_probabilities=np.array([entry["probability"] for entry in raw], dtype=np.float32), unit=unit)
 
 
-def held_out_fragments(words_per_fragment: int = 6, stride: int = 3) -> list[str]:
-    """Overlapping runs of words of the paragraph, each with its leading space: a training sequence
-    holding any of them is kept out of training. Fragments rather than the whole paragraph, because a
-    corpus carries it in slightly different versions (the 2015 extract reads "education for children
-    from a young age")."""
+def held_out_fragments(words_per_fragment: int = 6) -> list[str]:
+    """Every run of ``words_per_fragment`` consecutive words of the paragraph (or the whole paragraph, if
+    shorter), each with its leading space: a training sequence holding any of them is kept out of
+    training. Fragments rather than the whole paragraph, because a corpus carries it in slightly different
+    versions (the 2015 extract reads "education for children from a young age"); every start, so that no
+    six-word run slips through between two fragments."""
     words = normalize(PARAGRAPH).split()
     return [" " + " ".join(words[i:i + words_per_fragment])
-            for i in range(0, max(len(words) - words_per_fragment, 0) + 1, stride)]
+            for i in range(max(len(words) - words_per_fragment, 0) + 1)]
 
 
 def model_report(model) -> dict:

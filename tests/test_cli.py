@@ -85,8 +85,11 @@ def test_evaluate_json_on_text_file_and_corpus_split(trained_model_dir, toy_corp
     assert sum(out["counts"]) == out["chars"]
     split = json.loads(run_cli("evaluate", str(trained_model_dir), "--corpus", str(toy_corpus), "--split", "valid",
                                "--max-chars", "3000", "--json").stdout)
-    assert split["split"] == "valid" and 0 < split["chars"] <= 3000 + 40
+    assert split["split"] == "valid" and 0 < split["chars"] <= 3000
     assert split["accuracy_by_chars_seen"]["top1"][3] > 0.5
+
+
+TRAIN_ON_TEXT = ["train", "--unit", "gru", "--corpus", "{text}", "--out", "{tmp}/run"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -112,6 +115,19 @@ def test_evaluate_json_on_text_file_and_corpus_split(trained_model_dir, toy_corp
     (["suggest", "hf://bad", "the"], "repository id"),
     (["evaluate", "{model}", "--text-file", "/no/such/file"], "cannot read"),
     (["train", "--unit", "gru", "--corpus", "/no/such/corpus.txt", "--out", "{tmp}/run"], "not found"),
+    # settings no run can use: refused before the corpus is read (--valid-every 0 used to loop for ever)
+    ([*TRAIN_ON_TEXT, "--valid-every", "0"],
+     "valid_every_chars must be a whole number of at least 1, not 0"),
+    ([*TRAIN_ON_TEXT, "--batch-size", "0"],
+     "batch_size must be a whole number of at least 1, not 0"),
+    ([*TRAIN_ON_TEXT, "--lr", "-1"],
+     "learning_rate must be a finite number above 0, not -1.0"),
+    ([*TRAIN_ON_TEXT, "--epochs", "nan"],
+     "epochs must be a finite number above 0 and at most 1e+06, not nan"),
+    ([*TRAIN_ON_TEXT, "--min-lr-ratio", "2"],
+     "min_lr_ratio must be a finite number at least 0 and at most 1, not 2.0"),
+    ([*TRAIN_ON_TEXT, "--threads", "-1"],
+     "--threads must be at least 1, not -1"),
 ])
 def test_bad_input_gets_one_line_and_nonzero_exit(trained_model_dir, tmp_path, args, message):
     (tmp_path / "corrupt").mkdir()
@@ -141,5 +157,17 @@ def test_evaluate_max_chars_scores_the_start_of_a_long_file(trained_model_dir, t
     short.write_text(sentence * 100)  # 6,000 characters
     scores = [json.loads(run_cli("evaluate", str(trained_model_dir), "--text-file", str(path), "--max-chars", "3000",
                                  "--json").stdout) for path in (long, short)]
-    assert 0 < scores[0]["chars"] <= 3000 + 40  # characters scored: those whose word is in the vocabulary
+    assert 0 < scores[0]["chars"] <= 3000  # characters scored: those whose word is in the vocabulary
     assert {k: v for k, v in scores[0].items() if k != "corpus"} == {k: v for k, v in scores[1].items() if k != "corpus"}
+
+
+def test_max_chars_takes_exactly_that_many_characters_cutting_the_last_sequence():
+    import numpy as np
+
+    from rnnmem.cli_analysis import _take_chars
+
+    sequences = [(np.arange(n), np.arange(n) + 100) for n in (5, 7, 6)]
+    taken = list(_take_chars(iter(sequences), 9))
+    assert [len(c) for c, _ in taken] == [5, 4]  # the second cut to fit, the third not started
+    assert taken[1][1].tolist() == [100, 101, 102, 103]  # its targets cut with it
+    assert sum(len(c) for c, _ in _take_chars(iter(sequences), None)) == 18

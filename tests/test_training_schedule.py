@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rnnmem.dataset import DatasetConfig, build_dataset, sequences_containing
+from rnnmem.errors import InputError
 from rnnmem.model import AutocompleteRNN, ModelFilesError
 from rnnmem.text import normalize
 from rnnmem.train import TrainConfig, learning_rate_at, read_log, train, training_sequences
@@ -119,3 +120,35 @@ def test_the_walkthrough_paragraph_is_never_trained_on(toy_dataset):
     assert trained == set(dataset.starts[np.intersect1d(holding, dataset.splits["train"])].tolist())
     assert len(np.intersect1d(holding, dataset.splits["train"])) > 0  # the case tested did arise
     assert len(sequences_containing(toy_dataset, held_out_fragments())) == 0
+
+
+def test_any_six_word_run_of_the_paragraph_is_held_out():
+    """Every start, the last run included: a corpus sequence holding only six words of the paragraph from
+    an odd position (here its last six) is found."""
+    words = normalize(PARAGRAPH).split()
+    fragments = held_out_fragments()
+    assert fragments == [" " + " ".join(words[i:i + 6]) for i in range(len(words) - 5)]
+    tail = " " + " ".join(words[-6:])
+    text = normalize(toy_text(3000)) + tail + normalize(toy_text(3000, seed=3))
+    dataset = build_dataset(text, DatasetConfig(vocab_words=40, max_seq_len=100), "toy+tail")
+    holding = sequences_containing(dataset, fragments)
+    assert len(holding) >= 1
+    assert all(tail not in sequence_text(dataset, i) for i in set(range(len(dataset.starts))) - set(holding.tolist()))
+
+
+def sequence_text(dataset, index: int) -> str:
+    from rnnmem.text import CHARS
+
+    start, length = int(dataset.starts[index]), int(dataset.lengths[index])
+    return "".join(CHARS[c] for c in np.asarray(dataset.chars[start:start + length]).tolist())
+
+
+def test_a_setting_no_run_can_use_is_refused_before_anything_is_written(tmp_path):
+    TrainConfig().check()  # the defaults are a run
+    TrainConfig(max_chars=10, epochs=float("nan")).check()  # a character budget: epochs unused
+    for bad in ({"valid_every_chars": 0}, {"batch_size": 0}, {"learning_rate": float("inf")}, {"seq_len": 1},
+                {"warmup_chars": -1}, {"max_chars": 0}, {"epochs": 0.0}, {"grad_clip": -0.5}, {"unit": "transformer"},
+                {"softmax": "hierarchical"}, {"checkpoint_every_seconds": 0}, {"hidden_size": True}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            train(TrainConfig(corpus=str(tmp_path / "no-corpus.txt"), **bad), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
