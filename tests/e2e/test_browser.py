@@ -163,19 +163,22 @@ def test_choosing_a_target_and_a_method_changes_the_view_and_the_link_and_a_down
     from rnnmem.attribution_methods import attribution
     from rnnmem.refs import load_model
 
+    from tests.test_app import other_suggestion
+
+    target, _ = other_suggestion("gru", WALKTHROUGH_TEXT, 20)  # a suggestion that is not the desired word
     open_page(page, f"{server.url}/connectivity?units=GRU&pos=20")
     chart = page.locator('[data-testid="stVegaLiteChart"]').nth(1)  # the GRU's row (0: the colour scale)
     expect(page.get_by_text("Desired: study")).to_have_count(2)
     before = chart.screenshot()
 
-    page.get_by_text("top-2", exact=True).click()
+    page.get_by_text(target, exact=True).click()
     expect(page.get_by_text("Explained:")).to_have_count(1)  # the GRU's row; the article's keeps its desired word
     wait_done(page)
-    assert params(page)["target"] == ["top-2"]
+    assert params(page)["target"] == [target]
     page.get_by_text("grad_x_input", exact=True).click()
     expect(page.get_by_text("gradient × input: (∂z[y]/∂x_τ)·x_τ", exact=False)).to_be_visible()
     wait_done(page)
-    assert params(page)["method"] == ["grad_x_input"] and params(page)["target"] == ["top-2"]
+    assert params(page)["method"] == ["grad_x_input"] and params(page)["target"] == [target]
     assert chart.screenshot() != before
     explained = page.get_by_text("Explained:").inner_text().split(":", 1)[1].strip()
 
@@ -186,9 +189,9 @@ def test_choosing_a_target_and_a_method_changes_the_view_and_the_link_and_a_down
     download = info.value
     name = download.suggested_filename
     assert name.startswith("connectivity-gru-row_") and name.endswith(".csv"), name
-    assert "pos-20" in name and "method-grad-x-input" in name and "target-top-2" in name, name
+    assert "pos-20" in name and "method-grad-x-input" in name and f"target-{target}" in name, name
     table = pd.read_csv(download.path(), keep_default_na=False)
-    expected = attribution(load_model("gru"), WALKTHROUGH_TEXT, 20, "grad_x_input", "top-2")
+    expected = attribution(load_model("gru"), WALKTHROUGH_TEXT, 20, "grad_x_input", target)
     assert expected.word == explained
     assert "".join(table["char"]) == normalize(WALKTHROUGH_TEXT)
     assert list(table["state"]).index("selected") == 20
