@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -205,16 +207,25 @@ def cache_key(corpus_sha256: str, config: DatasetConfig) -> str:
 
 
 def save_dataset(dataset: PreparedDataset, folder: Path) -> None:
-    """Write the arrays as .npy (memory-mappable) and the rest as JSON; the folder appears atomically."""
-    tmp = folder.with_name(folder.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
+    """Write the arrays as .npy (memory-mappable) and the rest as JSON; the folder appears atomically.
+    Each writer has its own temporary folder: two processes preparing the same corpus at once must not
+    write into one (one would move it into place while the other still writes). The first to finish
+    wins; the other's copy (the same arrays) is discarded."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=folder.name + ".tmp-"))
     for name in _ARRAYS:
         np.save(tmp / f"{name}.npy", getattr(dataset, name))
     for split, idx in dataset.splits.items():
         np.save(tmp / f"split_{split}.npy", idx)
     meta = {"words": dataset.words, "config": asdict(dataset.config), "corpus_sha256": dataset.corpus_sha256}
     (tmp / "meta.json").write_text(json.dumps(meta))
-    tmp.replace(folder)
+    try:
+        tmp.replace(folder)
+    except OSError:
+        if not (folder / "meta.json").exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another process prepared it first
 
 
 def load_dataset(folder: Path) -> PreparedDataset:

@@ -64,3 +64,19 @@ def test_prepared_dataset_is_cached_and_reloads_identically(tmp_path, toy_corpus
     other = prepare_dataset(str(toy_corpus), DatasetConfig(vocab_words=5, max_seq_len=30), cache_root=tmp_path,
                             log=logs.append)
     assert "prepared" in logs[2] and len(other.words) == 7
+
+
+def test_two_writers_of_one_prepared_corpus_leave_one_complete_copy(tmp_path):
+    """Each writer has its own temporary folder; the second to finish finds the folder in place and
+    discards its own copy instead of failing or mixing files."""
+    from rnnmem.dataset import build_dataset, load_dataset, save_dataset
+
+    from .conftest import toy_text
+
+    dataset = build_dataset(toy_text(3000), DatasetConfig(vocab_words=20, max_seq_len=40), "toy")
+    folder = tmp_path / "datasets" / "key"
+    save_dataset(dataset, folder)
+    save_dataset(dataset, folder)  # the slower writer
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["key"]  # no temporary folder left
+    loaded = load_dataset(folder)
+    assert np.array_equal(loaded.chars, dataset.chars) and loaded.words == dataset.words
