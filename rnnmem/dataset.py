@@ -222,10 +222,9 @@ def save_dataset(dataset: PreparedDataset, folder: Path) -> None:
     try:
         tmp.replace(folder)
     except OSError:
-        if not (folder / "meta.json").exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (folder / "meta.json").exists():  # else another process prepared it first: keep theirs
             raise
-        shutil.rmtree(tmp, ignore_errors=True)  # another process prepared it first
 
 
 def load_dataset(folder: Path) -> PreparedDataset:

@@ -70,7 +70,7 @@ def _is_published_name(name: str) -> bool:
     return name in PUBLISHED_FILES or any(fnmatchcase(name, pattern) for pattern in PUBLISHED_PATTERNS)
 
 
-def stale_files(repo_files: list[str], uploaded: set[str]) -> list[str]:
+def _stale_files(repo_files: list[str], uploaded: set[str]) -> list[str]:
     """The repository's managed files this upload does not replace: a previous model's weights in the other
     layout (model.safetensors beside a new index and shards: a load would take the old single file), its
     surplus shards, evaluations or log. Files ``publish`` never writes are left alone."""
@@ -78,10 +78,7 @@ def stale_files(repo_files: list[str], uploaded: set[str]) -> list[str]:
 
 
 def _files_to_publish(directory: Path) -> list[Path]:
-    names = {name for name in PUBLISHED_FILES if (directory / name).is_file()}
-    for pattern in PUBLISHED_PATTERNS:
-        names.update(path.name for path in directory.glob(pattern) if path.is_file())
-    return [directory / name for name in sorted(names)]
+    return sorted(path for path in directory.iterdir() if path.is_file() and _is_published_name(path.name))
 
 
 def publish_model(model_dir, repo_id: str, *, private: bool = False, revision: str | None = None,
@@ -90,7 +87,7 @@ def publish_model(model_dir, repo_id: str, *, private: bool = False, revision: s
     on branch ``revision`` (default main; created from main if missing). Uploads config.json, the weights
     (model.safetensors, or the index and its shards), the model card (README.md with Hub metadata; generated
     if the directory's card has none), the training log/config/summary and evaluation*.json, and deletes
-    those the repository holds from an earlier upload that this one does not replace (``stale_files``), so
+    those the repository holds from an earlier upload that this one does not replace (``_stale_files``), so
     that the commit is exactly this model. Returns the commit sha."""
     token = token or token_from_environment()
     directory = Path(model_dir)
@@ -115,7 +112,7 @@ def publish_model(model_dir, repo_id: str, *, private: bool = False, revision: s
             api.create_branch(repo_id, branch=revision, exist_ok=True)
         uploaded = {operation.path_in_repo for operation in operations}
         operations += [CommitOperationDelete(path_in_repo=name)
-                       for name in stale_files(api.list_repo_files(repo_id, revision=revision), uploaded)]
+                       for name in _stale_files(api.list_repo_files(repo_id, revision=revision), uploaded)]
         commit = api.create_commit(
             repo_id, operations=operations, revision=revision,
             commit_message=f"Upload rnnmem {UNIT_NAMES[c.unit]} model ({c.num_layers}x{c.hidden_size})")
@@ -129,4 +126,4 @@ def publish_model(model_dir, repo_id: str, *, private: bool = False, revision: s
     return commit.oid
 
 
-__all__ = ["PUBLISHED_FILES", "PUBLISHED_PATTERNS", "publish_model", "stale_files"]
+__all__ = ["PUBLISHED_FILES", "PUBLISHED_PATTERNS", "publish_model"]

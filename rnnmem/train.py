@@ -110,15 +110,14 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
     """Train ``config`` into the model directory ``out`` (checkpoint, log and model card beside it).
     With ``resume``, continue the run in ``out`` from its checkpoint: its saved configuration wins,
     except the device and ``resume_overrides`` ({"max_chars": …} or {"epochs": …}, None ignored)."""
-    config.check()
     out = Path(out)
     checkpoint_path = out / CHECKPOINT_FILE
     state = None
     if resume:
         state, config = _restore(checkpoint_path, config, resume_overrides, log)
-        config.check()  # the saved settings with the new budget
     elif checkpoint_path.exists():
         raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose --out")
+    config.check()  # the settings the run will use (on --resume, the saved ones with the new budget)
     out.mkdir(parents=True, exist_ok=True)
     device = config.resolved_device()
 

@@ -331,10 +331,12 @@ def other_suggestion(unit: str, text: str, position: int) -> tuple[str, str]:
     """The first of the shipped model's second and third suggestions at ``position`` that is not the word
     in the text, as (target, word): explaining it must say "Explained", not "Desired", whatever the
     shipped weights predict."""
-    text = normalize(text)
-    end = text.find(" ", position + 1)
-    desired = text[text.rfind(" ", 0, position + 1) + 1:end if end >= 0 else None]  # the word typed at position
-    words = suggest(load_model(unit), text[:position + 1], k=3).words
+    from rnnmem.inputs import prepare_text
+
+    model = load_model(unit)
+    prepared = prepare_text(model, text)
+    desired = model.words[int(prepared.targets[position])]  # the word typed at position
+    words = suggest(model, prepared.text[:position + 1], k=3).words
     rank = next(k for k in (2, 3) if words[k - 1] != desired)
     return f"top-{rank}", words[rank - 1]
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnmem.dataset import DatasetConfig, build_dataset, sequences_containing
+from rnnmem.dataset import DatasetConfig, build_dataset, sequence_texts, sequences_containing
 from rnnmem.errors import InputError
 from rnnmem.model import AutocompleteRNN, ModelFilesError
 from rnnmem.text import normalize
@@ -133,14 +133,9 @@ def test_any_six_word_run_of_the_paragraph_is_held_out():
     dataset = build_dataset(text, DatasetConfig(vocab_words=40, max_seq_len=100), "toy+tail")
     holding = sequences_containing(dataset, fragments)
     assert len(holding) >= 1
-    assert all(tail not in sequence_text(dataset, i) for i in set(range(len(dataset.starts))) - set(holding.tolist()))
-
-
-def sequence_text(dataset, index: int) -> str:
-    from rnnmem.text import CHARS
-
-    start, length = int(dataset.starts[index]), int(dataset.lengths[index])
-    return "".join(CHARS[c] for c in np.asarray(dataset.chars[start:start + length]).tolist())
+    texts = {i: text for split, index in dataset.splits.items()
+             for i, text in zip(index.tolist(), sequence_texts(dataset, split))}
+    assert all(tail not in texts[i] for i in set(range(len(dataset.starts))) - set(holding.tolist()))
 
 
 def test_a_setting_no_run_can_use_is_refused_before_anything_is_written(tmp_path):
