@@ -27,6 +27,7 @@ max_seen = controls[3].slider("Characters seen up to", 1, 40, value=15, key="max
 split = split or "test"  # the segmented control can be emptied
 units = app.require_units(settings)
 models = app.load_models(settings, units)
+app.models_caption(models)
 ks = [int(label[-1]) for label in TOPK if label in (topk or [])]
 if not ks:
     app.stop("Select at least one of the top-1, top-2 and top-3 curves.")
@@ -48,7 +49,8 @@ if overlay:
 if missing:
     names = ", ".join(f"{item.name} ({item.source})" for item in missing)
     st.info(app.plain(f"No stored {split} evaluation for {names} yet: "
-                     f"python -m rnnmem evaluate MODEL --corpus CORPUS --split {split} --json writes it. "
+                     f"python -m rnnmem evaluate MODEL_DIR --corpus CORPUS --split {split} --json "
+                     f"> MODEL_DIR/evaluation_{split}.json stores it. "
                      "Score your own text below meanwhile."), icon=":material/info:")
 if series:
     frame = app.charts.accuracy_frame(series, topk=ks, max_seen=int(max_seen))

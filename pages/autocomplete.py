@@ -30,7 +30,7 @@ models = app.load_models(settings, units)
 # characters it added (rnnmem.prefix_cache).
 end = len(text.rstrip(" "))
 start = text.rfind(" ", 0, end)
-first = max(start, len(text) - 25)
+first = max(start, len(text) - 25, 0)
 answers = {item.unit: app.suggestions_by_prefix(item.key, item.model, text, first) for item in models}
 
 # The suggestions for the end of the text, one column per unit.

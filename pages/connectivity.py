@@ -58,8 +58,7 @@ requested = app.int_param("pos")
 if requested is not None and not 0 <= requested <= last:
     default_position = min(max(requested, 0), last)  # a link's position past the text: the nearest end
 app.check_int("pos", 0, last, "selected character", f"selecting character {default_position} instead")
-if isinstance(st.session_state.get("pos"), int) and not 0 <= st.session_state["pos"] <= last:
-    st.session_state["pos"] = min(max(st.session_state["pos"], 0), last)  # a shorter text: keep in range
+app.keep_in_range("pos", 0, last)  # a shorter text
 left, right = st.columns([5, 1], vertical_alignment="bottom")
 position = left.slider("Selected character", 0, last, value=default_position, key="pos", bind="query-params",
                        help="Keyboard: focus the slider and use the arrow keys to move one character.")
@@ -103,7 +102,8 @@ if target == "word" and (not typed or " " in typed):
     st.info("Type one word (letters only) to explain its logit; meanwhile the desired word is explained.",
             icon=":material/info:")
 if target == "word":
-    explained_target = typed if typed and " " not in typed else None
+    # "word:": the typed word even when it is spelt like a keyword ("desired" is a vocabulary word)
+    explained_target = f"word:{typed}" if typed and " " not in typed else None
 else:
     explained_target = None if target == "desired" else target  # "top-N": rnnmem.attribution.explained_id
 default_view = method == "grad_sq" and explained_target is None

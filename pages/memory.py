@@ -58,6 +58,7 @@ else:
     texts, text_key, described = app.WALKTHROUGH_TEXT, ("walkthrough",), "the article's walkthrough paragraph"
 
 models = app.load_models(settings, units)
+app.models_caption(models)
 try:
     profiles = app.memory_profiles(models, text_key, texts, int(positions), int(seed))
 except app.InputError as error:  # a text with no word that fits a sequence; a corpus file that cannot be read
@@ -126,6 +127,7 @@ app.memory_downloads(frame, f"breakdown-{by}", {**link, "by": by, "topk": topk},
 st.subheader("Full matrix", divider="gray")
 count = min(p.sequences for p in profiles)
 app.check_int("seq", 1, max(count, 2), "sampled sequence", "showing the first")
+app.keep_in_range("seq", 1, max(count, 2))  # a smaller sample than the last run's
 sequence = st.slider("Sampled sequence", 1, max(count, 2), value=1, key="seq", bind="query-params",
                      disabled=count < 2, help="Which of the sample's sequences to show, in the order drawn.")
 sequence = min(int(sequence), count)

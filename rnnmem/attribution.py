@@ -38,8 +38,11 @@ def desired_ids(prepared: PreparedText, top_ids: np.ndarray) -> tuple[np.ndarray
     return ids, in_text
 
 
+WORD_PREFIX = "word:"  # "word:desired" names the vocabulary word, where "desired" is the keyword
+
 TARGET_HELP = ("the explained word: 'desired' (the word in the text, or its stand-in), 'top-N' (the model's "
-               "N-th suggestion at the position), or any word of the model's vocabulary")
+               "N-th suggestion at the position), or any word of the model's vocabulary ('word:WORD' for a word "
+               "spelt like a keyword, e.g. 'word:desired')")
 
 
 def explained_id(model: AutocompleteRNN, prepared: PreparedText, position: int, target: str | None = None) -> int:
@@ -48,8 +51,10 @@ def explained_id(model: AutocompleteRNN, prepared: PreparedText, position: int, 
     ``None`` or ``"desired"``: the word at ``position``, or where that is not in the vocabulary (or the
     position is a trailing space) the model's top guess at that word's last character (``desired_ids``);
     ``"top-N"``: the model's N-th most likely word at ``position`` (1 ≤ N ≤ MAX_K); anything else must be
-    a word of the model's vocabulary (InputError otherwise). Words are lower-case a–z, so "top-2" is
-    never a word."""
+    a word of the model's vocabulary (InputError otherwise), "word:WORD" always so (the vocabulary may hold
+    "desired"). Words are lower-case a–z, so "top-2" and "word:…" are never words."""
+    if isinstance(target, str) and target.startswith(WORD_PREFIX):
+        return vocabulary_id(model, target[len(WORD_PREFIX):])
     if target is None or target == "desired":
         if prepared.targets[position] > UNKNOWN_ID:
             return int(prepared.targets[position])
@@ -99,7 +104,11 @@ def connectivity(model: AutocompleteRNN, text: str, position: int, target: str |
     """
     prepared = prepare_text(model, text)
     position = check_position(prepared, position)
-    y = explained_id(model, prepared, position, target)
+    return connectivity_of_id(model, prepared, position, explained_id(model, prepared, position, target))
+
+
+def connectivity_of_id(model: AutocompleteRNN, prepared: PreparedText, position: int, y: int) -> np.ndarray:
+    """``connectivity`` of the logit of class ``y`` (already resolved and checked) at ``position``."""
     embedded = embedded_inputs(model, prepared, position)  # (1, t+1, E)
     grad = input_gradient(logit_function(model, position, y), embedded)  # (1, t+1, E)
     one_hot_grad = grad[0] @ model.embedding.weight.detach().T  # (t+1, 28): the gradient w.r.t. one-hot x

@@ -42,7 +42,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .attribution import connectivity, embedded_inputs, explained_id, input_gradient, logit_function
+from .attribution import connectivity_of_id, embedded_inputs, explained_id, input_gradient, logit_function
 from .errors import InputError, quoted
 from .inputs import check_position, prepare_text
 from .model import AutocompleteRNN
@@ -173,7 +173,7 @@ def attribution(model: AutocompleteRNN, text: str, position: int, method: Method
     values = np.zeros(len(prepared), dtype=np.float32)
     baseline_logit, steps = None, None
     if method == "grad_sq":  # the article's quantity, by the very function the matrix is checked against
-        values = connectivity(model, prepared.text, position, target=model.words[y])
+        values = connectivity_of_id(model, prepared, position, y)
     elif method == "grad_x_input":
         values[:position + 1] = gradient_x_input(forward, embedded)[0].sum(-1).cpu().numpy()  # (t+1,)
     else:

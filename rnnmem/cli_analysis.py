@@ -26,15 +26,24 @@ from .suggestions import suggest
 from .textchart import connectivity_table, connectivity_text_frame, connectivity_text_spec
 
 
-def positive_int(value: str) -> int:
-    """argparse type: a whole number of at least 1."""
+def _whole_number(value: str, low: int) -> int:
     try:
         number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{quoted(value)} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number:,}")
+    if number < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, not {number:,}")
     return number
+
+
+def positive_int(value: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    return _whole_number(value, 1)
+
+
+def seed_int(value: str) -> int:
+    """argparse type: a seed, a whole number of at least 0 (numpy refuses negative seeds)."""
+    return _whole_number(value, 0)
 
 
 def add_commands(sub) -> None:
@@ -65,7 +74,7 @@ def add_commands(sub) -> None:
     p.add_argument("model")
     p.add_argument("--corpus", default=None, help="'text8' or a corpus file; scores its --split")
     p.add_argument("--split", choices=("valid", "test"), default="test")
-    p.add_argument("--data-seed", type=int, default=0, help="split seed the model was trained with")
+    p.add_argument("--data-seed", type=seed_int, default=0, help="split seed the model was trained with")
     p.add_argument("--text-file", default=None, help="score this text file instead of a corpus split")
     p.add_argument("--max-chars", type=positive_int, default=None, help="score at most this many characters")
     p.add_argument("--batch-size", type=positive_int, default=32, help="sequences per forward pass")
@@ -77,9 +86,9 @@ def add_commands(sub) -> None:
     p.add_argument("--text-file", default=None, help="measure on this text file")
     p.add_argument("--corpus", default=None, help="'text8' or a corpus file; measures on its --split")
     p.add_argument("--split", choices=("valid", "test"), default="test")
-    p.add_argument("--data-seed", type=int, default=0, help="split seed the model was trained with")
+    p.add_argument("--data-seed", type=seed_int, default=0, help="split seed the model was trained with")
     p.add_argument("--positions", type=int, default=2000, help="output positions to sample")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sample and of the bootstrap")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the sample and of the bootstrap")
     p.add_argument("--json", action="store_true")
     p.add_argument("--csv", default=None, metavar="FILE",
                    help="also write the memory profile (in characters and in words back, with 95%% intervals) and "

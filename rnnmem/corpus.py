@@ -185,6 +185,8 @@ def _looks_normalised(text: str) -> bool:
     sample = text[:100_000]
     if normalize(sample).strip() != sample.strip():
         return False
+    if "  " in text:  # e.g. two clean files joined: normalising collapses it (an empty "word" otherwise)
+        return False
     return not (set(text.encode("ascii", errors="replace")) - set(b" abcdefghijklmnopqrstuvwxyz"))
 
 

@@ -19,11 +19,16 @@ import numpy as np
 import torch
 
 from .corpus import cache_dir, corpus_fingerprint, load_corpus
+from .errors import InputError
 from .text import CHARS, encode_chars
 
 EOS, UNKNOWN = "<eos>", "<unknown>"
 EOS_ID, UNKNOWN_ID = 0, 1  # both are masked out of the loss and the accuracy
 CACHE_FORMAT = 1  # bump when the arrays on disk change meaning
+
+
+# Targets are stored as uint16: ids 0…65535, so at most 65,534 words besides <eos> and <unknown>.
+MAX_VOCAB_WORDS = 2**16 - 2
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,9 @@ def build_dataset(text: str, config: DatasetConfig, corpus_sha256: str = "") -> 
     if text.endswith(" "):
         words = words[:-1]
         text = text[:-1]
+    if config.vocab_words > MAX_VOCAB_WORDS:
+        raise InputError(f"vocab_words is at most {MAX_VOCAB_WORDS:,} (word ids are stored in 16 bits), "
+                         f"not {config.vocab_words:,}")
     vocab = build_vocabulary(words, config.vocab_words)
     word_ids = {w: i for i, w in enumerate(vocab)}
     chars, targets = align(text, word_ids)

@@ -47,6 +47,9 @@ _MAX_MESSAGE = 300
 MAX_DOWNLOAD_BYTES = 128 * 2**20
 MAX_SIDE_FILE_BYTES = 4 * 2**20
 MAX_PARAMETERS = 32_000_000
+# Layers cost Python time per character whatever their width (and building a deep stack alone takes time
+# growing with the square of its depth), so a narrow, deep config under MAX_PARAMETERS is refused too.
+MAX_LAYERS = 8
 MAX_SHARDS = 64  # files a sharded model may be split into (the article-size models travel as 2 to 4)
 
 
@@ -136,7 +139,11 @@ def _check_shard_sizes(ref: str, shards: list[str], sizes: dict[str, int]) -> No
 
 def _check_parameters(ref: str, config) -> None:
     """Refuse a config that implies more than MAX_PARAMETERS parameters, counted on PyTorch's meta device
-    (shapes only, nothing allocated) before the model is built for real."""
+    (shapes only, nothing allocated) before the model is built for real, and one of more than MAX_LAYERS
+    layers before even that."""
+    if config.num_layers > MAX_LAYERS:
+        raise HubError(f"{ref}: config.json describes a model of {config.num_layers:,} layers; this app loads at "
+                       f"most {MAX_LAYERS}")
     try:
         with torch.device("meta"):
             count = sum(p.numel() for p in AutocompleteRNN(config).parameters())

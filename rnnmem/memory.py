@@ -185,9 +185,12 @@ def _read_text_file(path: Path, limit: int = 50_000_000) -> str:
 def sample_texts(model, texts, positions: int = 2000, seed: int = 0) -> list[str]:
     """The sequences ``memory_profile`` measures: ``texts`` cut into the model's training-length sequences
     at word boundaries, drawn in a seeded random order until ``positions`` characters are gathered (the
-    last one cut to fit, and left out when that would leave it a lone space)."""
+    last one cut to fit before the first word that does not, so no word is cut and explained as its first
+    letters, and left out when that would leave it a lone space or nothing)."""
     if not isinstance(positions, (int, np.integer)) or isinstance(positions, bool) or positions < 1:
         raise InputError("positions must be a positive whole number")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise InputError(f"the seed must be a whole number of at least 0, not {seed!r}")
     sequences = _sequences_of(model, texts)
     if not sequences:  # text_sequences refuses an empty text; packing leaves out words that fit no sequence
         raise InputError(f"the text has no word short enough to measure: the model reads sequences of at most "
@@ -196,10 +199,13 @@ def sample_texts(model, texts, positions: int = 2000, seed: int = 0) -> list[str
     for i in np.random.default_rng(seed).permutation(len(sequences)).tolist():
         if positions - done < 2:
             break
-        take = min(len(sequences[i][2]), positions - done)
-        if take < 2:  # a one-character sequence (a lone space) says nothing; the next may
+        text = sequences[i][2]
+        if len(text) > positions - done:  # every word starts with its space: cut before one
+            text = text[:max(text.rfind(" ", 0, positions - done + 1), 0)]
+        take = len(text)
+        if take < 2:  # a lone space (or nothing) says nothing; the next sequence may
             continue
-        chosen.append(sequences[i][2][:take])
+        chosen.append(text)
         done += take
     return chosen
 

@@ -190,7 +190,8 @@ def read_evaluation(directory: Path | None, split: str) -> dict | None:
 
 
 def check_evaluation(data, name: str = "evaluation") -> dict:
-    """Validate an evaluation dict: top-1/2/3 rates in [0, 1] of equal length, counts alongside."""
+    """Validate an evaluation dict: top-1/2/3 rates in [0, 1] of equal length, counts alongside, and the
+    characters scored and cross-entropy, when present, numbers the page can print."""
     if not isinstance(data, dict):
         raise SettingsError(f"{name}: not a JSON object")
     table = data.get("accuracy_by_chars_seen")
@@ -206,6 +207,12 @@ def check_evaluation(data, name: str = "evaluation") -> dict:
     if counts is not None and (not isinstance(counts, list) or len(counts) != lengths.pop()
                                or not all(isinstance(c, int) and c >= 0 for c in counts)):
         raise SettingsError(f"{name}: counts must be non-negative integers, one per characters-seen value")
+    chars = data.get("chars", 0)  # the figures the Accuracy page quotes beside the curves, when present
+    if not isinstance(chars, int) or isinstance(chars, bool) or chars < 0:
+        raise SettingsError(f"{name}: chars must be a non-negative integer")
+    entropy = data.get("cross_entropy", 0.0)
+    if not isinstance(entropy, (int, float)) or isinstance(entropy, bool) or not math.isfinite(entropy):
+        raise SettingsError(f"{name}: cross_entropy must be a finite number")
     return data
 
 

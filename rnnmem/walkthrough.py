@@ -100,8 +100,9 @@ def model_report(model) -> dict:
         report["article"] = measures_of_matrix(published.connectivity, published.text)
     prepared = prepare_text(model, PARAGRAPH)
     with torch.no_grad():
-        logits, _ = model(torch.from_numpy(prepared.chars.astype(np.int64))[None])
-        probabilities = torch.softmax(logits[0], dim=-1).numpy()
+        device = next(model.parameters()).device
+        logits, _ = model(torch.from_numpy(prepared.chars.astype(np.int64))[None].to(device))
+        probabilities = torch.softmax(logits[0].float(), dim=-1).cpu().numpy()
     for moment in MOMENTS:
         t = moment.position(result.text)
         top3 = result.top_words[t]

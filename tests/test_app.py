@@ -201,6 +201,13 @@ def test_autocomplete_link_with_an_unusable_number_of_suggestions(app, k, messag
     assert at.slider(key="k").value == shown and len(progress_labels(at)) == shown
 
 
+def test_autocomplete_suggests_for_a_last_word_longer_than_the_text_limit(app):
+    at = app("autocomplete", units=["RNN"], text="a" * 600 + " ")
+    assert not at.exception
+    assert "using its last 500" in " ".join(unescape(w) for w in texts(at.warning))
+    assert len(progress_labels(at)) == 5
+
+
 def test_autocomplete_cuts_a_huge_link_text_with_a_message(app):
     at = app("autocomplete", units=["RNN"], text="north " * 2000)
     assert not at.exception
@@ -389,6 +396,10 @@ def test_accuracy_page_charts_stored_evaluations_and_pasted_text(app):
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == 1
     assert any("No stored test evaluation for Vanilla RNN" in unescape(i.value) for i in at.info)
+    assert any("python -m rnnmem evaluate MODEL_DIR --corpus CORPUS --split test --json > "
+               "MODEL_DIR/evaluation_test.json" in unescape(i.value) for i in at.info)  # a command that stores it
+    assert any(unescape(c.value).startswith("Models: Vanilla RNN: ") and unescape(c.value).endswith(
+        "/lstm (local) · 2×224") for c in at.caption)
     numbers = at.dataframe[0].value
     assert set(numbers["unit"]) == {"GRU", "LSTM"}
     assert set(numbers["source"]) == {"this app's model", "article (2×600, GPU)"}

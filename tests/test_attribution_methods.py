@@ -94,6 +94,41 @@ def test_the_explained_word_is_the_desired_a_suggestion_or_a_vocabulary_word(tin
         attribution(model, TEXT, 5, "integrated_gradients", n_steps=1)
 
 
+def one_hot_gradient_row(model, text: str, position: int, word: str) -> np.ndarray:
+    """||∂z_position[word] / ∂x_τ||² taken on the one-hot inputs themselves, τ ≤ position."""
+    prepared = prepare_text(model, text)
+    chars = torch.from_numpy(prepared.chars.astype(np.int64))[: position + 1]
+    one_hot = torch.nn.functional.one_hot(chars, model.embedding.num_embeddings).float()[None].requires_grad_(True)
+    hidden = model.recurrent_from_embeddings(one_hot @ model.embedding.weight)[:, position]
+    model.output(hidden)[0, model.word_ids[word]].backward()
+    return one_hot.grad[0].pow(2).sum(-1).numpy()
+
+
+def test_a_vocabulary_word_spelt_like_the_desired_keyword_is_explained_as_itself():
+    """"desired" is a word of the shipped vocabularies: a suggestion or a typed word "desired" must explain
+    that word's logit, not the text's own word (the keyword)."""
+    from rnnmem.model import AutocompleteRNN
+    from tests.conftest import tiny_config
+
+    torch.manual_seed(5)
+    model = AutocompleteRNN(tiny_config("gru", ["<eos>", "<unknown>", "the", "cat", "desired"])).eval()
+    text, position = " the cat", 6
+    top, _ = predictions(model, prepare_text(model, text), k=3)
+    rank = [model.words[i] for i in top[position]].index("desired") + 1  # three words: all in the top 3
+    desired_row = connectivity(model, text, position)  # the text's word, "cat"
+    for target in ("word:desired", f"top-{rank}"):
+        for method in ("grad_sq", "grad_x_input"):
+            shown = attribution(model, text, position, method, target)
+            assert shown.word == "desired", (target, method)
+        shown = attribution(model, text, position, "grad_sq", target)
+        assert not np.allclose(shown.values, desired_row)
+        np.testing.assert_allclose(shown.values[:position + 1], one_hot_gradient_row(model, text, position, "desired"),
+                                   rtol=1e-4, atol=1e-9)
+    assert attribution(model, text, position, "grad_sq", "desired").word == "cat"
+    with pytest.raises(InputError, match="'zebra' is not in the model's vocabulary"):
+        attribution(model, text, position, "grad_sq", "word:zebra")
+
+
 @pytest.mark.parametrize("method", list(METHODS))
 def test_attribution_leaves_the_model_untouched(tiny_models, method):
     model = tiny_models["nlstm"]

@@ -128,6 +128,11 @@ TRAIN_ON_TEXT = ["train", "--unit", "gru", "--corpus", "{text}", "--out", "{tmp}
      "min_lr_ratio must be a finite number at least 0 and at most 1, not 2.0"),
     ([*TRAIN_ON_TEXT, "--threads", "-1"],
      "--threads must be at least 1, not -1"),
+    ([*TRAIN_ON_TEXT, "--vocab-size", "70000"],  # word ids are stored in 16 bits: more would wrap round
+     "vocab_words is at most 65,534 (word ids are stored in 16 bits), not 70,000"),
+    # numpy refuses negative seeds with a bare ValueError
+    (["memory", "{model}", "--text-file", "{text}", "--seed", "-1"], "--seed: must be at least 0, not -1"),
+    (["evaluate", "{model}", "--corpus", "{text}", "--data-seed", "-2"], "--data-seed: must be at least 0, not -2"),
 ])
 def test_bad_input_gets_one_line_and_nonzero_exit(trained_model_dir, tmp_path, args, message):
     (tmp_path / "corrupt").mkdir()

@@ -295,9 +295,13 @@ def test_a_link_cannot_make_the_server_download_or_build_a_model_of_any_size(hub
     config = json.loads((tmp_path / "good" / "config.json").read_text())
     hub.commit("alice/huge", {"config.json": json.dumps({**config, "hidden_size": 20_000}).encode(),
                               "model.safetensors": (tmp_path / "good" / "model.safetensors").read_bytes()})
+    narrow_and_deep = {**config, "hidden_size": 1, "embedding_size": 1, "num_layers": 2000}  # few parameters
+    hub.commit("alice/deep", {"config.json": json.dumps(narrow_and_deep).encode(),
+                              "model.safetensors": (tmp_path / "good" / "model.safetensors").read_bytes()})
     weights = (tmp_path / "good" / "model.safetensors").stat().st_size
 
     results, proc = run_driver(hub_env(hub, tmp_path), [
+        load("hf://alice/deep"),
         load("hf://alice/huge"),
         {"op": "limit", "name": "MAX_DOWNLOAD_BYTES", "value": weights - 1},
         load("hf://alice/tiny"),
@@ -305,13 +309,16 @@ def test_a_link_cannot_make_the_server_download_or_build_a_model_of_any_size(hub
         {"op": "limit", "name": "MAX_SIDE_FILE_BYTES", "value": 100},
         load("hf://alice/logged"),
     ])
+    assert_one_line_failure(results.pop(0), "hf://alice/deep", "config.json describes a model of 2,000 layers",
+                            "this app loads at most 8")
     assert_one_line_failure(results[0], "hf://alice/huge", "config.json describes a model of 1,200,700,229 parameters",
                             "this app loads at most 32,000,000")
     assert_one_line_failure(results[2], "hf://alice/tiny", f"model.safetensors is {weights:,} bytes",
                             f"downloads at most {weights - 1:,} bytes per file")
     assert_loaded(results[5], good, sha_logged)
     fetched = [path for method, path in hub.requests if method == "GET" and "/resolve/" in path]
-    assert not [p for p in fetched if p.endswith(".safetensors") and ("alice/huge" in p or "alice/tiny" in p)]
+    assert not [p for p in fetched if p.endswith(".safetensors") and any(f"alice/{name}" in p for name in
+                                                                        ("deep", "huge", "tiny"))]
     assert [p for p in fetched if "alice/logged" in p and p.endswith(".safetensors")]
     assert not [p for p in fetched if p.endswith("training_log.csv")]
     assert sha != sha_logged and "Traceback" not in proc.stderr

@@ -98,7 +98,8 @@ def test_a_model_that_sees_only_the_current_word_has_its_profile_at_word_distanc
 def test_a_profile_keeps_its_sample_and_bands_over_sequences(tiny_models):
     text = " ".join(["the cat sat on a mat and the dog ran to big red house"] * 6)
     profile = memory_profile(tiny_models["gru"], text, positions=150, seed=3)
-    assert sum(len(t) for t in profile.texts) == profile.positions == 150 and len(profile.texts) == profile.sequences
+    assert sum(len(t) for t in profile.texts) == profile.positions and len(profile.texts) == profile.sequences
+    assert 150 - len(" house") < profile.positions <= 150  # the last sequence ends before a word
     for scale in ("chars", "words"):
         curve = profile.curves[scale]
         reached = curve["rows"] > 0
@@ -219,7 +220,9 @@ def test_the_memory_corpus_setting(tmp_path):
 def test_memory_page_shows_the_profile_summaries_breakdowns_and_matrices(app):  # noqa: F811
     at = app("memory", units=["GRU", "LSTM"], positions="300", by="length", scale="words")
     assert not at.exception
-    assert "GRU: 198 positions in 1 sequence" in at.caption[1].value.replace("\\", "")
+    captions = [unescape(caption.value) for caption in at.caption]
+    assert any("GRU: 198 positions in 1 sequence" in caption for caption in captions)
+    assert any(c.startswith("Models: GRU: ") and c.endswith("/lstm (local) · 2×224") for c in captions)  # which
     charts = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
     assert len(charts) == 5  # profile, breakdowns, two matrices, the difference
     assert len(at.get("download_button")) == 22  # CSV and JSON of each and of the summaries table; PNG and SVG of each
@@ -286,6 +289,42 @@ def test_memory_page_says_which_link_values_it_ignored(app):  # noqa: F811
         unescape(w) for w in texts(at.warning))
     assert at.selectbox(key="diff_a").value == "LSTM"  # a good value is taken, and says nothing
     assert not any("difference" in w for w in texts(at.warning))
+
+
+def test_memory_page_keeps_the_sequence_slider_in_range_when_the_sample_shrinks(app):  # noqa: F811
+    """Streamlit carries a bound slider's value across a change of range; a value past the new end raised
+    (StreamlitValueAboveMaxError) on the next run, once the walkthrough's single sequence disabled it."""
+    pasted = " ".join(["the quick brown fox jumps over the lazy dog and runs far away"] * 16)
+    at = app("memory", units=["GRU"], positions="1000", source="Pasted", text=pasted)
+    assert not at.exception and at.slider(key="seq").max >= 3
+    at.slider(key="seq").set_value(3).run()
+    assert not at.exception
+    at.segmented_control(key="source").set_value("Walkthrough").run()
+    at.run()  # the next click on the page
+    assert not at.exception
+    assert at.slider(key="seq").value == 2 and at.slider(key="seq").disabled
+
+
+def test_a_visitors_model_of_another_shape_gets_no_corpus_preparation(tmp_path, tiny_models):
+    """Each new (vocabulary, sequence length) costs a full preparation of the corpus and a disk cache that
+    stays: a link naming Hub models of ever new shapes must not buy them. The configured models may."""
+    from rnnmem.app.memory import _texts_for, shipped_shapes
+    from rnnmem.app.models import ShownModel
+    from rnnmem.errors import InputError
+    from rnnmem.modelref import LoadedModel, parse_model_ref
+
+    assert shipped_shapes() == {(16384, 200)}
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat and the dog ran " * 150)
+    loaded = LoadedModel(tiny_models["gru"], parse_model_ref("hf://alice/tiny@" + "a" * 40), revision="a" * 40)
+    words = len(tiny_models["gru"].words) - 2
+    with pytest.raises(InputError, match=rf"has {words} words and 40-character sequences; this server prepares its "
+                                         r"corpus only for models cut like the shipped ones \(16,384 words and "
+                                         r"200-character sequences\)"):
+        _texts_for(ShownModel("gru", loaded, None, visitor=True), corpus)
+    texts = _texts_for(ShownModel("gru", loaded, None), corpus)  # the server's own configuration: prepared
+    assert texts and all(text.startswith(" ") and set(text.split()) <= set(corpus.read_text().split())
+                         for text in texts)
 
 
 def test_memory_charts_download_as_svg_and_png():

@@ -241,6 +241,14 @@ def test_fit_text_keeps_the_end_for_autocomplete_and_the_start_elsewhere():
     assert fit_text(long_raw, keep="head")[0].startswith(" xxx")
 
 
+@pytest.mark.parametrize("raw", ["a" * 600 + " ", "a" * 600 + "!", "word " * 120 + "a" * 520 + " "])
+def test_fit_text_keeps_the_end_of_a_last_word_longer_than_the_limit(raw):
+    """The trailing space is no word's start: cutting there left a lone space, and Autocomplete asked for
+    the suggestions from position -1 (InputError)."""
+    tail, said = fit_text(raw, keep="tail")
+    assert tail.startswith(" a") and tail.endswith("aaa ") and len(tail) == MAX_TEXT_CHARS and said
+
+
 @CHEAP
 @given(value=st.one_of(st.text(max_size=3000), huge, st.text(alphabet="é😀a +&=%", max_size=3000)),
        others=st.dictionaries(st.sampled_from(["units", "k", "gru_model", "pos"]),

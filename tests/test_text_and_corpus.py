@@ -58,6 +58,14 @@ def test_load_corpus_normalises_raw_text(tmp_path):
     assert "raw.txt" in description
 
 
+def test_a_clean_looking_corpus_with_a_double_space_past_the_sample_is_normalised(tmp_path):
+    """Two clean files joined ("…end " + " start…") look normalised in their first 100,000 characters; the
+    double space would otherwise become an empty word of the vocabulary."""
+    (tmp_path / "joined.txt").write_text(" word" * 30_000 + "  first second")
+    text, _ = load_corpus(str(tmp_path / "joined.txt"))
+    assert "  " not in text and text.endswith(" first second")
+
+
 @pytest.fixture
 def file_server(tmp_path):
     """A local HTTP file server standing in for text8's home."""

@@ -29,9 +29,10 @@ from .memory import downloads as memory_downloads
 from .messages import header, notify, plain, stop
 from .models import UNIT_LABELS, ShownModel, app_settings, load_models, require_units, selected_units, sidebar
 from .params import (begin_run, check_bool, check_choice, check_choices, check_int, check_link, check_text, int_param,
-                     keep_link_short)
+                     keep_in_range, keep_link_short)
 from .runtime import configure_runtime
-from .widgets import connectivity_chart, explained_word, model_heading, picked_position, suggestion_list
+from .widgets import (connectivity_chart, explained_word, model_heading, models_caption, picked_position,
+                      suggestion_list)
 
 # The article's examples (rnnmem.walkthrough), for the pages.
 AUTOCOMPLETE_EXAMPLE = walkthrough.AUTOCOMPLETE_EXAMPLE
@@ -44,9 +45,9 @@ __all__ = [
     "UNIT_LABELS", "WALKTHROUGH_MOMENTS", "WALKTHROUGH_TEXT", "accuracy", "app_settings", "attribution", "begin_run",
     "charts", "check_bool", "check_choice", "check_choices", "check_int", "check_link", "check_text",
     "configure_runtime", "connectivity", "connectivity_chart", "connectivity_view", "download_name", "downloads",
-    "explained_word", "fit_text", "header", "int_param", "keep_link_short", "load_models", "matrix_frame",
-    "model_heading", "normalize", "notify", "picked_position", "plain", "read_evaluation", "read_training",
-    "require_units", "selected_units", "sidebar", "stop", "suggestion_list", "suggestions", "suggestions_by_prefix",
+    "explained_word", "fit_text", "header", "int_param", "keep_in_range", "keep_link_short", "load_models",
+    "matrix_frame", "model_heading", "models_caption", "normalize", "notify", "picked_position", "plain",
+    "read_evaluation", "read_training", "require_units", "selected_units", "sidebar", "stop", "suggestion_list", "suggestions", "suggestions_by_prefix",
     "usable_text", "value_name", "walkthrough",
     "BREAKDOWNS", "MAX_POSITIONS", "band_accuracy", "memory_charts", "memory_downloads", "memory_profiles",
     "memory_tables",

@@ -97,7 +97,8 @@ def fit_text(raw: str | None, keep: str = "head") -> tuple[str, str | None]:
     text = normalize(raw)
     if len(text) > MAX_TEXT_CHARS:
         if keep == "tail":
-            cut = text.find(" ", len(text) - MAX_TEXT_CHARS)  # start at a word's leading space
+            # start at a word's leading space, one before the last word (a trailing space is not one)
+            cut = text.find(" ", len(text) - MAX_TEXT_CHARS, len(text.rstrip(" ")))
             text = text[cut:] if cut >= 0 else " " + text[-(MAX_TEXT_CHARS - 1):]
         else:
             cut = text.rfind(" ", 0, MAX_TEXT_CHARS)  # end before the word that does not fit

@@ -3,11 +3,14 @@ bar while it computes), the accuracy breakdowns, and the downloads of every tabl
 
 Bounded like the other caches (rnnmem.app.cache): at most ``PROFILES_KEPT`` profiles (a profile holds
 its per-position measures and sampled texts, well under a megabyte at 5,000 positions), 32 breakdowns and
-two prepared corpora.
+two prepared corpora (a visitor's model only in the shipped models' shapes: ``shipped_shapes``).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -19,8 +22,13 @@ import streamlit as st
 
 from .. import exports, memory_tables
 from ..breakdowns import BandAccuracy, accuracy_by_band
+from ..errors import InputError
 from ..memory import MemoryProfile, memory_profile
 from ..memory_report import held_out_texts
+from ..model import CONFIG_FILE
+from ..modelref import SHIPPED_SETS
+from ..refs import shipped_dir
+from ..units import UNITS
 from .cache import matrix_workers
 from .models import ShownModel
 
@@ -80,12 +88,35 @@ def _corpus_texts(path: str, mtime: float, vocab_words: int, seq_len: int, _mode
     return held_out_texts(_model, path)
 
 
+def _shape(config: dict) -> tuple[int, int]:
+    """How a model's training data was cut: (vocabulary words, sequence length), the corpus split's key."""
+    return len(config["words"]) - 2, config["max_seq_len"]
+
+
+@functools.cache
+def shipped_shapes() -> frozenset[tuple[int, int]]:
+    """The shapes of the shipped models (every set): the only ones a visitor's model may have its corpus
+    split prepared in, since each new shape costs a full preparation of the corpus and its disk cache."""
+    shapes = set()
+    for prefix, unit in itertools.product(SHIPPED_SETS, UNITS):
+        config = shipped_dir(prefix + unit) / CONFIG_FILE
+        if config.is_file():
+            shapes.add(_shape(json.loads(config.read_text())))
+    return frozenset(shapes)
+
+
 def _texts_for(item: ShownModel, texts: str | Path) -> str | list[str]:
     """A text as it is, or a corpus file's test split as ``item``'s training data was cut (cached)."""
     if not isinstance(texts, Path):
         return texts
     model = item.model
-    return _corpus_texts(str(texts), texts.stat().st_mtime, len(model.words) - 2, model.config.max_seq_len, model)
+    words, seq_len = _shape({"words": model.words, "max_seq_len": model.config.max_seq_len})
+    if item.visitor and (words, seq_len) not in shipped_shapes():
+        raise InputError(f"{item.name}'s model has {words:,} words and {seq_len}-character sequences; this server "
+                         f"prepares its corpus only for models cut like the shipped ones (" + ", ".join(
+                             f"{w:,} words and {s}-character sequences" for w, s in sorted(shipped_shapes()))
+                         + "). Choose the walkthrough paragraph or paste a text")
+    return _corpus_texts(str(texts), texts.stat().st_mtime, words, seq_len, model)
 
 
 def profile_text_key(text_key: tuple, texts: str | Path) -> tuple:

@@ -115,6 +115,7 @@ class ShownModel:
     unit: str  # the slot: the unit the page shows it as
     loaded: LoadedModel
     notice: str | None  # why another model is shown instead, or a Hub notice
+    visitor: bool = False  # a visitor's own choice (rnnmem.visitor_models), not the server's configuration
 
     @property
     def name(self) -> str:
@@ -196,13 +197,14 @@ def load_models(settings: AppSettings, units: Sequence[str]) -> list[ShownModel]
             except ModelRefError as error:
                 notice = (f"{UNIT_NAMES[unit]}: cannot use {quoted(override, 80)}: {error}. Using the configured "
                           f"model {reference} instead.")
-        refused = False
+        refused = visitor = False
         with st.spinner(f"Loading the {UNIT_NAMES[unit]} model…"):
             loaded = None
             if reference != configured and parse_model_ref(reference).kind != "shipped":
                 loaded = _configured_pinned(configured, unit, reference)
                 try:
-                    loaded = loaded or _visitor_models().get(_visitor_id(), (reference, unit))
+                    if loaded is None:
+                        loaded, visitor = _visitor_models().get(_visitor_id(), (reference, unit)), True
                 except ModelLimitError as error:
                     notice = (f"{UNIT_NAMES[unit]}: cannot load {quoted(override, 80)}: {error}. Using the "
                               f"configured model {configured} instead.")
@@ -213,7 +215,7 @@ def load_models(settings: AppSettings, units: Sequence[str]) -> list[ShownModel]
         if loaded.unit != unit and not (notice or load_notice):
             load_notice = (f"{reference} is a {UNIT_NAMES.get(loaded.unit, loaded.unit)} model; it is shown in the "
                            f"{UNIT_NAMES[unit]} slot as configured.")
-        item = ShownModel(unit, loaded, notice or load_notice)
+        item = ShownModel(unit, loaded, notice or load_notice, visitor=visitor)
         if item.notice:
             st.warning(plain(item.notice), icon=":material/warning:")
         pinned = str(loaded.pinned)

@@ -64,6 +64,15 @@ def check_int(name: str, low: int, high: int, what: str, fallback: str) -> None:
         notify(message)
 
 
+def keep_in_range(key: str, low: int, high: int) -> None:
+    """Before drawing a slider whose range depends on the data: pull its remembered value into [low, high].
+    Streamlit carries a bound widget's value across a change of range (and a disabled widget keeps it),
+    and a value outside the new range raises instead of being dropped."""
+    value = st.session_state.get(key)
+    if isinstance(value, int) and not low <= value <= high:
+        st.session_state[key] = min(max(value, low), high)
+
+
 def check_bool(name: str, what: str) -> None:
     message = links.bool_problem(raw_param(name), what)
     if message:
