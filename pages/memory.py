@@ -127,7 +127,7 @@ app.memory_downloads(frame, f"breakdown-{by}", {**link, "by": by, "topk": topk},
 st.subheader("Full matrix", divider="gray")
 count = min(p.sequences for p in profiles)
 app.check_int("seq", 1, max(count, 2), "sampled sequence", "showing the first")
-app.keep_in_range("seq", 1, max(count, 2))  # a smaller sample than the last run's
+app.keep_in_range("seq", 1, max(count, 2), fallback=1)  # a smaller sample than the last run's: the first
 sequence = st.slider("Sampled sequence", 1, max(count, 2), value=1, key="seq", bind="query-params",
                      disabled=count < 2, help="Which of the sample's sequences to show, in the order drawn.")
 sequence = min(int(sequence), count)

@@ -183,5 +183,5 @@ def connectivity_partial(model: AutocompleteRNN, text: str, position: int, k: in
     top_ids, top_probs = predictions(model, prepared, k)  # (T, k) each
     desired, _ = desired_ids(prepared, top_ids[:, 0])  # the same stand-ins as the whole matrix
     matrix = np.zeros((len(prepared), len(prepared)), dtype=np.float32)
-    matrix[position] = connectivity(model, prepared.text, position, target=model.words[int(desired[position])])
+    matrix[position] = connectivity_of_id(model, prepared, position, int(desired[position]))
     return ConnectivityResult.of(model, prepared, matrix, top_ids, top_probs, rows=[position])

@@ -180,15 +180,19 @@ def sequences_containing(dataset: PreparedDataset, fragments: list[str]) -> np.n
     return np.array(sorted(found), dtype=np.int64)
 
 
+def _check_vocab_words(config: DatasetConfig) -> None:
+    if config.vocab_words > MAX_VOCAB_WORDS:
+        raise InputError(f"vocab_words is at most {MAX_VOCAB_WORDS:,} (word ids are stored in 16 bits), "
+                         f"not {config.vocab_words:,}")
+
+
 def build_dataset(text: str, config: DatasetConfig, corpus_sha256: str = "") -> PreparedDataset:
     """All the pure steps on normalised ``text``, in memory."""
     words = text.split(" ")[1:]
     if text.endswith(" "):
         words = words[:-1]
         text = text[:-1]
-    if config.vocab_words > MAX_VOCAB_WORDS:
-        raise InputError(f"vocab_words is at most {MAX_VOCAB_WORDS:,} (word ids are stored in 16 bits), "
-                         f"not {config.vocab_words:,}")
+    _check_vocab_words(config)
     vocab = build_vocabulary(words, config.vocab_words)
     word_ids = {w: i for i, w in enumerate(vocab)}
     chars, targets = align(text, word_ids)
@@ -252,6 +256,7 @@ def prepare_dataset(source: str, config: DatasetConfig, cache_root: Path | None 
                     log=print) -> PreparedDataset:
     """Load ``source`` ("text8" or a path), prepare it once, and reuse the cached arrays afterwards."""
     started = time.perf_counter()
+    _check_vocab_words(config)  # before reading the corpus
     text, description = load_corpus(source)
     sha = corpus_fingerprint(text)
     folder = (cache_root or cache_dir() / "datasets") / cache_key(sha, config)

@@ -184,9 +184,11 @@ def _read_text_file(path: Path, limit: int = 50_000_000) -> str:
 
 def sample_texts(model, texts, positions: int = 2000, seed: int = 0) -> list[str]:
     """The sequences ``memory_profile`` measures: ``texts`` cut into the model's training-length sequences
-    at word boundaries, drawn in a seeded random order until ``positions`` characters are gathered (the
-    last one cut to fit before the first word that does not, so no word is cut and explained as its first
-    letters, and left out when that would leave it a lone space or nothing)."""
+    at word boundaries, drawn in a seeded random order until ``positions`` characters are gathered. A
+    sequence longer than what is left is cut before its first word that does not fit (no word is cut and
+    explained as its first letters) and the rest is filled from the openings of the next ones, so a
+    sample can end in a few such openings, and falls a few characters short when none fits; a lone
+    space (or nothing) is left out."""
     if not isinstance(positions, (int, np.integer)) or isinstance(positions, bool) or positions < 1:
         raise InputError("positions must be a positive whole number")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:

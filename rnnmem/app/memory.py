@@ -105,18 +105,26 @@ def shipped_shapes() -> frozenset[tuple[int, int]]:
     return frozenset(shapes)
 
 
-def _texts_for(item: ShownModel, texts: str | Path) -> str | list[str]:
-    """A text as it is, or a corpus file's test split as ``item``'s training data was cut (cached)."""
-    if not isinstance(texts, Path):
-        return texts
-    model = item.model
-    words, seq_len = _shape({"words": model.words, "max_seq_len": model.config.max_seq_len})
+def _model_shape(item: ShownModel) -> tuple[int, int]:
+    return _shape({"words": item.model.words, "max_seq_len": item.model.config.max_seq_len})
+
+
+def check_corpus_shape(item: ShownModel) -> None:
+    """InputError when ``item`` is a visitor's model in a shape the corpus is not prepared in for visitors."""
+    words, seq_len = _model_shape(item)
     if item.visitor and (words, seq_len) not in shipped_shapes():
         raise InputError(f"{item.name}'s model has {words:,} words and {seq_len}-character sequences; this server "
                          f"prepares its corpus only for models cut like the shipped ones (" + ", ".join(
                              f"{w:,} words and {s}-character sequences" for w, s in sorted(shipped_shapes()))
                          + "). Choose the walkthrough paragraph or paste a text")
-    return _corpus_texts(str(texts), texts.stat().st_mtime, words, seq_len, model)
+
+
+def _texts_for(item: ShownModel, texts: str | Path) -> str | list[str]:
+    """A text as it is, or a corpus file's test split as ``item``'s training data was cut (cached)."""
+    if not isinstance(texts, Path):
+        return texts
+    check_corpus_shape(item)
+    return _corpus_texts(str(texts), texts.stat().st_mtime, *_model_shape(item), item.model)
 
 
 def profile_text_key(text_key: tuple, texts: str | Path) -> tuple:
@@ -131,6 +139,9 @@ def memory_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | 
     ``text_key`` names it in the cache), with a progress bar over all of them while any is computed; the
     connectivity matrices come from the worker processes."""
     text_key = profile_text_key(text_key, texts)
+    if isinstance(texts, Path):
+        for item in models:  # before minutes of work on the others
+            check_corpus_shape(item)
     bar = None
     results = []
     for index, item in enumerate(models):

@@ -64,13 +64,14 @@ def check_int(name: str, low: int, high: int, what: str, fallback: str) -> None:
         notify(message)
 
 
-def keep_in_range(key: str, low: int, high: int) -> None:
-    """Before drawing a slider whose range depends on the data: pull its remembered value into [low, high].
+def keep_in_range(key: str, low: int, high: int, fallback: int | None = None) -> None:
+    """Before drawing a slider whose range depends on the data: replace its remembered value when outside
+    [low, high], by ``fallback`` (the value ``check_int``'s message names), else the nearest end.
     Streamlit carries a bound widget's value across a change of range (and a disabled widget keeps it),
     and a value outside the new range raises instead of being dropped."""
     value = st.session_state.get(key)
     if isinstance(value, int) and not low <= value <= high:
-        st.session_state[key] = min(max(value, low), high)
+        st.session_state[key] = min(max(value, low), high) if fallback is None else fallback
 
 
 def check_bool(name: str, what: str) -> None:

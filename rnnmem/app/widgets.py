@@ -29,7 +29,7 @@ def model_heading(item: ShownModel) -> None:
 def models_caption(models: Sequence[ShownModel]) -> None:
     """One line naming every model a page draws, and for Hub models the commit: for pages that show the
     units together rather than one heading each."""
-    st.caption(plain("Models: " + " · ".join(f"{item.name}: {item.caption()}" for item in models)))
+    st.caption(plain("Models: " + "; ".join(f"{item.name}: {item.caption()}" for item in models)))
 
 
 def connectivity_chart(chart_id: str, label: str, result, position: int, *, select_on: str,
