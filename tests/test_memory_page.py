@@ -327,6 +327,42 @@ def test_a_visitors_model_of_another_shape_gets_no_corpus_preparation(tmp_path, 
                          for text in texts)
 
 
+def test_a_hub_link_to_a_model_of_another_shape_gets_no_corpus_preparation(app, models_toml, monkeypatch,  # noqa: F811
+                                                                          tmp_path, tiny_models):
+    """Through the page: a visitor's Hub model (a tiny one: another vocabulary and sequence length) is
+    refused on the configured corpus with the reason, before any unit is measured."""
+    import rnnmem.app.models
+    from rnnmem.modelref import LoadedModel, parse_model_ref
+    from rnnmem.refs import load
+    from rnnmem.settings import SETTINGS_ENV
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat and the dog ran " * 150)
+    settings = tmp_path / "models.toml"
+    settings.write_text(models_toml.read_text().replace('= "./', f'= "{models_toml.parent}/')
+                        + f'\n[app]\nmemory_corpus = "{corpus}"\n')
+    monkeypatch.setenv(SETTINGS_ENV, str(settings))
+    sha = "0123456789abcdef0123456789abcdef01234567"
+
+    def fake_load(reference):  # a Hub reference gives the tiny model; the configured ones load as usual
+        if reference.startswith("hf://"):
+            return LoadedModel(tiny_models["gru"], parse_model_ref(reference), revision=sha)
+        return load(reference)
+
+    monkeypatch.setattr(rnnmem.app.models, "load", fake_load)
+    prepared = []
+    monkeypatch.setattr(rnnmem.app.memory, "held_out_texts", lambda model, path: prepared.append(model) or [" the cat"])
+    rnnmem.app.models._visitor_models().clear()
+    try:
+        at = app("memory", units=["GRU", "LSTM"], source="Corpus", lstm_model=f"hf://someone/tiny@{sha}")
+    finally:
+        rnnmem.app.models._visitor_models().clear()
+    assert not at.exception
+    shown = " ".join(unescape(w) for w in texts(at.warning))
+    assert f"LSTM's model has {len(tiny_models['gru'].words) - 2} words and 40-character sequences" in shown
+    assert not prepared  # not even the configured GRU's split: the page stopped first
+
+
 def test_memory_charts_download_as_svg_and_png():
     """The Memory page's charts go through the same route to images as every other chart (vl-convert)."""
     from xml.etree import ElementTree
