@@ -31,6 +31,13 @@ CACHE_FORMAT = 1  # bump when the arrays on disk change meaning
 MAX_VOCAB_WORDS = 2**16 - 2
 
 
+def check_vocab_words(vocab_words: int) -> None:
+    """InputError for a vocabulary whose word ids would not fit the 16-bit targets (they would wrap round)."""
+    if isinstance(vocab_words, int) and vocab_words > MAX_VOCAB_WORDS:
+        raise InputError(f"vocab_words is at most {MAX_VOCAB_WORDS:,} (word ids are stored in 16 bits), "
+                         f"not {vocab_words:,}")
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
     """Settings that define a prepared dataset; all of them are part of its cache key."""
@@ -40,6 +47,9 @@ class DatasetConfig:
     valid_fraction: float = 0.05
     test_fraction: float = 0.05
     seed: int = 0  # the one seed of the split shuffle
+
+    def __post_init__(self):
+        check_vocab_words(self.vocab_words)  # at construction: before any corpus is read
 
 
 def build_vocabulary(words: list[str], size: int) -> list[str]:
@@ -180,19 +190,12 @@ def sequences_containing(dataset: PreparedDataset, fragments: list[str]) -> np.n
     return np.array(sorted(found), dtype=np.int64)
 
 
-def _check_vocab_words(config: DatasetConfig) -> None:
-    if config.vocab_words > MAX_VOCAB_WORDS:
-        raise InputError(f"vocab_words is at most {MAX_VOCAB_WORDS:,} (word ids are stored in 16 bits), "
-                         f"not {config.vocab_words:,}")
-
-
 def build_dataset(text: str, config: DatasetConfig, corpus_sha256: str = "") -> PreparedDataset:
     """All the pure steps on normalised ``text``, in memory."""
     words = text.split(" ")[1:]
     if text.endswith(" "):
         words = words[:-1]
         text = text[:-1]
-    _check_vocab_words(config)
     vocab = build_vocabulary(words, config.vocab_words)
     word_ids = {w: i for i, w in enumerate(vocab)}
     chars, targets = align(text, word_ids)
@@ -256,7 +259,6 @@ def prepare_dataset(source: str, config: DatasetConfig, cache_root: Path | None 
                     log=print) -> PreparedDataset:
     """Load ``source`` ("text8" or a path), prepare it once, and reuse the cached arrays afterwards."""
     started = time.perf_counter()
-    _check_vocab_words(config)  # before reading the corpus
     text, description = load_corpus(source)
     sha = corpus_fingerprint(text)
     folder = (cache_root or cache_dir() / "datasets") / cache_key(sha, config)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .dataset import MAX_VOCAB_WORDS, DatasetConfig
+from .dataset import DatasetConfig, check_vocab_words
 from .errors import InputError
 from .model import ModelConfig
 from .units import UNITS
@@ -77,9 +77,7 @@ class TrainConfig:
                      "valid_chars"):
             whole(name, 1)
         whole("seq_len", 2)
-        if self.vocab_words > MAX_VOCAB_WORDS:
-            raise InputError(f"vocab_words is at most {MAX_VOCAB_WORDS:,} (word ids are stored in 16 bits), "
-                             f"not {self.vocab_words:,}")
+        check_vocab_words(self.vocab_words)
         for name in ("data_seed", "warmup_chars", "memory_positions", "seed"):
             whole(name, 0)
         if self.embedding_size is not None:

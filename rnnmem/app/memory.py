@@ -88,9 +88,9 @@ def _corpus_texts(path: str, mtime: float, vocab_words: int, seq_len: int, _mode
     return held_out_texts(_model, path)
 
 
-def _shape(config: dict) -> tuple[int, int]:
+def _shape(words: list[str], max_seq_len: int) -> tuple[int, int]:
     """How a model's training data was cut: (vocabulary words, sequence length), the corpus split's key."""
-    return len(config["words"]) - 2, config["max_seq_len"]
+    return len(words) - 2, max_seq_len
 
 
 @functools.cache
@@ -101,12 +101,13 @@ def shipped_shapes() -> frozenset[tuple[int, int]]:
     for prefix, unit in itertools.product(SHIPPED_SETS, UNITS):
         config = shipped_dir(prefix + unit) / CONFIG_FILE
         if config.is_file():
-            shapes.add(_shape(json.loads(config.read_text())))
+            fields = json.loads(config.read_text())
+            shapes.add(_shape(fields["words"], fields["max_seq_len"]))
     return frozenset(shapes)
 
 
 def _model_shape(item: ShownModel) -> tuple[int, int]:
-    return _shape({"words": item.model.words, "max_seq_len": item.model.config.max_seq_len})
+    return _shape(item.model.words, item.model.config.max_seq_len)
 
 
 def check_corpus_shape(item: ShownModel) -> None:
@@ -120,7 +121,8 @@ def check_corpus_shape(item: ShownModel) -> None:
 
 
 def _texts_for(item: ShownModel, texts: str | Path) -> str | list[str]:
-    """A text as it is, or a corpus file's test split as ``item``'s training data was cut (cached)."""
+    """A text as it is, or a corpus file's test split as ``item``'s training data was cut (cached; a
+    visitor's model only in a shipped shape: ``check_corpus_shape``, a set lookup)."""
     if not isinstance(texts, Path):
         return texts
     check_corpus_shape(item)
