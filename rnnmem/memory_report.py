@@ -25,11 +25,13 @@ def held_out_texts(model, corpus: str, split: str = "test", *, data_seed: int = 
     return sequence_texts(dataset, split)
 
 
-def memory_report(model, corpus: str, positions: int, seed: int = MEMORY_SEED) -> dict:
+def memory_report(model, corpus: str, positions: int, seed: int = MEMORY_SEED, *, data_seed: int = 0) -> dict:
     """{"held_out": memory on ``positions`` positions of the test split, "walkthrough": the paragraph's
     measures (ours and the article's), "moments": the three walkthrough moments}. ``corpus`` must be the
-    one the model was trained on, split with the default data seed, so that its test split is held out."""
-    profile = memory_profile(model, held_out_texts(model, corpus), positions=positions, seed=seed)
+    one the model was trained on, split with the ``data_seed`` it was trained with, so that its test split
+    is held out."""
+    profile = memory_profile(model, held_out_texts(model, corpus, data_seed=data_seed), positions=positions,
+                             seed=seed)
     report = model_report(model)
     return {"held_out": {"split": "test", **profile.summary()},
             "walkthrough": {"model": report["model"], "article": report.get("article")},

@@ -133,7 +133,7 @@ def model_card_text(model: AutocompleteRNN, training: dict | None = None, evalua
         for key in ("corpus", "characters_seen", "steps", "epochs_completed", "batch_size", "softmax",
                     "learning_rate", "learning_rate_schedule", "gradient_clipping", "device", "gpu", "precision",
                     "seconds", "wall_seconds", "stopped", "final_train_loss", "final_valid_loss"):
-            if key in training:
+            if training.get(key) is not None:  # no training loss is known for a run's last, stepless row
                 value = training[key]
                 if isinstance(value, float):
                     value = f"{value:g}" if key in ("learning_rate", "gradient_clipping") else (

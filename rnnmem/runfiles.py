@@ -69,10 +69,27 @@ def _summary(config: TrainConfig, corpus: CorpusFacts, progress: dict, log_rows:
                                   + (f", {config.warmup_chars:,}-character warm-up" if config.warmup_chars else ""),
         "gradient_clipping": config.grad_clip or "none",
         "device": device,
-        "seconds": progress["seconds"],
+        "seconds": round(progress.get("prior_seconds", 0.0) + progress["seconds"], 2),  # warm starts' included
         "final_train_loss": last.get("train_loss"),
         "final_valid_loss": last.get("valid_loss"),
     }
+
+
+def cumulative_seconds(rows: list[dict]) -> list[dict]:
+    """Training-log rows whose ``seconds`` count all training so far: logs written before warm starts
+    carried their time restart the clock at each one (a row's seconds below the one before it), so each
+    such row and the rows after it get the earlier total added."""
+    repaired, offset, last_raw, last_total = [], 0.0, None, 0.0
+    for row in rows:
+        seconds = row.get("seconds")
+        if seconds is None:
+            repaired.append(row)
+            continue
+        if last_raw is not None and seconds < last_raw:  # the clock restarted: a warm start
+            offset = last_total
+        last_raw, last_total = seconds, round(seconds + offset, 2)
+        repaired.append({**row, "seconds": last_total})
+    return repaired
 
 
 def write_log(path: Path, rows: list[dict]) -> None:

@@ -21,14 +21,14 @@ import torch
 from tqdm.auto import tqdm
 
 from .dataset import PreparedDataset, make_batch, prepare_dataset, sequence_texts, sequences_containing
-from .errors import ModelFilesError
+from .errors import InputError, ModelFilesError
 # rnnmem.train's API also names what moved to rnnmem.losses, .runconfig and .runfiles (benchmarks, scripts use it)
 from .losses import log_uniform_log_q, sampled_softmax_loss, training_loss, validation_loss  # noqa: F401
 from .memory import MEASURES, memory_profile
 from .model import AutocompleteRNN, config_from_dict
 from .runconfig import LR_SCHEDULES, TrainConfig, learning_rate_at  # noqa: F401 (rnnmem.train's API too)
-from .runfiles import (LOG_FIELDS, LOG_FILE, SUMMARY_FILE, TRAIN_CONFIG_FILE, CorpusFacts, finish,  # noqa: F401
-                       read_log, write_log)
+from .runfiles import (LOG_FIELDS, LOG_FILE, SUMMARY_FILE, TRAIN_CONFIG_FILE, CorpusFacts,  # noqa: F401
+                       cumulative_seconds, finish, read_log, write_log)
 from .walkthrough import held_out_fragments
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -71,31 +71,42 @@ def _planned_chars(config: TrainConfig, dataset: PreparedDataset) -> int:
     return int(config.epochs * dataset.split_chars("train"))
 
 
-def warm_start(model: AutocompleteRNN, directory: str | Path) -> dict:
+def warm_start(model: AutocompleteRNN, directory: str | Path, data_seed: int = 0) -> dict:
     """Copy the weights of the model directory ``directory`` into ``model`` (a warm start), refusing a
-    directory whose unit, sizes or vocabulary differ from the run's. Returns what that model had been
-    trained on: {"chars_seen": characters, "log": its training-log rows}, so the new run's log and
-    model card continue its history instead of starting the count at zero."""
+    directory whose unit, sizes, sequence length, vocabulary or split (``data_seed``, where its
+    training_config.json records one) differ from the run's: another split would put its held-out text in
+    this run's training split. Returns what that model had been trained on: {"chars_seen": characters,
+    "steps", "seconds", "log": its training-log rows}, so the new run's log and model card continue its
+    history instead of starting the count at zero."""
     directory = Path(directory)
     source = AutocompleteRNN.from_directory(directory)
     mine, theirs = model.config, source.config
-    for name in ("unit", "hidden_size", "num_layers", "embedding_size"):
+    for name in ("unit", "hidden_size", "num_layers", "embedding_size", "max_seq_len"):
         if getattr(mine, name) != getattr(theirs, name):
             raise ModelFilesError(f"--init-from {directory}: its {name} is {getattr(theirs, name)!r}, "
                                   f"this run's is {getattr(mine, name)!r}")
     if list(mine.words) != list(theirs.words):
         raise ModelFilesError(f"--init-from {directory}: its vocabulary differs from this corpus's "
-                              "(another corpus, --vocab-size or --data-seed)")
+                              "(another corpus or --vocab-size)")
+    if (directory / TRAIN_CONFIG_FILE).is_file():
+        their_seed = json.loads((directory / TRAIN_CONFIG_FILE).read_text()).get("data_seed", 0)
+        if their_seed != data_seed:
+            raise ModelFilesError(f"--init-from {directory}: it was trained with --data-seed {their_seed}, this "
+                                  f"run's is {data_seed}: its validation and test text would be trained on")
     model.load_state_dict(source.state_dict(), strict=True)
-    prior = {"chars_seen": 0, "steps": 0, "log": []}
+    prior = {"chars_seen": 0, "steps": 0, "seconds": 0.0, "log": []}
     summary_path = directory / SUMMARY_FILE
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text())
         prior["chars_seen"] = int(summary.get("characters_seen", 0))
         prior["steps"] = int(summary.get("steps", 0))
+        prior["seconds"] = float(summary.get("seconds", 0.0))
     if (directory / LOG_FILE).is_file():
-        prior["log"] = [{k: (int(v) if k in ("step", "chars_seen") else v) for k, v in row.items()}
-                        for row in read_log(directory / LOG_FILE)]
+        prior["log"] = cumulative_seconds([{k: (int(v) if k in ("step", "chars_seen") else v)
+                                            for k, v in row.items()} for row in read_log(directory / LOG_FILE)])
+        # a log from before warm starts carried their time: its repaired last row counts more than the summary
+        prior["seconds"] = max([prior["seconds"]] + [row["seconds"] for row in prior["log"]
+                                                     if row.get("seconds") is not None])
     return prior
 
 
@@ -130,9 +141,10 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
     torch.manual_seed(config.seed)
     model_config = config.model_config(dataset.words)
     model = AutocompleteRNN(model_config).to(device)
-    prior = {"chars_seen": 0, "steps": 0, "log": []}  # what the warm-start model had already been trained on
+    # what the warm-start model had already been trained on
+    prior = {"chars_seen": 0, "steps": 0, "seconds": 0.0, "log": []}
     if config.init_from and state is None:
-        prior = warm_start(model, config.init_from)
+        prior = warm_start(model, config.init_from, config.data_seed)
         log(f"warm start from {config.init_from}: {prior['chars_seen']:,} characters seen before")
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)
@@ -141,6 +153,7 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
     log_rows: list[dict] = list(prior["log"])
     progress_state["prior_chars"] = prior["chars_seen"]
     progress_state["prior_steps"] = prior["steps"]
+    progress_state["prior_seconds"] = prior["seconds"]
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -151,6 +164,9 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
 
     log_q = log_uniform_log_q(model_config.vocab_size, config.num_sampled, device)
     starts, lengths, held_out = training_sequences(dataset)
+    if len(starts) == 0 or len(dataset.splits["valid"]) == 0:
+        raise InputError(f"the corpus is too small to train on: {len(starts)} training and "
+                         f"{len(dataset.splits['valid'])} validation sequences of up to {config.seq_len} characters")
     if len(held_out):
         log(f"training: {len(held_out)} training sequences hold part of the article's walkthrough paragraph "
             "and are left out")
@@ -218,9 +234,9 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
                             chars_per_s=f"{progress_state['chars_seen'] / max(progress_state['seconds'], 1e-9):,.0f}",
                             refresh=False)
 
-            if stop_requested:
-                raise KeyboardInterrupt
             done = progress_state["chars_seen"] >= planned
+            if stop_requested and not done:  # a stop asked for on the last step lets the run finish
+                raise KeyboardInterrupt
             if progress_state["chars_seen"] >= progress_state["next_valid"] or done:
                 row = _validate(model, dataset, config, device, progress_state, window_loss / window_steps,
                                 round(time.monotonic() - started, 2))
@@ -244,6 +260,14 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
             signal.signal(signum, handler)
     bar.close()
 
+    seen = progress_state.get("prior_chars", 0) + progress_state["chars_seen"]
+    if not log_rows or log_rows[-1]["chars_seen"] != seen:
+        # A run resumed with a budget below what it had seen ends without a step, so its last validation is
+        # older than its weights: validate them, so the model card's final losses describe what it ships.
+        log_rows.append(_validate(model, dataset, config, device, progress_state,
+                                  window_loss / window_steps if window_steps else None,
+                                  round(time.monotonic() - started, 2)))
+        checkpoint()
     finish(model, out, config, corpus, progress_state, log_rows, device)
     log(f"done: model written to {out}")
     return model.eval()
@@ -265,15 +289,17 @@ def _restore(checkpoint_path: Path, config: TrainConfig, resume_overrides: dict 
 
 
 def _validate(model: AutocompleteRNN, dataset: PreparedDataset, config: TrainConfig, device: str, progress: dict,
-              train_loss: float, seconds: float) -> dict:
+              train_loss: float | None, seconds: float) -> dict:
     """The training-log row of a validation: the validation loss on a fixed subset, the memory measure on
-    a fixed sample, and the mean training loss since the last one. Leaves the model in training mode."""
+    a fixed sample, and the mean training loss since the last one (None, left empty in the log, when no
+    step was taken since). Leaves the model in training mode."""
     valid = validation_loss(model, dataset, config.valid_chars, device)
     memory = validation_memory(model, dataset, config.memory_positions)
     model.train()
     return {"step": progress.get("prior_steps", 0) + progress["step"],
-            "chars_seen": progress.get("prior_chars", 0) + progress["chars_seen"], "seconds": seconds,
-            "train_loss": round(train_loss, 5), "valid_loss": round(valid, 5), **memory}
+            "chars_seen": progress.get("prior_chars", 0) + progress["chars_seen"],
+            "seconds": round(progress.get("prior_seconds", 0.0) + seconds, 2),
+            "train_loss": None if train_loss is None else round(train_loss, 5), "valid_loss": round(valid, 5), **memory}
 
 
 def export_checkpoint(run_dir: str | Path, out: str | Path, *, dtype: torch.dtype = torch.float32,

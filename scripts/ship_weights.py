@@ -30,8 +30,8 @@ from rnnmem.units import UNIT_NAMES
 COPIED = ("training_log.csv", "training_config.json", "training_summary.json")
 
 
-def evaluate(model, corpus: str, split: str, max_chars: int) -> dict:
-    sequences, _, source = _corpus_sequences(model, corpus, split, data_seed=0)
+def evaluate(model, corpus: str, split: str, max_chars: int, data_seed: int) -> dict:
+    sequences, _, source = _corpus_sequences(model, corpus, split, data_seed=data_seed)
     result = accuracy_by_chars_seen(model, _take_chars(sequences, max_chars), batch_size=32)
     return {"model": model.unit, "unit": model.unit, "corpus": source, "split": split, **result.as_dict()}
 
@@ -62,24 +62,32 @@ def main() -> None:
     for unit in args.units:
         run = Path(args.runs) / unit
         fp32 = AutocompleteRNN.from_directory(run)
-        dest = Path(args.dest) / unit
+        # the run's own split: its test split is the text it never trained on
+        data_seed = json.loads((run / "training_config.json").read_text()).get("data_seed", 0)
+        # built beside the shipped directory and swapped in only once it passes the float16 check, so a
+        # failed check leaves the shipped model as it was
+        final = Path(args.dest) / unit
+        dest = final.with_name(unit + ".new")
         if dest.exists():
             shutil.rmtree(dest)
         fp32.save(dest, dtype=torch.float16)
         for name in COPIED:
             shutil.copy(run / name, dest / name)
         fp16 = AutocompleteRNN.from_directory(dest)
-        test32 = evaluate(fp32, args.corpus, "test", args.eval_chars)
-        test16 = evaluate(fp16, args.corpus, "test", args.eval_chars)
+        test32 = evaluate(fp32, args.corpus, "test", args.eval_chars, data_seed)
+        test16 = evaluate(fp16, args.corpus, "test", args.eval_chars, data_seed)
         drift = fp16_drift(test32, test16)
-        valid16 = evaluate(fp16, args.corpus, "valid", args.eval_chars)
+        if drift > 0.001:
+            shutil.rmtree(dest)
+            raise SystemExit(f"{unit}: float16 changes accuracy by {drift:.4f} > 0.001; ship float32 instead")
+        valid16 = evaluate(fp16, args.corpus, "valid", args.eval_chars, data_seed)
         sample = sample_text_from_vocabulary(fp16.words)
         sample_eval = {"sample": {"generator": "rnnmem.analysis.sample_text_from_vocabulary", "n_words": 300,
                                   "seed": 0}, **accuracy_by_chars_seen(fp16, sample).as_dict()}
         for name, report in (("evaluation_test.json", test16), ("evaluation_valid.json", valid16),
                              ("evaluation_sample.json", sample_eval)):
             (dest / name).write_text(json.dumps(report, indent=1))
-        memory = memory_report(fp16, args.corpus, args.memory_positions)
+        memory = memory_report(fp16, args.corpus, args.memory_positions, data_seed=data_seed)
         (dest / "memory.json").write_text(json.dumps(memory, indent=1))
         summary = json.loads((run / "training_summary.json").read_text())
         article = load_article_accuracy().get(unit)
@@ -99,8 +107,9 @@ def main() -> None:
               + f", cross-entropy {test16['cross_entropy']:.3f}, fp16 drift {drift:.4f}, test d90 "
               f"{memory['held_out']['d90']['mean']:.2f}, context share {memory['held_out']['context_share']['mean']:.3f}, "
               f"walkthrough ranks {[m['rank'] for m in memory['moments']]}", file=sys.stderr)
-        if drift > 0.001:
-            raise SystemExit(f"{unit}: float16 changes accuracy by {drift:.4f} > 0.001; ship float32 instead")
+        if final.exists():
+            shutil.rmtree(final)
+        dest.rename(final)
 
 
 if __name__ == "__main__":

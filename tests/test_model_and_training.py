@@ -176,6 +176,50 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, toy_dataset, monkey
     assert not torch.equal(longer.output.weight, straight.output.weight)
 
 
+def _sigterm_at_step(monkeypatch, step: int) -> None:
+    """Send SIGTERM, as `kill` would, in the middle of the given optimiser step (counted from 1)."""
+    steps = {"n": 0}
+    original_step = torch.optim.Adam.step
+
+    def interrupting_step(self, *args, **kwargs):
+        steps["n"] += 1
+        if steps["n"] == step:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", interrupting_step)
+
+
+def test_the_final_validation_describes_the_weights_a_run_ships(tmp_path, toy_dataset, monkeypatch):
+    config = _toy_config(max_chars=8_000, valid_every_chars=3_000)
+    quiet = dict(dataset=toy_dataset, log=lambda m: None, progress=False)
+    train(config, tmp_path / "straight", **quiet)
+    last_step = json.loads((tmp_path / "straight" / "training_summary.json").read_text())["steps"]
+
+    # a stop asked for during the last step lets the run finish, with its final validation
+    _sigterm_at_step(monkeypatch, last_step)
+    train(config, tmp_path / "stopped_last", **quiet)
+    summary = json.loads((tmp_path / "stopped_last" / "training_summary.json").read_text())
+    rows = read_log(tmp_path / "stopped_last" / "training_log.csv")
+    assert rows[-1]["chars_seen"] == summary["characters_seen"] >= 8_000
+
+    # a run stopped early and resumed with a budget below what it had seen takes no step, yet validates
+    # the weights it writes (no training loss: none was measured since)
+    _sigterm_at_step(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "cut", **quiet)
+    monkeypatch.undo()
+    cut = train(config, tmp_path / "cut", resume=True, resume_overrides={"max_chars": 100}, **quiet)
+    summary = json.loads((tmp_path / "cut" / "training_summary.json").read_text())
+    rows = read_log(tmp_path / "cut" / "training_log.csv")
+    assert rows[-1]["chars_seen"] == summary["characters_seen"] < 8_000
+    assert rows[-1]["train_loss"] is None and summary["final_train_loss"] is None
+    assert summary["final_valid_loss"] == rows[-1]["valid_loss"]
+    card = (tmp_path / "cut" / "README.md").read_text()
+    assert "final valid loss" in card and "final train loss" not in card
+    assert rows[-1]["valid_loss"] == pytest.approx(validation_loss(cut, toy_dataset, 2_000, "cpu"), abs=1e-4)
+
+
 def test_export_checkpoint_writes_a_loadable_model(tmp_path, toy_corpus, monkeypatch):
     config = _toy_config(corpus=str(toy_corpus), max_chars=10_000)
     train(config, tmp_path / "run", log=lambda m: None, progress=False)

@@ -1,6 +1,8 @@
 """Training beyond the article's recipe: the learning-rate schedule, warm starts, the memory column of
 the training log, and the walkthrough paragraph kept out of the training data."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from rnnmem.dataset import DatasetConfig, build_dataset, sequence_texts, sequenc
 from rnnmem.errors import InputError
 from rnnmem.model import AutocompleteRNN, ModelFilesError
 from rnnmem.text import normalize
+from rnnmem.runfiles import cumulative_seconds
 from rnnmem.train import TrainConfig, learning_rate_at, read_log, train, training_sequences
 from rnnmem.walkthrough import PARAGRAPH, held_out_fragments
 
@@ -69,18 +72,21 @@ def test_warm_start_continues_from_a_model_and_its_history(tmp_path, toy_dataset
     assert rows[-1]["chars_seen"] > first_rows[-1]["chars_seen"]  # counted on from there
     assert rows[-1]["step"] > first_rows[-1]["step"]
     reloaded = AutocompleteRNN.from_directory(tmp_path / "second")
-    import json
-
     summary = json.loads((tmp_path / "second" / "training_summary.json").read_text())
     assert summary["warm_start"]["characters_seen_before"] == int(first_rows[-1]["chars_seen"])
     assert summary["characters_seen"] == int(rows[-1]["chars_seen"])
+    # time counts on from the first run's too, so the Training page's time axis never runs backwards
+    first_summary = json.loads((tmp_path / "first" / "training_summary.json").read_text())
+    assert all(a["seconds"] <= b["seconds"] for a, b in zip(rows, rows[1:]))
+    assert summary["seconds"] >= rows[-1]["seconds"] > first_summary["seconds"] > 0
     assert "warm start" in (tmp_path / "second" / "README.md").read_text()
     assert reloaded.config.words == first.config.words
 
 
 def test_warm_start_refuses_a_mismatched_directory(tmp_path, toy_dataset):
     train(_config(), tmp_path / "gru16", dataset=toy_dataset, log=lambda m: None, progress=False)
-    for mismatch, field in ((dict(hidden_size=24), "hidden_size"), (dict(unit="lstm"), "unit")):
+    for mismatch, field in ((dict(hidden_size=24), "hidden_size"), (dict(unit="lstm"), "unit"),
+                            (dict(seq_len=60), "max_seq_len"), (dict(data_seed=1), "data-seed")):
         with pytest.raises(ModelFilesError, match=field):
             train(_config(init_from=str(tmp_path / "gru16"), **mismatch), tmp_path / f"bad_{field}",
                   dataset=toy_dataset, log=lambda m: None, progress=False)
@@ -92,6 +98,22 @@ def test_warm_start_refuses_a_mismatched_directory(tmp_path, toy_dataset):
     with pytest.raises(ModelFilesError):
         train(_config(init_from=str(tmp_path / "nowhere")), tmp_path / "bad_dir", dataset=toy_dataset,
               log=lambda m: None, progress=False)
+
+
+def test_cumulative_seconds_repairs_a_clock_restarted_by_warm_starts():
+    rows = [{"seconds": 10.0}, {"seconds": 20.0}, {"seconds": 5.0}, {"seconds": None}, {"seconds": 8.0},
+            {"seconds": 1.0}]
+    assert [r["seconds"] for r in cumulative_seconds(rows)] == [10.0, 20.0, 25.0, None, 28.0, 29.0]
+    monotone = [{"seconds": 1.0, "step": 1}, {"seconds": 2.5, "step": 2}]
+    assert cumulative_seconds(monotone) == monotone and cumulative_seconds([]) == []
+
+
+def test_a_corpus_with_nothing_to_train_on_is_refused(tmp_path):
+    # the walkthrough paragraph is never training data: a corpus of only that paragraph leaves nothing
+    only_paragraph = build_dataset(normalize(" ".join([PARAGRAPH] * 3)), DatasetConfig(vocab_words=20,
+                                                                                      max_seq_len=40))
+    with pytest.raises(InputError, match="too small"):
+        train(_config(), tmp_path / "run", dataset=only_paragraph, log=lambda m: None, progress=False)
 
 
 def test_training_log_has_the_memory_measure(tmp_path, toy_dataset):
