@@ -319,6 +319,14 @@ def export_checkpoint(run_dir: str | Path, out: str | Path, *, dtype: torch.dtyp
     model = AutocompleteRNN(model_config)
     model.load_state_dict(state["model"], strict=True)
     out.mkdir(parents=True, exist_ok=True)
-    finish(model, out, config, corpus, state["progress"], state["log"], config.resolved_device(), dtype)
+    progress, rows = state["progress"], state["log"]
+    seen = progress.get("prior_chars", 0) + progress["chars_seen"]
+    validated = int(rows[-1]["chars_seen"]) if rows else None
+    # the card's final losses are the last validation's, which may be older than these weights
+    stopped = None if validated == seen else (
+        f"exported from a checkpoint; the final losses are from the validation at {validated:,} characters"
+        if validated is not None else "exported from a checkpoint before its first validation")
+    finish(model, out, config, corpus, progress, rows, config.resolved_device(), dtype,
+           extra={"stopped": stopped} if stopped else None)
     log(f"exported step {state['progress']['step']} of {run_dir} to {out}")
     return out

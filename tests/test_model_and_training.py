@@ -225,7 +225,16 @@ def test_export_checkpoint_writes_a_loadable_model(tmp_path, toy_corpus, monkeyp
     train(config, tmp_path / "run", log=lambda m: None, progress=False)
     export_checkpoint(tmp_path / "run", tmp_path / "exported", dtype=torch.float16, log=lambda m: None)
     model = load_model(str(tmp_path / "exported"))
-    assert model.unit == "gru" and (tmp_path / "exported" / "README.md").exists()
+    assert model.unit == "gru" and "exported from a checkpoint" not in (tmp_path / "exported" / "README.md").read_text()
+
+    # a checkpoint taken after the last validation: the card says whose losses it shows
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    state["progress"]["chars_seen"] += 1_000
+    torch.save(state, tmp_path / "run" / "checkpoint.pt")
+    export_checkpoint(tmp_path / "run", tmp_path / "later", log=lambda m: None)
+    last = read_log(tmp_path / "run" / "training_log.csv")[-1]
+    assert f"the final losses are from the validation at {int(last['chars_seen']):,} characters" in (
+        tmp_path / "later" / "README.md").read_text()
 
 
 def test_make_batch_pads_with_eos(toy_dataset):
