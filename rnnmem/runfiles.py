@@ -78,7 +78,9 @@ def _summary(config: TrainConfig, corpus: CorpusFacts, progress: dict, log_rows:
 def cumulative_seconds(rows: list[dict]) -> list[dict]:
     """Training-log rows whose ``seconds`` count all training so far: logs written before warm starts
     carried their time restart the clock at each one (a row's seconds below the one before it), so each
-    such row and the rows after it get the earlier total added."""
+    such row and the rows after it get the earlier total added. A restart whose first row is not below the
+    row before it (a stage shorter than the next one's first validation) goes unseen, and the time after a
+    stage's last row is not known: the result is a lower bound."""
     repaired, offset, last_raw, last_total = [], 0.0, None, 0.0
     for row in rows:
         seconds = row.get("seconds")

@@ -129,14 +129,18 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
     elif checkpoint_path.exists():
         raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose --out")
     config.check()  # the settings the run will use (on --resume, the saved ones with the new budget)
-    out.mkdir(parents=True, exist_ok=True)
     device = config.resolved_device()
 
     log("configuration: " + json.dumps(asdict(config), sort_keys=True))
-    (out / TRAIN_CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2, sort_keys=True))
     if dataset is None:
         dataset = prepare_dataset(config.corpus, config.dataset_config(), log=log)
     corpus = CorpusFacts.of(dataset)
+    starts, lengths, held_out = training_sequences(dataset)
+    if len(starts) == 0 or len(dataset.splits["valid"]) == 0:  # refused before anything is written
+        raise InputError(f"the corpus is too small to train on: {len(starts)} training and "
+                         f"{len(dataset.splits['valid'])} validation sequences of up to {config.seq_len} characters")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / TRAIN_CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2, sort_keys=True))
 
     torch.manual_seed(config.seed)
     model_config = config.model_config(dataset.words)
@@ -163,10 +167,6 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
         log(f"resume: step {progress_state['step']}, {progress_state['chars_seen']:,} characters seen")
 
     log_q = log_uniform_log_q(model_config.vocab_size, config.num_sampled, device)
-    starts, lengths, held_out = training_sequences(dataset)
-    if len(starts) == 0 or len(dataset.splits["valid"]) == 0:
-        raise InputError(f"the corpus is too small to train on: {len(starts)} training and "
-                         f"{len(dataset.splits['valid'])} validation sequences of up to {config.seq_len} characters")
     if len(held_out):
         log(f"training: {len(held_out)} training sequences hold part of the article's walkthrough paragraph "
             "and are left out")
@@ -238,8 +238,7 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
             if stop_requested and not done:  # a stop asked for on the last step lets the run finish
                 raise KeyboardInterrupt
             if progress_state["chars_seen"] >= progress_state["next_valid"] or done:
-                row = _validate(model, dataset, config, device, progress_state, window_loss / window_steps,
-                                round(time.monotonic() - started, 2))
+                row = _validate(model, dataset, config, device, progress_state, window_loss / window_steps)
                 log_rows.append(row)
                 bar.write(f"step {row['step']}: {row['chars_seen']:,} chars, train {row['train_loss']:.3f}, "
                           f"valid {row['valid_loss']:.3f}" + (f", context share {row['context_share']:.3f}, "
@@ -265,8 +264,7 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
         # A run resumed with a budget below what it had seen ends without a step, so its last validation is
         # older than its weights: validate them, so the model card's final losses describe what it ships.
         log_rows.append(_validate(model, dataset, config, device, progress_state,
-                                  window_loss / window_steps if window_steps else None,
-                                  round(time.monotonic() - started, 2)))
+                                  window_loss / window_steps if window_steps else None))
         checkpoint()
     finish(model, out, config, corpus, progress_state, log_rows, device)
     log(f"done: model written to {out}")
@@ -289,16 +287,17 @@ def _restore(checkpoint_path: Path, config: TrainConfig, resume_overrides: dict 
 
 
 def _validate(model: AutocompleteRNN, dataset: PreparedDataset, config: TrainConfig, device: str, progress: dict,
-              train_loss: float | None, seconds: float) -> dict:
+              train_loss: float | None) -> dict:
     """The training-log row of a validation: the validation loss on a fixed subset, the memory measure on
-    a fixed sample, and the mean training loss since the last one (None, left empty in the log, when no
-    step was taken since). Leaves the model in training mode."""
+    a fixed sample, the mean training loss since the last one (None, left empty in the log, when no step
+    of this process was taken since: a run resumed and ended at once) and the training time so far (the
+    progress's, which the summary reports too). Leaves the model in training mode."""
     valid = validation_loss(model, dataset, config.valid_chars, device)
     memory = validation_memory(model, dataset, config.memory_positions)
     model.train()
     return {"step": progress.get("prior_steps", 0) + progress["step"],
             "chars_seen": progress.get("prior_chars", 0) + progress["chars_seen"],
-            "seconds": round(progress.get("prior_seconds", 0.0) + seconds, 2),
+            "seconds": round(progress.get("prior_seconds", 0.0) + progress["seconds"], 2),
             "train_loss": None if train_loss is None else round(train_loss, 5), "valid_loss": round(valid, 5), **memory}
 
 

@@ -37,9 +37,17 @@ def test_ships_a_run_measured_on_its_own_split(tmp_path, monkeypatch, finished_r
         return measured(model, corpus, split, data_seed)
 
     monkeypatch.setattr(ship_weights, "_corpus_sequences", recording)
+    reported = ship_weights.memory_report
+
+    def recording_memory(*args, data_seed, **kwargs):
+        seeds.append(("memory", data_seed))
+        return reported(*args, data_seed=data_seed, **kwargs)
+
+    monkeypatch.setattr(ship_weights, "memory_report", recording_memory)
     _ship(monkeypatch, finished_run, toy_corpus, tmp_path / "weights")
     shipped = tmp_path / "weights" / "gru"
-    assert seeds and set(seeds) == {3}  # the run's --data-seed, not the default split
+    # the run's --data-seed, not the default split, for the evaluations and the memory measure
+    assert seeds and set(seeds) == {3, ("memory", 3)}
     assert AutocompleteRNN.from_directory(shipped).unit == "gru"
     for name in ("evaluation_test.json", "evaluation_valid.json", "memory.json", "README.md", "training_log.csv"):
         assert (shipped / name).is_file(), name

@@ -114,6 +114,7 @@ def test_a_corpus_with_nothing_to_train_on_is_refused(tmp_path):
                                                                                       max_seq_len=40))
     with pytest.raises(InputError, match="too small"):
         train(_config(), tmp_path / "run", dataset=only_paragraph, log=lambda m: None, progress=False)
+    assert not (tmp_path / "run").exists()  # refused before anything is written
 
 
 def test_training_log_has_the_memory_measure(tmp_path, toy_dataset):
