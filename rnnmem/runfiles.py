@@ -51,16 +51,25 @@ def finish(model: AutocompleteRNN, out: Path, config: TrainConfig, corpus: Corpu
     write_model_card(out, model, training=summary)
 
 
+def progress_totals(progress: dict) -> dict:
+    """Steps, characters and seconds of training so far: a run's progress counts its own (``step``,
+    ``chars_seen``, ``seconds``) and holds what its warm-start model had (``prior_*``, absent before warm
+    starts existed or carried their time)."""
+    return {"step": progress.get("prior_steps", 0) + progress["step"],
+            "chars_seen": progress.get("prior_chars", 0) + progress["chars_seen"],
+            "seconds": round(progress.get("prior_seconds", 0.0) + progress["seconds"], 2)}
+
+
 def _summary(config: TrainConfig, corpus: CorpusFacts, progress: dict, log_rows: list[dict],
              device: str) -> dict:
     """What the model card and training_summary.json say about a run."""
     last = log_rows[-1] if log_rows else {}
-    prior = progress.get("prior_chars", 0)
+    prior, totals = progress.get("prior_chars", 0), progress_totals(progress)
     return {
-        "characters_seen": prior + progress["chars_seen"],
+        "characters_seen": totals["chars_seen"],
         **({"warm_start": {"from": config.init_from, "characters_seen_before": prior}} if prior else {}),
-        "steps": progress.get("prior_steps", 0) + progress["step"],
-        "epochs_completed": round((prior + progress["chars_seen"]) / max(corpus.train_chars, 1), 3),
+        "steps": totals["step"],
+        "epochs_completed": round(totals["chars_seen"] / max(corpus.train_chars, 1), 3),
         "batch_size": config.batch_size,
         "softmax": config.softmax + (f" ({config.num_sampled} negatives)" if config.softmax == "sampled" else ""),
         "learning_rate": config.learning_rate,
@@ -69,7 +78,7 @@ def _summary(config: TrainConfig, corpus: CorpusFacts, progress: dict, log_rows:
                                   + (f", {config.warmup_chars:,}-character warm-up" if config.warmup_chars else ""),
         "gradient_clipping": config.grad_clip or "none",
         "device": device,
-        "seconds": round(progress.get("prior_seconds", 0.0) + progress["seconds"], 2),  # warm starts' included
+        "seconds": totals["seconds"],  # warm starts' included
         "final_train_loss": last.get("train_loss"),
         "final_valid_loss": last.get("valid_loss"),
     }

@@ -28,7 +28,7 @@ from .memory import MEASURES, memory_profile
 from .model import AutocompleteRNN, config_from_dict
 from .runconfig import LR_SCHEDULES, TrainConfig, learning_rate_at  # noqa: F401 (rnnmem.train's API too)
 from .runfiles import (LOG_FIELDS, LOG_FILE, SUMMARY_FILE, TRAIN_CONFIG_FILE, CorpusFacts,  # noqa: F401
-                       cumulative_seconds, finish, read_log, write_log)
+                       cumulative_seconds, finish, progress_totals, read_log, write_log)
 from .walkthrough import held_out_fragments
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -259,8 +259,7 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, resume_
             signal.signal(signum, handler)
     bar.close()
 
-    seen = progress_state.get("prior_chars", 0) + progress_state["chars_seen"]
-    if not log_rows or log_rows[-1]["chars_seen"] != seen:
+    if not log_rows or log_rows[-1]["chars_seen"] != progress_totals(progress_state)["chars_seen"]:
         # A run resumed with a budget below what it had seen ends without a step, so its last validation is
         # older than its weights: validate them, so the model card's final losses describe what it ships.
         log_rows.append(_validate(model, dataset, config, device, progress_state,
@@ -295,10 +294,8 @@ def _validate(model: AutocompleteRNN, dataset: PreparedDataset, config: TrainCon
     valid = validation_loss(model, dataset, config.valid_chars, device)
     memory = validation_memory(model, dataset, config.memory_positions)
     model.train()
-    return {"step": progress.get("prior_steps", 0) + progress["step"],
-            "chars_seen": progress.get("prior_chars", 0) + progress["chars_seen"],
-            "seconds": round(progress.get("prior_seconds", 0.0) + progress["seconds"], 2),
-            "train_loss": None if train_loss is None else round(train_loss, 5), "valid_loss": round(valid, 5), **memory}
+    return {**progress_totals(progress), "train_loss": None if train_loss is None else round(train_loss, 5),
+            "valid_loss": round(valid, 5), **memory}
 
 
 def export_checkpoint(run_dir: str | Path, out: str | Path, *, dtype: torch.dtype = torch.float32,
@@ -319,7 +316,7 @@ def export_checkpoint(run_dir: str | Path, out: str | Path, *, dtype: torch.dtyp
     model.load_state_dict(state["model"], strict=True)
     out.mkdir(parents=True, exist_ok=True)
     progress, rows = state["progress"], state["log"]
-    seen = progress.get("prior_chars", 0) + progress["chars_seen"]
+    seen = progress_totals(progress)["chars_seen"]
     validated = int(rows[-1]["chars_seen"]) if rows else None
     # the card's final losses are the last validation's, which may be older than these weights
     stopped = None if validated == seen else (
