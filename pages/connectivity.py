@@ -127,10 +127,10 @@ for item in models:
             shown, explained = result, None
             if not default_view:
                 try:
-                    shown = app.attribution(item.key, item.model, text, position, method, explained_target)
+                    shown = app.attribution(item.key, item.loaded, text, position, method, explained_target)
                 except app.InputError as error:  # a typed word outside this model's vocabulary
                     st.warning(app.plain(f"{error}: explaining the desired word instead."), icon=":material/warning:")
-                    shown = app.attribution(item.key, item.model, text, position, method, None)
+                    shown = app.attribution(item.key, item.loaded, text, position, method, None)
                 explained = shown.word if explained_target is not None and shown.word != result.desired[position] \
                     else None
             spec, table = app.connectivity_chart(item.unit, item.name, shown, position, select_on=select_on,

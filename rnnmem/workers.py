@@ -1,10 +1,13 @@
-"""Connectivity matrices computed in worker processes, so that a second core serves the app.
+"""Connectivity matrices and single attributions computed in worker processes, so that a second core
+serves the app.
 
 The app's server is one Python process: every visitor's script run is a thread of it, and Python runs one
 thread at a time, so whatever the number of visitors it uses one core (measured: 0.99 cores busy with 10
 visitors on 2 cores, throughput flat). The connectivity matrix is most of a new Connectivity view's work
 (T(T+1)/2 small vector-Jacobian steps, each a Python call), so it runs in a pool of worker processes while
-the server process keeps answering keystrokes and clicks.
+the server process keeps answering keystrokes and clicks. So does a view by another attribution method
+(rnnmem.attribution_methods): integrated gradients is 64 to 512 forward and backward passes, seconds on a long
+text, which in the server process would slow every other visitor's page meanwhile.
 
 A worker loads a model from a reference that names exactly the weights the server uses: a shipped name, a
 model directory, or a Hub commit (``hf://OWNER/NAME@COMMIT``, already in the local Hugging Face cache, so no
@@ -34,6 +37,7 @@ from pathlib import Path
 import torch
 
 from .attribution import ConnectivityResult, connectivity_matrix, connectivity_partial
+from .attribution_methods import Attribution, attribution
 from .errors import InputError
 from .model import AutocompleteRNN
 from .modelref import LoadedModel
@@ -97,8 +101,17 @@ def worker_reference(item: ModelLike) -> str | None:
 _models: OrderedDict = OrderedDict()  # reference -> (model, fingerprint)
 
 
-def _matrix_in_worker(reference: str, fingerprint: str, text: str, k: int) -> ConnectivityResult | None:
-    """The matrix for ``reference``'s model, or None when the weights found are not the server's."""
+def _matrix(model: AutocompleteRNN, text: str, k: int) -> ConnectivityResult:
+    return connectivity_matrix(model, text, k=k)
+
+
+# What a worker computes, by name: each takes the model, then the request's arguments. Results are the same
+# objects the server process computes (pickled back).
+TASKS = {"matrix": _matrix, "attribution": attribution}
+
+
+def _compute_in_worker(task: str, reference: str, fingerprint: str, args: tuple):
+    """``TASKS[task]`` for ``reference``'s model, or None when the weights found are not the server's."""
     if reference in _models:
         _models.move_to_end(reference)
     else:
@@ -109,7 +122,7 @@ def _matrix_in_worker(reference: str, fingerprint: str, text: str, k: int) -> Co
     model, found = _models[reference]
     if found != fingerprint:
         return None
-    return connectivity_matrix(model, text, k=k)
+    return TASKS[task](model, *args)
 
 
 def _send(stream, message) -> None:
@@ -127,7 +140,7 @@ def _receive(stream):
 
 
 def serve() -> None:
-    """A worker: ``python -m rnnmem.workers``. Reads (reference, fingerprint, text, k) requests on stdin and
+    """A worker: ``python -m rnnmem.workers``. Reads (task, reference, fingerprint, args) requests on stdin and
     answers ("ok", result) or ("error", exception) on the original stdout; anything a library prints goes
     to stderr instead, so it cannot corrupt the answers. Ends when the server closes the pipe."""
     try:
@@ -143,7 +156,7 @@ def serve() -> None:
         except EOFError:
             return
         try:
-            answer = ("ok", _matrix_in_worker(*request))
+            answer = ("ok", _compute_in_worker(*request))
         except Exception as error:  # noqa: BLE001 - every failure goes back to the server, which decides
             answer = ("error", error)
         _send(answers, answer)
@@ -185,9 +198,10 @@ class _Worker:
                 self.process.wait()  # reaped: no zombie, and poll() says it ended
 
 
-class MatrixWorkers:
-    """``connectivity_matrix(model, text, k)`` as rnnmem.analysis computes it, in worker processes when
-    there are any and the model can be reproduced there, else here.
+class AnalysisWorkers:
+    """``connectivity_matrix(model, text, k)`` as rnnmem.analysis computes it, and ``attribution(model, text,
+    position, method, target)`` as rnnmem.attribution_methods does, in worker processes when there are any
+    and the model can be reproduced there, else here.
 
     The workers are child processes running ``python -m rnnmem.workers`` (not multiprocessing: Streamlit
     makes the app script the ``__main__`` module, which a spawned multiprocessing child would run again).
@@ -195,7 +209,7 @@ class MatrixWorkers:
 
     def __init__(self, workers: int | None = None):
         self.workers = default_workers() if workers is None else workers
-        self.computed_in_workers = 0  # matrices a worker computed (the rest were computed here)
+        self.computed_in_workers = 0  # results a worker computed (the rest were computed here)
         self._lock = threading.Lock()
         self._fingerprints: dict[int, tuple[object, str]] = {}  # id(model) -> (model, fingerprint)
         self._pool = None
@@ -233,39 +247,54 @@ class MatrixWorkers:
         return fingerprint
 
     def available(self, item: ModelLike) -> bool:
-        """Whether a worker can compute this model's matrices."""
+        """Whether a worker can compute for this model."""
         return self._pool is not None and worker_reference(item) is not None
 
-    def submit(self, item: ModelLike, text: str, k: int = 3) -> Future | None:
-        """The matrix computed in a worker: a future of the result (None when the worker found other
-        weights), or None at once when no worker can compute it."""
+    def _submit(self, task: str, item: ModelLike, args: tuple) -> Future | None:
+        """``TASKS[task](model, *args)`` in a worker: a future of the result (None when the worker found
+        other weights), or None at once when no worker can compute it."""
         reference = worker_reference(item) if self._pool is not None else None
         if reference is None:
             return None
         try:
-            return self._pool.submit(self._run, reference, self._fingerprint(_model_of(item)), text, k)
+            return self._pool.submit(self._run, task, reference, self._fingerprint(_model_of(item)), args)
         except RuntimeError:  # a stopped pool
             self.shutdown()
             return None
 
-    def connectivity_matrix(self, item: ModelLike, text: str, k: int = 3) -> ConnectivityResult:
-        return self.collect(self.submit(item, text, k), item, text, k)
-
-    def collect(self, future: Future | None, item: ModelLike, text: str, k: int = 3) -> ConnectivityResult:
-        """The result of ``submit`` (waiting for it), or the matrix computed here when there was no worker
-        for it, the worker found other weights, or it failed."""
+    def _collect(self, future: Future | None, task: str, item: ModelLike, args: tuple):
+        """The result of ``_submit`` (waiting for it), or computed here when there was no worker for it,
+        the worker found other weights, or it failed."""
         result = None
         if future is not None:
             try:
                 result = future.result()
             except InputError:
-                raise  # the text, not the worker: the same error here
+                raise  # the request, not the worker: the same error here
             except Exception as error:  # noqa: BLE001 - the worker's own failure: compute here, as before
-                logger.warning("connectivity worker failed (%s); computing here", type(error).__name__)
+                logger.warning("analysis worker failed on %s (%s); computing here", task, type(error).__name__)
         if result is None:
-            return connectivity_matrix(_model_of(item), text, k=k)
+            return TASKS[task](_model_of(item), *args)
         self.computed_in_workers += 1
         return result
+
+    def submit(self, item: ModelLike, text: str, k: int = 3) -> Future | None:
+        """The connectivity matrix computed in a worker (see ``_submit``)."""
+        return self._submit("matrix", item, (text, k))
+
+    def collect(self, future: Future | None, item: ModelLike, text: str, k: int = 3) -> ConnectivityResult:
+        """The matrix ``submit`` asked for, or computed here (see ``_collect``)."""
+        return self._collect(future, "matrix", item, (text, k))
+
+    def connectivity_matrix(self, item: ModelLike, text: str, k: int = 3) -> ConnectivityResult:
+        return self.collect(self.submit(item, text, k), item, text, k)
+
+    def attribution(self, item: ModelLike, text: str, position: int, method: str = "grad_sq",
+                    target: str | None = None) -> Attribution:
+        """One position's attribution (rnnmem.attribution_methods.attribution), in a worker when one can
+        compute it; the calling thread waits without holding the GIL."""
+        args = (text, position, method, target)
+        return self._collect(self._submit("attribution", item, args), "attribution", item, args)
 
     def shutdown(self) -> None:
         pool, self._pool = self._pool, None
@@ -282,7 +311,7 @@ class ConnectivityViews:
     worker for the model, the matrix is computed at once, as before. ``key`` names the model's weights
     (unit, reference, revision): results never cross between models, and texts are compared whole."""
 
-    def __init__(self, workers: MatrixWorkers, *, capacity: int = 32, max_pending: int = 8):
+    def __init__(self, workers: AnalysisWorkers, *, capacity: int = 32, max_pending: int = 8):
         self.workers, self.capacity, self.max_pending = workers, capacity, max_pending
         self._lock = threading.Lock()
         self._ready: OrderedDict = OrderedDict()  # (key, text) -> ConnectivityResult
@@ -332,7 +361,7 @@ class ConnectivityViews:
             return (key, text) in self._ready
 
 
-__all__ = ["ConnectivityViews", "MatrixWorkers", "default_workers", "weights_fingerprint", "worker_reference", "WORKERS_ENV"]
+__all__ = ["AnalysisWorkers", "ConnectivityViews", "TASKS", "default_workers", "weights_fingerprint", "worker_reference", "WORKERS_ENV"]
 
 
 if __name__ == "__main__":

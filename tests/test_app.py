@@ -381,6 +381,30 @@ def test_connectivity_explains_a_chosen_word_by_a_chosen_method_from_the_link(ap
     assert "matrix CSV" in labels  # the default view, the whole matrix computed: it downloads too
 
 
+def test_connectivity_attributions_go_to_the_workers_as_loaded_models(app, monkeypatch):
+    """A worker loads a model by its reference, so another method's row must be asked for with the
+    LoadedModel; the bare network would be computed in the server process, slowing every visitor."""
+    import rnnmem.app.cache as cache
+
+    asked = []
+    real = cache.analysis_workers()
+
+    class Recording:
+        def attribution(self, item, *args):
+            asked.append((item, args))
+            return real.attribution(item, *args)
+
+    monkeypatch.setattr(cache, "analysis_workers", Recording)
+    cache.attribution.clear()
+    try:
+        at = app("connectivity", units=["GRU", "LSTM"], pos="12", method="grad_x_input", target="top-2")
+    finally:
+        cache.attribution.clear()
+    assert not at.exception
+    assert [args for _, args in asked] == [(normalize(WALKTHROUGH_TEXT), 12, "grad_x_input", "top-2")] * 2
+    assert all(isinstance(item, LoadedModel) for item, _ in asked)
+
+
 def test_every_page_offers_its_charts_and_tables_for_download(app):
     for page, expected in (("autocomplete", ["CSV", "JSON", "CSV", "JSON"]),
                            ("accuracy", ["PNG", "SVG", "CSV", "JSON"]),

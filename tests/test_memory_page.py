@@ -258,14 +258,14 @@ def test_memory_page_matrices_go_to_the_workers_as_loaded_models(app, monkeypatc
     from rnnmem.modelref import LoadedModel
 
     asked = []
-    real = cache.matrix_workers()
+    real = cache.analysis_workers()
 
     class Recording:
         def connectivity_matrix(self, item, text, k=3):
             asked.append(item)
             return real.connectivity_matrix(item, text, k=k)
 
-    monkeypatch.setattr(cache, "matrix_workers", Recording)
+    monkeypatch.setattr(cache, "analysis_workers", Recording)
     cache.connectivity.clear()
     try:
         at = app("memory", units=["GRU", "LSTM"], positions="300")

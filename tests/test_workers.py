@@ -1,4 +1,5 @@
-"""Connectivity matrices in a worker process: the same result as in the server process, or computed there."""
+"""Connectivity matrices and attributions in a worker process: the same result as in the server process, or
+computed there."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import numpy as np
 import pytest
 
 from rnnmem.analysis import connectivity_matrix
+from rnnmem.attribution_methods import attribution
 from rnnmem.errors import InputError
 from rnnmem.refs import load, load_model
-from rnnmem.workers import (ConnectivityViews, MatrixWorkers, default_workers, usable_cores, weights_fingerprint,
+from rnnmem.workers import (ConnectivityViews, AnalysisWorkers, default_workers, usable_cores, weights_fingerprint,
                             worker_reference)
 
 TEXT = "the cat sat on a mat and the dog ran"
@@ -18,7 +20,7 @@ TEXT = "the cat sat on a mat and the dog ran"
 
 @pytest.fixture(scope="module")
 def workers():
-    pool = MatrixWorkers(1)
+    pool = AnalysisWorkers(1)
     yield pool
     pool.shutdown()
 
@@ -34,6 +36,26 @@ def test_a_worker_computes_the_same_matrix_as_the_server_process(workers, traine
     assert (result.desired, result.top_words) == (expected.desired, expected.top_words)
     with pytest.raises(InputError, match="empty"):
         workers.connectivity_matrix(loaded, "?!")
+
+
+def test_a_worker_computes_the_same_attribution_as_the_server_process(workers, trained_model_dir, tiny_models):
+    """Integrated gradients (seconds on a long text) and the other methods go to a worker; a word outside
+    the vocabulary is the same InputError there as here; a model built in memory is computed here."""
+    loaded = load(str(trained_model_dir))
+    for method, target in (("integrated_gradients", None), ("grad_x_input", "top-2"), ("grad_sq", None)):
+        before = workers.computed_in_workers
+        result = workers.attribution(loaded, TEXT, 20, method, target)
+        assert workers.computed_in_workers == before + 1, method
+        expected = attribution(loaded.model, TEXT, 20, method, target)
+        assert (result.method, result.word, result.position, result.n_steps) == \
+            (expected.method, expected.word, expected.position, expected.n_steps)
+        np.testing.assert_allclose(result.values, expected.values, rtol=1e-4, atol=1e-6)  # thread counts differ
+    before = workers.computed_in_workers
+    with pytest.raises(InputError, match="not in the model's vocabulary"):
+        workers.attribution(loaded, TEXT, 20, "integrated_gradients", "word:qzxv")
+    built = tiny_models["gru"]
+    assert workers.attribution(built, TEXT, 5, "grad_x_input").word == attribution(built, TEXT, 5, "grad_x_input").word
+    assert workers.computed_in_workers == before
 
 
 def test_weights_a_worker_cannot_reproduce_are_computed_here(workers, trained_model_dir, tiny_models):
@@ -85,7 +107,7 @@ def test_a_new_text_shows_the_selected_row_at_once_and_the_matrix_once_a_worker_
 
 
 def test_without_workers_the_matrix_is_computed_at_once(tiny_models):
-    views = ConnectivityViews(MatrixWorkers(0))
+    views = ConnectivityViews(AnalysisWorkers(0))
     result = views.get(("gru", "", ""), tiny_models["gru"], TEXT, 3)
     assert result.extras == {}
     np.testing.assert_array_equal(result.connectivity, connectivity_matrix(tiny_models["gru"], TEXT).connectivity)
@@ -101,7 +123,7 @@ def test_a_full_queue_gives_rows_without_queueing_more(workers, trained_model_di
 def test_a_worker_that_dies_is_replaced_and_nothing_is_lost(trained_model_dir):
     model = load(str(trained_model_dir))
     expected = connectivity_matrix(model.model, TEXT).connectivity
-    pool = MatrixWorkers(1)
+    pool = AnalysisWorkers(1)
     try:
         np.testing.assert_array_equal(pool.connectivity_matrix(model, TEXT).connectivity, expected)
         pool._started[0].process.kill()  # as the kernel's out-of-memory killer would

@@ -10,13 +10,13 @@ import streamlit as st
 
 from ..accuracy import accuracy_by_chars_seen
 from ..attribution import ConnectivityResult
-from ..attribution_methods import Attribution, attribution as attribution_of
+from ..attribution_methods import Attribution
 from ..inputs import MAX_TEXT_CHARS
 from ..modelref import LoadedModel
 from ..prefix_cache import PrefixCache
 from ..suggestions import suggest
 from ..text import normalize
-from ..workers import ConnectivityViews, MatrixWorkers
+from ..workers import AnalysisWorkers, ConnectivityViews
 from .messages import plain, stop
 from .models import ShownModel
 
@@ -46,14 +46,15 @@ def suggestions_by_prefix(key: tuple, model, text: str, first: int):
 
 
 @st.cache_resource(show_spinner=False)
-def matrix_workers() -> MatrixWorkers:
-    """The process's pool of worker processes for connectivity matrices (rnnmem.workers; RNNMEM_WORKERS)."""
-    return MatrixWorkers()
+def analysis_workers() -> AnalysisWorkers:
+    """The process's pool of worker processes for connectivity matrices and attributions (rnnmem.workers;
+    RNNMEM_WORKERS)."""
+    return AnalysisWorkers()
 
 
 @st.cache_resource(show_spinner=False)
 def _connectivity_views() -> ConnectivityViews:
-    return ConnectivityViews(matrix_workers())
+    return ConnectivityViews(analysis_workers())
 
 
 def connectivity_view(item: ShownModel, text: str, position: int) -> ConnectivityResult:
@@ -68,14 +69,17 @@ def connectivity(key: tuple, _loaded: LoadedModel, text: str):
     """The whole connectivity matrix for (model, text): about 1 MB at the 500-character limit. Computed in
     a worker process when there is one, so the server keeps answering other visitors meanwhile: the worker
     loads the model by its reference, so pass the LoadedModel (ShownModel.loaded), not the bare network."""
-    return matrix_workers().connectivity_matrix(_loaded, text, k=3)
+    return analysis_workers().connectivity_matrix(_loaded, text, k=3)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def attribution(key: tuple, _model, text: str, position: int, method: str, target: str | None) -> Attribution:
+def attribution(key: tuple, _loaded: LoadedModel, text: str, position: int, method: str,
+                target: str | None) -> Attribution:
     """One position's attribution by ``method`` to the word ``target`` names (rnnmem.attribution_methods):
-    the Connectivity page's view for any method or target but the default, one row, never the matrix."""
-    return attribution_of(_model, text, position, method, target)
+    the Connectivity page's view for any method or target but the default, one row, never the matrix.
+    Computed in a worker process when there is one (integrated gradients takes seconds on a long text), so
+    pass the LoadedModel (ShownModel.loaded), as for ``connectivity``."""
+    return analysis_workers().attribution(_loaded, text, position, method, target)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -29,7 +29,7 @@ from ..model import CONFIG_FILE
 from ..modelref import SHIPPED_SETS
 from ..refs import shipped_dir
 from ..units import UNITS
-from .cache import matrix_workers
+from .cache import analysis_workers
 from .models import ShownModel
 
 PROFILES_KEPT = 32
@@ -154,7 +154,7 @@ def memory_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | 
                          text=f"Measuring memory: {name}, {done:,} of {total:,} positions")
 
         def compute(item=item, progress=progress) -> MemoryProfile:
-            workers = matrix_workers()
+            workers = analysis_workers()
             return memory_profile(item.model, _texts_for(item, texts), positions=positions, seed=seed, progress=progress,
                                   matrix=lambda text: workers.connectivity_matrix(item.loaded, text, k=1))
 

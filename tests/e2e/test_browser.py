@@ -157,7 +157,8 @@ def test_hovering_selects_when_switched_on(server, page):
 
 def test_choosing_a_target_and_a_method_changes_the_view_and_the_link_and_a_download_matches(server, page):
     """Explain the GRU's second suggestion by gradient × input: the link carries both, the row is redrawn,
-    and the row's CSV, downloaded, is named after the view and holds the library's numbers."""
+    and the row's CSV, downloaded, is named after the view and holds the library's numbers (computed by the
+    server's worker process); then by integrated gradients."""
     import pandas as pd
 
     from rnnmem.attribution_methods import attribution
@@ -197,6 +198,14 @@ def test_choosing_a_target_and_a_method_changes_the_view_and_the_link_and_a_down
     assert list(table["state"]).index("selected") == 20
     pd.testing.assert_series_equal(table["gradient × input"], pd.Series(expected.values.astype(float),
                                                                         name="gradient × input"), rtol=1e-4, atol=1e-6)
+
+    # Integrated gradients (computed in the server's worker process): its completeness line is shown
+    page.get_by_text("integrated_gradients", exact=True).click()
+    # (get_by_text finds nothing for "Σ attributions", though it does without the "Σ"; a filter does)
+    completeness = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Σ attributions")
+    expect(completeness).to_be_visible(timeout=90_000)  # seconds of work
+    wait_done(page)
+    assert params(page)["method"] == ["integrated_gradients"]
     assert_not_injected(page)
 
 
