@@ -20,7 +20,9 @@ SHOWN_CHARS = 40  # characters of a bad value quoted in a message
 # request-line limits of common proxies (nginx's 8 KB default) and every browser. Links come back from the
 # pages' state, so the app cuts its own state (the longest text) to stay within this.
 MAX_LINK_CHARS = 8_000
-ORIGIN_ALLOWANCE = 200  # characters kept for the scheme, host and page path in front of the query
+# Characters counted for the scheme, host and page path in front of the query when the page's own address
+# is unknown (a page reads it from the browser: rnnmem.app.params.page_address_chars).
+ORIGIN_ALLOWANCE = 200
 
 
 def link_number(raw: str | None) -> float | None:
@@ -103,10 +105,11 @@ def _encoded(text: str) -> str:
     return quote_plus(text, safe="*")
 
 
-def link_length(params: Mapping[str, Sequence[str]]) -> int:
-    """Characters of a page's address with these query parameters (``ORIGIN_ALLOWANCE`` for the rest)."""
+def link_length(params: Mapping[str, Sequence[str]], origin_chars: int = ORIGIN_ALLOWANCE) -> int:
+    """Characters of a page's address with these query parameters, ``origin_chars`` of them in front of the
+    query (scheme, host and page path)."""
     pairs = [f"{_encoded(name)}={_encoded(value)}" for name, values in params.items() for value in values]
-    return ORIGIN_ALLOWANCE + 1 + len("&".join(pairs))
+    return origin_chars + 1 + len("&".join(pairs))
 
 
 def cut_to_fit(text: str, budget: int, keep: str = "head") -> str:
@@ -122,16 +125,18 @@ def cut_to_fit(text: str, budget: int, keep: str = "head") -> str:
     return text[:count] if keep == "head" else text[len(text) - count:]
 
 
-def fit_link(params: Mapping[str, Sequence[str]], name: str, keep: str = "head") -> str | None:
-    """When the address with ``params`` is longer than ``MAX_LINK_CHARS``, the value of ``name`` cut so that
-    it fits (see ``cut_to_fit``); None when it already fits."""
-    if link_length(params) <= MAX_LINK_CHARS:
+def fit_link(params: Mapping[str, Sequence[str]], name: str, keep: str = "head",
+             origin_chars: int = ORIGIN_ALLOWANCE) -> str | None:
+    """When the address with ``params`` (``origin_chars`` in front of the query) is longer than
+    ``MAX_LINK_CHARS``, the value of ``name`` cut so that it fits (see ``cut_to_fit``); None when it already
+    fits."""
+    if link_length(params, origin_chars) <= MAX_LINK_CHARS:
         return None
     value = params[name][-1] if params.get(name) else ""
     others = {key: values for key, values in params.items() if key != name}
-    budget = MAX_LINK_CHARS - link_length({**others, name: [""]})
+    budget = MAX_LINK_CHARS - link_length({**others, name: [""]}, origin_chars)
     return cut_to_fit(value, max(budget, 0), keep)
 
 
-__all__ = ["MAX_LINK_CHARS", "link_length", "cut_to_fit", "fit_link", "link_number", "link_int", "number_problem", "choice_problem", "choices_problem", "bool_problem",
+__all__ = ["MAX_LINK_CHARS", "ORIGIN_ALLOWANCE", "link_length", "cut_to_fit", "fit_link", "link_number", "link_int", "number_problem", "choice_problem", "choices_problem", "bool_problem",
            "text_problem", "unknown_params_problem"]

@@ -267,6 +267,18 @@ def test_the_app_cuts_a_text_so_that_the_link_fits_the_promise(value, others, ke
     assert links.link_length({**others, "text": [longer]}) > links.MAX_LINK_CHARS  # the longest that fits
 
 
+def test_a_link_counts_the_page_address_it_is_given():
+    """A hand-made link fits when the page's real address is short, though not with the allowance counted
+    for an unknown one: 7,875 characters of query behind a 40-character address."""
+    params = {"units": ["GRU"], "text": ["é" * 1310]}  # 6 characters in a link for each é
+    query = links.link_length(params, origin_chars=0) - 1
+    assert 7_800 < query < 7_900
+    assert links.link_length(params, origin_chars=40) == 40 + 1 + query <= links.MAX_LINK_CHARS
+    assert links.fit_link(params, "text", origin_chars=40) is None
+    cut = links.fit_link(params, "text")  # the allowance: too long, cut
+    assert cut is not None and links.link_length({**params, "text": [cut]}) <= links.MAX_LINK_CHARS
+
+
 # ---- the command line -----------------------------------------------------------------------------------------
 
 def run_main(argv: list[str]) -> tuple[int, str, str]:

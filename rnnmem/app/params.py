@@ -87,13 +87,23 @@ def check_text(name: str, limit: int) -> None:
         notify(message)
 
 
+def page_address_chars() -> int:
+    """Characters of this page's address in front of its query, as the visitor's browser shows it
+    (``st.context.url``: scheme, host, port and page path); ``links.ORIGIN_ALLOWANCE`` when unknown (no
+    browser, as in AppTest). Hosted in a frame (Community Cloud), it is the frame's address, a few
+    characters longer than the one shared, so links stay within the promise there too."""
+    url = st.context.url  # None without a browser's session
+    return len(url) if url else links.ORIGIN_ALLOWANCE
+
+
 def keep_link_short(name: str, value: str | None, *, keep: str) -> None:
     """After the text box ``name`` is drawn: when the page's link, with ``value`` in it, would be longer than
     ``links.MAX_LINK_CHARS``, rerun with the text cut to fit (``keep`` its "head" or "tail"), so every
-    address the app writes opens again, on any proxy."""
+    address the app writes opens again, on any proxy. The page's own address is counted as the browser
+    shows it, so a link of up to ``MAX_LINK_CHARS`` characters, made by hand, is kept whole."""
     params = {key: st.query_params.get_all(key) for key in st.query_params}
     params[name] = [value or ""]
-    cut = links.fit_link(params, name, keep)
+    cut = links.fit_link(params, name, keep, page_address_chars())
     if cut is not None and cut != (value or ""):
         st.session_state[LINK_CUTS_KEY] = {name: (cut, len(value or ""), keep)}
         st.rerun()

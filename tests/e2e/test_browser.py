@@ -7,7 +7,7 @@ Run: pytest -m browser tests/e2e (screenshots and the server log land in test-ar
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
+from urllib.parse import parse_qs, quote_plus, unquote_plus, urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -335,6 +335,21 @@ def test_the_longest_promised_link_opens_with_its_messages(server, page):
     expect(page.get_by_text("Desired:")).to_be_visible()
     assert len(page.url) <= MAX_LINK_CHARS and params(page)["pos"] == ["3"]
     assert_not_injected(page)
+
+
+def test_a_hand_made_link_of_the_promised_length_keeps_its_whole_text(server, page):
+    """A link of exactly MAX_LINK_CHARS characters whose text the box takes whole (1,300-odd characters,
+    6 each in a link): the page counts its own address as the browser shows it, so nothing is cut."""
+    start = f"{server.url}/autocomplete?units=GRU&text="
+    letters = (MAX_LINK_CHARS - len(start)) // 6
+    link = start + "a" * (MAX_LINK_CHARS - len(start) - 6 * letters) + "%C3%A9" * letters
+    assert len(link) == MAX_LINK_CHARS
+    text = unquote_plus(link[len(start):])
+    open_page(page, link)
+    expect(field(page, "Type here")).to_have_value(text, timeout=60_000)  # a cold server switches page first
+    wait_done(page)
+    expect(page.get_by_text("The text was cut")).to_have_count(0)
+    assert params(page)["text"] == [text] and len(page.url) <= MAX_LINK_CHARS
 
 
 def test_typed_text_that_would_make_a_too_long_link_is_cut_to_fit(server, page, browser):
