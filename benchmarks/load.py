@@ -15,7 +15,7 @@ starts a rerun to the end of that rerun (on 127.0.0.1 this is the server's time)
 when the page shows an application error, the run fails, the connection drops or nothing answers for 120 s.
 
 Reported per number of visitors: actions, errors, p50/p95/max seconds per kind of action, throughput,
-server CPU (cores used: CPU seconds of the server process and its connectivity workers over wall seconds)
+server CPU (cores used: CPU seconds of the server process and its analysis workers over wall seconds)
 and peak memory (their RSS together, sampled every 0.2 s), CPU seconds per action. Then
 ``--cpu-actions N`` keystrokes and N new connectivity views by one visitor give the CPU seconds of each kind of
 action (server and workers, the work it left queued included): unlike latencies, little changed by other
@@ -97,7 +97,7 @@ class Server:
                 time.sleep(0.3)
 
     def processes(self) -> list[int]:
-        """The server process and its descendants (the connectivity workers)."""
+        """The server process and its descendants (the analysis workers)."""
         found, todo = [], [self.pid] if self.pid is not None else []
         while todo:
             pid = todo.pop()

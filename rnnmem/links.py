@@ -101,8 +101,10 @@ def unknown_params_problem(names: Iterable[str], known: Iterable[str]) -> str | 
 # ---- the link's length -----------------------------------------------------------------------------------
 
 def _encoded(text: str) -> str:
-    """``text`` as a browser writes it in a query (form encoding: a space is '+', UTF-8 bytes as %XX)."""
-    return quote_plus(text, safe="*")
+    """``text`` as Streamlit writes it in a query (form encoding: a space is '+', UTF-8 bytes as %XX, every
+    character but letters, digits and ``-_.~`` escaped): the server writes with ``urllib.parse.urlencode``,
+    a bound widget in the browser with a strict ``encodeURIComponent``, which escapes ``!'()*`` too."""
+    return quote_plus(text)
 
 
 def link_length(params: Mapping[str, Sequence[str]], origin_chars: int = ORIGIN_ALLOWANCE) -> int:

@@ -1,13 +1,13 @@
-"""Connectivity matrices and single attributions computed in worker processes, so that a second core
+"""Connectivity matrices and integrated gradients computed in worker processes, so that a second core
 serves the app.
 
 The app's server is one Python process: every visitor's script run is a thread of it, and Python runs one
 thread at a time, so whatever the number of visitors it uses one core (measured: 0.99 cores busy with 10
 visitors on 2 cores, throughput flat). The connectivity matrix is most of a new Connectivity view's work
 (T(T+1)/2 small vector-Jacobian steps, each a Python call), so it runs in a pool of worker processes while
-the server process keeps answering keystrokes and clicks. So does a view by another attribution method
-(rnnmem.attribution_methods): integrated gradients is 64 to 512 forward and backward passes, seconds on a long
-text, which in the server process would slow every other visitor's page meanwhile.
+the server process keeps answering keystrokes and clicks. So does a row by integrated gradients
+(rnnmem.attribution_methods): 64 to 512 forward and backward passes, seconds on a long text, which in the
+server process would slow every other visitor's page meanwhile.
 
 A worker loads a model from a reference that names exactly the weights the server uses: a shipped name, a
 model directory, or a Hub commit (``hf://OWNER/NAME@COMMIT``, already in the local Hugging Face cache, so no
@@ -25,7 +25,6 @@ import hashlib
 import logging
 import os
 import pickle
-import queue
 import struct
 import subprocess
 import sys
@@ -108,6 +107,9 @@ def _matrix(model: AutocompleteRNN, text: str, k: int) -> ConnectivityResult:
 # What a worker computes, by name: each takes the model, then the request's arguments. Results are the same
 # objects the server process computes (pickled back).
 TASKS = {"matrix": _matrix, "attribution": attribution}
+# Attribution methods worth a worker: integrated gradients is 64 to 512 forward and backward passes (seconds
+# on a long text); the others are one backward pass, cheaper here than the pickling and the wait.
+WORKER_METHODS = frozenset({"integrated_gradients"})
 
 
 def _compute_in_worker(task: str, reference: str, fingerprint: str, args: tuple):
@@ -205,25 +207,50 @@ class AnalysisWorkers:
 
     The workers are child processes running ``python -m rnnmem.workers`` (not multiprocessing: Streamlit
     makes the app script the ``__main__`` module, which a spawned multiprocessing child would run again).
-    A thread per worker waits on its pipe, without the GIL, so ``submit`` gives ordinary futures."""
+    A thread per worker waits on its pipe, without the GIL, so ``submit`` gives ordinary futures.
+
+    Two queues share the workers: a matrix asked for ahead of need (``submit``, a new text's matrix while
+    its row is shown) waits in the first; what a visitor's page is waiting for (``connectivity_matrix``,
+    ``attribution``) in the second, which takes the next free worker first: it waits for the job under way,
+    never behind the first queue's backlog."""
 
     def __init__(self, workers: int | None = None):
         self.workers = default_workers() if workers is None else workers
         self.computed_in_workers = 0  # results a worker computed (the rest were computed here)
         self._lock = threading.Lock()
         self._fingerprints: dict[int, tuple[object, str]] = {}  # id(model) -> (model, fingerprint)
-        self._pool = None
-        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._pool = self._waited_pool = None
+        self._free = threading.Condition()  # guards the two below
+        self._idle: list[_Worker] = []
+        self._waited_for = 0  # requests of the second queue waiting for a worker
         self._started: list[_Worker] = []
         if self.workers:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="rnnmem-worker")
+            self._waited_pool = ThreadPoolExecutor(self.workers, thread_name_prefix="rnnmem-worker-waited")
             for _ in range(self.workers):  # started now, not at the first visitor's view
                 worker = _Worker()
                 self._started.append(worker)
-                self._idle.put(worker)
+                self._idle.append(worker)
 
-    def _run(self, *request):
-        worker = self._idle.get()
+    def _take_worker(self, waited: bool) -> _Worker:
+        """The next free worker; a request of the first queue waits while one of the second does."""
+        with self._free:
+            self._waited_for += waited
+            try:
+                while not self._idle or (not waited and self._waited_for):
+                    self._free.wait()
+                return self._idle.pop()
+            finally:
+                self._waited_for -= waited
+                self._free.notify_all()
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._free:
+            self._idle.append(worker)
+            self._free.notify_all()
+
+    def _run(self, waited: bool, *request):
+        worker = self._take_worker(waited)
         try:
             return worker.call(*request)
         except WorkerFailed:
@@ -232,7 +259,7 @@ class AnalysisWorkers:
             self._started.append(worker)
             raise
         finally:
-            self._idle.put(worker)
+            self._give_back(worker)
 
     def _fingerprint(self, model) -> str:
         with self._lock:
@@ -250,14 +277,16 @@ class AnalysisWorkers:
         """Whether a worker can compute for this model."""
         return self._pool is not None and worker_reference(item) is not None
 
-    def _submit(self, task: str, item: ModelLike, args: tuple) -> Future | None:
+    def _submit(self, task: str, item: ModelLike, args: tuple, *, waited: bool = False) -> Future | None:
         """``TASKS[task](model, *args)`` in a worker: a future of the result (None when the worker found
-        other weights), or None at once when no worker can compute it."""
-        reference = worker_reference(item) if self._pool is not None else None
+        other weights), or None at once when no worker can compute it. ``waited``: a page is waiting for
+        it (the second queue, see the class)."""
+        pool = self._waited_pool if waited else self._pool
+        reference = worker_reference(item) if pool is not None else None
         if reference is None:
             return None
         try:
-            return self._pool.submit(self._run, task, reference, self._fingerprint(_model_of(item)), args)
+            return pool.submit(self._run, waited, task, reference, self._fingerprint(_model_of(item)), args)
         except RuntimeError:  # a stopped pool
             self.shutdown()
             return None
@@ -279,7 +308,7 @@ class AnalysisWorkers:
         return result
 
     def submit(self, item: ModelLike, text: str, k: int = 3) -> Future | None:
-        """The connectivity matrix computed in a worker (see ``_submit``)."""
+        """The connectivity matrix computed in a worker, ahead of need (see ``_submit``)."""
         return self._submit("matrix", item, (text, k))
 
     def collect(self, future: Future | None, item: ModelLike, text: str, k: int = 3) -> ConnectivityResult:
@@ -287,19 +316,22 @@ class AnalysisWorkers:
         return self._collect(future, "matrix", item, (text, k))
 
     def connectivity_matrix(self, item: ModelLike, text: str, k: int = 3) -> ConnectivityResult:
-        return self.collect(self.submit(item, text, k), item, text, k)
+        return self.collect(self._submit("matrix", item, (text, k), waited=True), item, text, k)
 
     def attribution(self, item: ModelLike, text: str, position: int, method: str = "grad_sq",
                     target: str | None = None) -> Attribution:
-        """One position's attribution (rnnmem.attribution_methods.attribution), in a worker when one can
-        compute it; the calling thread waits without holding the GIL."""
+        """One position's attribution (rnnmem.attribution_methods.attribution): integrated gradients in a
+        worker when one can compute it (the calling thread waits without holding the GIL); the other
+        methods, one backward pass each, here, where they cost less than the trip to a worker."""
         args = (text, position, method, target)
-        return self._collect(self._submit("attribution", item, args), "attribution", item, args)
+        future = self._submit("attribution", item, args, waited=True) if method in WORKER_METHODS else None
+        return self._collect(future, "attribution", item, args)
 
     def shutdown(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        pools, self._pool, self._waited_pool = (self._pool, self._waited_pool), None, None
+        for pool in pools:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
         for worker in self._started:
             worker.stop()
 

@@ -394,14 +394,17 @@ def test_connectivity_attributions_go_to_the_workers_as_loaded_models(app, monke
             asked.append((item, args))
             return real.attribution(item, *args)
 
+        def __getattr__(self, name):  # the rest as the real pool (a page may build its views with this one)
+            return getattr(real, name)
+
     monkeypatch.setattr(cache, "analysis_workers", Recording)
     cache.attribution.clear()
     try:
-        at = app("connectivity", units=["GRU", "LSTM"], pos="12", method="grad_x_input", target="top-2")
+        at = app("connectivity", units=["GRU"], pos="12", method="integrated_gradients", target="top-2")
     finally:
         cache.attribution.clear()
     assert not at.exception
-    assert [args for _, args in asked] == [(normalize(WALKTHROUGH_TEXT), 12, "grad_x_input", "top-2")] * 2
+    assert [args for _, args in asked] == [(normalize(WALKTHROUGH_TEXT), 12, "integrated_gradients", "top-2")]
     assert all(isinstance(item, LoadedModel) for item, _ in asked)
 
 

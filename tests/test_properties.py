@@ -250,7 +250,7 @@ def test_fit_text_keeps_the_end_of_a_last_word_longer_than_the_limit(raw):
 
 
 @CHEAP
-@given(value=st.one_of(st.text(max_size=3000), huge, st.text(alphabet="é😀a +&=%", max_size=3000)),
+@given(value=st.one_of(st.text(max_size=3000), huge, st.text(alphabet="é😀a +&=%*!'()~", max_size=3000)),
        others=st.dictionaries(st.sampled_from(["units", "k", "gru_model", "pos"]),
                               st.lists(st.text(max_size=300), min_size=1, max_size=2), max_size=4),
        keep=st.sampled_from(["head", "tail"]))
@@ -265,6 +265,18 @@ def test_the_app_cuts_a_text_so_that_the_link_fits_the_promise(value, others, ke
     assert value.startswith(cut) if keep == "head" else value.endswith(cut)
     longer = value[:len(cut) + 1] if keep == "head" else value[len(value) - len(cut) - 1:]
     assert links.link_length({**others, "text": [longer]}) > links.MAX_LINK_CHARS  # the longest that fits
+
+
+@CHEAP
+@given(params=st.dictionaries(st.sampled_from(["units", "text", "pos"]),
+                              st.lists(st.text(max_size=200), min_size=1, max_size=2), max_size=3),
+       origin=st.integers(0, 300))
+def test_a_link_is_counted_as_streamlit_writes_it(params, origin):
+    """The server writes a page's query with urlencode (and a bound widget in the browser the same way): a
+    '*', '!' or an emoji takes the characters it takes there."""
+    from urllib.parse import urlencode
+
+    assert links.link_length(params, origin) == origin + 1 + len(urlencode(params, doseq=True))
 
 
 def test_a_link_counts_the_page_address_it_is_given():

@@ -12,7 +12,7 @@ from rnnmem.analysis import connectivity_matrix
 from rnnmem.attribution_methods import attribution
 from rnnmem.errors import InputError
 from rnnmem.refs import load, load_model
-from rnnmem.workers import (ConnectivityViews, AnalysisWorkers, default_workers, usable_cores, weights_fingerprint,
+from rnnmem.workers import (AnalysisWorkers, ConnectivityViews, default_workers, usable_cores, weights_fingerprint,
                             worker_reference)
 
 TEXT = "the cat sat on a mat and the dog ran"
@@ -38,24 +38,52 @@ def test_a_worker_computes_the_same_matrix_as_the_server_process(workers, traine
         workers.connectivity_matrix(loaded, "?!")
 
 
-def test_a_worker_computes_the_same_attribution_as_the_server_process(workers, trained_model_dir, tiny_models):
-    """Integrated gradients (seconds on a long text) and the other methods go to a worker; a word outside
-    the vocabulary is the same InputError there as here; a model built in memory is computed here."""
+def test_integrated_gradients_go_to_a_worker_and_the_cheap_methods_stay_here(workers, trained_model_dir,
+                                                                            tiny_models):
+    """Integrated gradients (seconds on a long text) is computed in a worker, with the same result as here;
+    a word outside the vocabulary is the same InputError there as here; the one-backward-pass methods, and
+    a model built in memory, are computed here."""
     loaded = load(str(trained_model_dir))
-    for method, target in (("integrated_gradients", None), ("grad_x_input", "top-2"), ("grad_sq", None)):
+    for method, target, in_worker in (("integrated_gradients", None, 1), ("integrated_gradients", "top-2", 1),
+                                      ("grad_x_input", "top-2", 0), ("grad_sq", None, 0)):
         before = workers.computed_in_workers
         result = workers.attribution(loaded, TEXT, 20, method, target)
-        assert workers.computed_in_workers == before + 1, method
+        assert workers.computed_in_workers == before + in_worker, method
         expected = attribution(loaded.model, TEXT, 20, method, target)
         assert (result.method, result.word, result.position, result.n_steps) == \
             (expected.method, expected.word, expected.position, expected.n_steps)
         np.testing.assert_allclose(result.values, expected.values, rtol=1e-4, atol=1e-6)  # thread counts differ
-    before = workers.computed_in_workers
+    outside = workers._submit("attribution", loaded, (TEXT, 20, "integrated_gradients", "word:qzxv"), waited=True)
+    assert isinstance(outside.exception(), InputError)  # raised in the worker, not a failure recomputed here
     with pytest.raises(InputError, match="not in the model's vocabulary"):
         workers.attribution(loaded, TEXT, 20, "integrated_gradients", "word:qzxv")
+    before = workers.computed_in_workers
     built = tiny_models["gru"]
-    assert workers.attribution(built, TEXT, 5, "grad_x_input").word == attribution(built, TEXT, 5, "grad_x_input").word
+    assert workers.attribution(built, TEXT, 5, "integrated_gradients").word == \
+        attribution(built, TEXT, 5, "integrated_gradients").word
     assert workers.computed_in_workers == before
+
+
+def test_what_a_page_waits_for_goes_before_matrices_asked_for_ahead(trained_model_dir):
+    """One worker, four matrices of long texts asked for ahead of need, then a page's integrated gradients:
+    it waits only for the matrix under way, not for the three queued behind it."""
+    loaded = load(str(trained_model_dir))
+    pool = AnalysisWorkers(1)
+    finished = {}
+    try:
+        pool.connectivity_matrix(loaded, TEXT)  # the worker has the model loaded
+        texts = [f"{word} " + TEXT * 13 for word in ("one", "two", "three", "four")]  # 0.3 s each, about
+        ahead = [pool.submit(loaded, text) for text in texts]
+        for number, future in enumerate(ahead):
+            future.add_done_callback(lambda _, number=number: finished.setdefault(number, time.monotonic()))
+        while not ahead[0].running():  # the first is under way
+            time.sleep(0.001)
+        pool.attribution(loaded, TEXT, 20, "integrated_gradients")
+        answered = time.monotonic()
+        assert all(future.result() is not None for future in ahead)
+    finally:
+        pool.shutdown()
+    assert sum(finished[number] > answered for number in range(4)) >= 3
 
 
 def test_weights_a_worker_cannot_reproduce_are_computed_here(workers, trained_model_dir, tiny_models):
@@ -133,6 +161,15 @@ def test_a_worker_that_dies_is_replaced_and_nothing_is_lost(trained_model_dir):
         assert pool.computed_in_workers == done
         np.testing.assert_array_equal(pool.connectivity_matrix(model, TEXT).connectivity, expected)
         assert pool.computed_in_workers == done + 1  # by the fresh worker
+        shares = attribution(model.model, TEXT, 20, "integrated_gradients").values  # and during an attribution
+        pool._started[-1].process.kill()
+        pool._started[-1].process.wait()
+        np.testing.assert_allclose(pool.attribution(model, TEXT, 20, "integrated_gradients").values, shares,
+                                   rtol=1e-4, atol=1e-6)
+        assert pool.computed_in_workers == done + 1  # computed here
+        np.testing.assert_allclose(pool.attribution(model, TEXT, 20, "integrated_gradients").values, shares,
+                                   rtol=1e-4, atol=1e-6)
+        assert pool.computed_in_workers == done + 2  # by the next fresh worker
     finally:
         pool.shutdown()
     assert all(worker.process.poll() is not None for worker in pool._started)

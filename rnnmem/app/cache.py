@@ -77,7 +77,7 @@ def attribution(key: tuple, _loaded: LoadedModel, text: str, position: int, meth
                 target: str | None) -> Attribution:
     """One position's attribution by ``method`` to the word ``target`` names (rnnmem.attribution_methods):
     the Connectivity page's view for any method or target but the default, one row, never the matrix.
-    Computed in a worker process when there is one (integrated gradients takes seconds on a long text), so
+    Integrated gradients (seconds on a long text) is computed in a worker process when there is one, so
     pass the LoadedModel (ShownModel.loaded), as for ``connectivity``."""
     return analysis_workers().attribution(_loaded, text, position, method, target)
 

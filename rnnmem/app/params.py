@@ -87,13 +87,21 @@ def check_text(name: str, limit: int) -> None:
         notify(message)
 
 
+# The query parameters Streamlit keeps in the address bar but hides from st.query_params ("embed=true" and
+# any "embed_options"): counted at this many characters when the page is embedded.
+EMBED_PARAMS_ALLOWANCE = links.ORIGIN_ALLOWANCE
+
+
 def page_address_chars() -> int:
     """Characters of this page's address in front of its query, as the visitor's browser shows it
-    (``st.context.url``: scheme, host, port and page path); ``links.ORIGIN_ALLOWANCE`` when unknown (no
-    browser, as in AppTest). Hosted in a frame (Community Cloud), it is the frame's address, a few
-    characters longer than the one shared, so links stay within the promise there too."""
+    (``st.context.url``: scheme, host, port and page path; the top page's address when the app is framed on
+    its own site, as on Community Cloud; a trailing slash typed by hand is not in it), with an allowance for
+    the embedding parameters of an embedded page; ``links.ORIGIN_ALLOWANCE`` when unknown (no browser, as
+    in AppTest)."""
     url = st.context.url  # None without a browser's session
-    return len(url) if url else links.ORIGIN_ALLOWANCE
+    if not url:
+        return links.ORIGIN_ALLOWANCE
+    return len(url) + (EMBED_PARAMS_ALLOWANCE if st.context.is_embedded else 0)
 
 
 def keep_link_short(name: str, value: str | None, *, keep: str) -> None:

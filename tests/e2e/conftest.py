@@ -56,7 +56,7 @@ def server():
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = ARTIFACTS / "streamlit.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "RNNMEM_WORKERS": "1"}  # a worker process, on any machine
     with open(log, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
