@@ -157,8 +157,8 @@ def test_hovering_selects_when_switched_on(server, page):
 
 def test_choosing_a_target_and_a_method_changes_the_view_and_the_link_and_a_download_matches(server, page):
     """Explain the GRU's second suggestion by gradient × input: the link carries both, the row is redrawn,
-    and the row's CSV, downloaded, is named after the view and holds the library's numbers (computed by the
-    server's worker process); then by integrated gradients."""
+    and the row's CSV, downloaded, is named after the view and holds the library's numbers; then by
+    integrated gradients, computed by the server's worker process."""
     import pandas as pd
 
     from rnnmem.attribution_methods import attribution
