@@ -7,7 +7,7 @@ to is among the k most likely, and the hits are grouped by how many letters of t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,13 +53,18 @@ class AccuracyResult:
 class AccuracyAccumulator:
     """Adds up top-1/2/3 hits per number of characters seen over batches (the article's accumulator).
 
-    ``groups`` (V,) optionally puts every vocabulary word in one of ``n_groups`` groups (default: as many
-    as it names; e.g. frequency bands, rnnmem.breakdowns), and the hits are then also kept per group
-    (``result(group)``)."""
+    ``groups`` optionally puts every scored character in one of ``n_groups`` groups, and the hits are then
+    also kept per group (``result(group)``): a (V,) table putting every vocabulary word in a group (the
+    character goes in its target word's; e.g. frequency bands, rnnmem.breakdowns; ``n_groups`` defaults to
+    as many as it names), or a function of a batch's (chars, targets), both (B, T), giving every
+    position's group (B, T), for groups that depend on the context (``n_groups`` then required)."""
 
-    def __init__(self, max_seen: int = 64, groups: np.ndarray | None = None, n_groups: int | None = None):
-        self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
+    def __init__(self, max_seen: int = 64, groups: np.ndarray | Callable | None = None,
+                 n_groups: int | None = None):
+        self.groups = groups if groups is None or callable(groups) else np.asarray(groups, dtype=np.int64)
         if n_groups is None:
+            if callable(self.groups):
+                raise InputError("groups given by position need their number (n_groups)")
             n_groups = 1 if self.groups is None else int(self.groups.max()) + 1
         self.group_counts = np.zeros((n_groups, max_seen), dtype=np.int64)  # (G, S)
         self.group_correct = np.zeros((n_groups, 3, max_seen), dtype=np.int64)  # (G, 3, S)
@@ -90,7 +95,12 @@ class AccuracyAccumulator:
         seen = seen[mask.cpu().numpy().reshape(-1)]
         G, S = self.group_counts.shape
         seen = np.minimum(seen, S - 1)
-        group = 0 if self.groups is None else self.groups[wanted.cpu().numpy()]  # (N,)
+        if self.groups is None:
+            group = 0
+        elif callable(self.groups):
+            group = np.asarray(self.groups(chars, targets), dtype=np.int64).reshape(-1)[mask.cpu().numpy().reshape(-1)]
+        else:
+            group = self.groups[wanted.cpu().numpy()]  # (N,)
         cell = group * S + seen  # (N,) index into the flattened (G, S) table
         self.group_counts += np.bincount(cell, minlength=G * S).reshape(G, S)
         cumulative = np.cumsum(rank_hit, axis=1) > 0  # top-k hits are cumulative

@@ -8,6 +8,13 @@ per band (rnnmem.accuracy's accumulator with a group per vocabulary word):
   (rnnmem.dataset.build_vocabulary: id 2 is the most frequent word): the top 100, ranks 101–1,000, and
   1,001 to the vocabulary's end. Words outside the vocabulary are counted apart: no prediction can match them.
 - **length**: the word's length in letters: 1–2, 3–4, 5–6, 7–9, 10 or more.
+- **repetition**: the 100 most frequent words apart; the rarer ones by whether they were already an
+  earlier word of the same sequence (the model's training-length sequences, ≤ 200 characters, cut at word
+  boundaries): memory at work. A unit that remembers the text it read types a rarer word again from fewer
+  letters than a new one; one that does not treats it as new. (Without setting the frequent words apart,
+  repeated words are mostly "the", "of", "and", easy for any unit: measured on 118,000 validation
+  characters, the vanilla RNN's top-1 at 1 character seen was .30 on new words and .66 on repeated ones;
+  on rarer words, .056 and .073, against the GRU's .113 and .183.)
 """
 
 from __future__ import annotations
@@ -17,15 +24,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .accuracy import AccuracyResult, accumulate_accuracy
+from .accuracy import AccuracyAccumulator, AccuracyResult, accumulate_accuracy
 from .dataset import UNKNOWN_ID
 from .errors import InputError
 from .inputs import text_sequences
+from .text import CHARS, chars_seen_of
 
 FREQUENCY_EDGES = (100, 1000)  # vocabulary ranks where a frequency band ends
 LENGTH_EDGES = (2, 4, 6, 9)  # letters where a length band ends (inclusive)
-BREAKDOWNS = ("frequency", "length")
+BREAKDOWNS = ("frequency", "length", "repetition")
+# What a breakdown's bands say about a word: the title of the panels it draws
+BANDED_BY = {"frequency": "word's vocabulary rank", "length": "word's length",
+             "repetition": "word: frequent, or rarer and new or already read in its sequence"}
 OUT_OF_VOCABULARY = "out of vocabulary"
+SPACE_CHAR_ID = CHARS.index(" ")
 
 
 def frequency_bands(words: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -53,19 +65,63 @@ def length_bands(words: list[str]) -> tuple[np.ndarray, list[str]]:
 
 
 def word_bands(words: list[str], by: str) -> tuple[np.ndarray, list[str]]:
-    if by not in BREAKDOWNS:
-        raise InputError(f"unknown breakdown {by!r} (expected {' or '.join(BREAKDOWNS)})")
+    """The (V,) bands of a breakdown by word ("frequency" or "length") and their labels."""
+    if by not in ("frequency", "length"):
+        raise InputError(f"unknown breakdown by word {by!r} (expected frequency or length)")
     return frequency_bands(words) if by == "frequency" else length_bands(words)
+
+
+def repeated_words(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(B, T) for a batch of sequences: 1 at the characters of a word that was the target of an earlier word
+    in the same sequence (row), else 0. A word's characters run from its leading space, where its target
+    is first predicted, to its last letter; padding and a start before the first space count as new."""
+    groups = np.zeros(targets.shape, dtype=np.int64)
+    for row, (row_chars, row_targets) in enumerate(zip(chars, targets)):
+        starts = np.flatnonzero(chars_seen_of(row_chars == SPACE_CHAR_ID) == 0)
+        starts = starts[row_chars[starts] == SPACE_CHAR_ID]  # a word's leading space
+        earlier: set[int] = set()
+        for start, end in zip(starts, [*starts[1:], len(row_chars)]):
+            word = int(row_targets[start])
+            groups[row, start:end] = word in earlier
+            earlier.add(word)
+    return groups
+
+
+def repetition_bands(frequent: int = FREQUENCY_EDGES[0]):
+    """The repetition breakdown: a function of a batch's (chars, targets) giving every position's band (0:
+    one of the ``frequent`` most frequent words; 1: a rarer word new in its sequence; 2: a rarer word
+    already read in it), and the bands' labels."""
+    def bands(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        return np.where(targets <= UNKNOWN_ID + frequent, 0, 1 + repeated_words(chars, targets))
+
+    return bands, [f"top {frequent:,}", "rarer, new in its sequence", "rarer, already read in its sequence"]
+
+
+def breakdown_groups(model, by: str):
+    """The groups of breakdown ``by`` for rnnmem.accuracy's accumulator (a table by word, or a function by
+    position) and their labels."""
+    if by not in BREAKDOWNS:
+        raise InputError(f"unknown breakdown {by!r} (expected {', '.join(BREAKDOWNS)})")
+    if by == "repetition":
+        return repetition_bands()
+    bands, labels = word_bands(list(model.words), by)
+    return np.where(bands < 0, 0, bands), labels  # specials are never scored; any group will do
 
 
 @dataclass
 class BandAccuracy:
     """Accuracy by characters seen in each band of one breakdown, with the counts behind it."""
 
-    by: str  # "frequency" or "length"
+    by: str  # "frequency", "length" or "repetition"
     labels: list[str]  # one per band, in order
     results: list[AccuracyResult]  # one per band (a band with no scored character: all counts zero)
     unknown: int  # characters of words outside the vocabulary (not scored, in no band)
+
+    @classmethod
+    def of(cls, accumulator: AccuracyAccumulator, by: str, labels: list[str]) -> "BandAccuracy":
+        """From an accumulator run with ``breakdown_groups(model, by)``."""
+        return cls(by=by, labels=labels, results=[accumulator.result(g) for g in range(len(labels))],
+                   unknown=int(accumulator.unknown))
 
     def as_dict(self) -> dict:
         return {"by": self.by, "out_of_vocabulary_chars": self.unknown,
@@ -74,14 +130,12 @@ class BandAccuracy:
 
 def accuracy_by_band(model, texts: str | Iterable[str], by: str = "frequency", *,
                      batch_size: int = 32) -> BandAccuracy:
-    """Top-1/2/3 accuracy by characters seen for each band of ``by`` ("frequency" or "length"), over a
-    text or a list of texts (e.g. the sequences a memory profile sampled, ``MemoryProfile.texts``), each
-    cut into the model's training-length sequences."""
-    bands, labels = word_bands(list(model.words), by)
+    """Top-1/2/3 accuracy by characters seen for each band of ``by`` (one of BREAKDOWNS), over a text or a
+    list of texts (e.g. the sequences a memory profile sampled, ``MemoryProfile.texts``), each cut into the
+    model's training-length sequences."""
+    groups, labels = breakdown_groups(model, by)
     texts = [texts] if isinstance(texts, str) else list(texts)
     sequences = [pair for text in texts for pair in text_sequences(model, text)]
-    table = np.where(bands < 0, 0, bands)  # specials are never scored; any group will do
-    accumulator = accumulate_accuracy(model, sequences, batch_size=batch_size, groups=table,
+    accumulator = accumulate_accuracy(model, sequences, batch_size=batch_size, groups=groups,
                                       n_groups=len(labels))
-    return BandAccuracy(by=by, labels=labels, results=[accumulator.result(g) for g in range(len(labels))],
-                        unknown=int(accumulator.unknown))
+    return BandAccuracy.of(accumulator, by, labels)

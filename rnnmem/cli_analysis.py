@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .accuracy import accuracy_by_chars_seen
+from .accuracy import AccuracyResult, accumulate_accuracy
 from .attribution import TARGET_HELP, connectivity_matrix
 from .attribution_methods import METHODS, attribution, value_name
+from .breakdowns import BREAKDOWNS, BandAccuracy, breakdown_groups
 from .corpus import read_text_file
 from .dataset import UNKNOWN_ID, DatasetConfig, prepare_dataset, sequence_texts
 from .errors import InputError, quoted
@@ -78,6 +79,9 @@ def add_commands(sub) -> None:
     p.add_argument("--text-file", default=None, help="score this text file instead of a corpus split")
     p.add_argument("--max-chars", type=positive_int, default=None, help="score at most this many characters")
     p.add_argument("--batch-size", type=positive_int, default=32, help="sequences per forward pass")
+    p.add_argument("--by", choices=BREAKDOWNS, default=None,
+                   help="also break the accuracy down by the word's frequency, length, or repetition (a rarer "
+                        "word already read in its sequence or not: memory at work); rnnmem.breakdowns")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_evaluate)
 
@@ -229,20 +233,34 @@ def run_evaluate(args) -> int:
         split = args.split
     if args.max_chars is not None:
         total = min(total, args.max_chars)
+    groups, labels = breakdown_groups(model, args.by) if args.by else (None, [])
     with tqdm(total=total, unit="char", unit_scale=True, desc=f"evaluate {model.unit}", file=sys.stderr,
               disable=None) as bar:
-        result = accuracy_by_chars_seen(model, _take_chars(sequences, args.max_chars),
-                                        batch_size=args.batch_size, progress=bar.update)
+        accumulator = accumulate_accuracy(model, _take_chars(sequences, args.max_chars), batch_size=args.batch_size,
+                                          progress=bar.update, groups=groups, n_groups=len(labels) or None)
+    if not accumulator.counts.any():
+        raise InputError("nothing to score: the text has no words from the model's vocabulary")
+    result = accumulator.result()
     report = {"model": source_ref, "unit": model.unit, "corpus": source, "split": split,
               **result.as_dict()}
+    bands = BandAccuracy.of(accumulator, args.by, labels) if args.by else None
+    if bands is not None:
+        report["breakdown"] = bands.as_dict()
     if args.json:
         print(json.dumps(report))
-    else:
-        print(f"{model.unit}: {result.chars:,} characters, cross-entropy {result.cross_entropy:.4f}")
-        print("chars seen  " + " ".join(f"{n:>6d}" for n in range(min(10, len(result.top1)))))
-        for k in ("top1", "top2", "top3"):
-            print(f"{k:11s} " + " ".join(f"{v:6.3f}" for v in getattr(result, k)[:10]))
+        return 0
+    print(f"{model.unit}: {result.chars:,} characters, cross-entropy {result.cross_entropy:.4f}")
+    _print_accuracy("chars seen", result)
+    for label, band in zip(labels, bands.results if bands else []):
+        print(f"\n{label} ({band.chars:,} characters)")
+        _print_accuracy("chars seen", band)
     return 0
+
+
+def _print_accuracy(heading: str, result: AccuracyResult, columns: int = 10) -> None:
+    print(f"{heading:11s} " + " ".join(f"{n:>6d}" for n in range(min(columns, len(result.top1)))))
+    for k in ("top1", "top2", "top3"):
+        print(f"{k:11s} " + " ".join(f"{v:6.3f}" for v in getattr(result, k)[:columns]))
 
 
 def run_memory(args) -> int:

@@ -87,6 +87,14 @@ def test_evaluate_json_on_text_file_and_corpus_split(trained_model_dir, toy_corp
                                "--max-chars", "3000", "--json").stdout)
     assert split["split"] == "valid" and 0 < split["chars"] <= 3000
     assert split["accuracy_by_chars_seen"]["top1"][3] > 0.5
+    broken = json.loads(run_cli("evaluate", str(trained_model_dir), "--text-file", str(sample), "--by", "length",
+                                "--json").stdout)
+    assert {key: broken[key] for key in out} == out  # the same figures, and the breakdown beside them
+    bands = broken["breakdown"]["bands"]
+    assert broken["breakdown"]["by"] == "length" and list(bands)[0] == "1–2 letters"
+    assert sum(sum(band["counts"]) for band in bands.values()) == out["chars"]
+    printed = run_cli("evaluate", str(trained_model_dir), "--text-file", str(sample), "--by", "repetition").stdout
+    assert "top 100 (" in printed and "rarer, already read in its sequence (0 characters)" in printed
 
 
 TRAIN_ON_TEXT = ["train", "--unit", "gru", "--corpus", "{text}", "--out", "{tmp}/run"]

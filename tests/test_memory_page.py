@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rnnmem.accuracy import AccuracyAccumulator, accuracy_by_chars_seen
-from rnnmem.breakdowns import accuracy_by_band, frequency_bands, length_bands
+from rnnmem.breakdowns import accuracy_by_band, frequency_bands, length_bands, repeated_words, repetition_bands
 from rnnmem.cli import main as cli_main
 from rnnmem.errors import SettingsError
 from rnnmem.memory import cluster_band, memory_profile, profile_of_matrices, word_distance_profile, word_index
@@ -141,11 +141,34 @@ def test_the_accumulator_counts_hits_per_group():
     assert acc.unknown == 1 and acc.result().counts == [2, 1, 1]
 
 
+def test_repetition_bands_by_hand():
+    """Words 5, 7, 5, 9, 7, 3 of two letters each: the second 5 and the second 7 were read before in their
+    sequence; a second row starts inside a word (no leading space: new) and ends in padding; word 3 is
+    among the frequent ones."""
+    def row(words):
+        chars, targets = [], []
+        for word in words:
+            chars += [1, 4, 4]
+            targets += [word] * 3
+        return chars, targets
+
+    chars, targets = row([5, 7, 5, 9, 7, 3])
+    second_chars = [4, 4] + row([5, 5])[0] + [0] * 10  # "xx" then " ab ab", padded (target <eos>)
+    second_targets = [5, 5] + row([5, 5])[1] + [0] * 10
+    batch_chars, batch_targets = np.array([chars, second_chars]), np.array([targets, second_targets])
+    assert repeated_words(batch_chars, batch_targets)[0].tolist() == [0] * 6 + [1] * 3 + [0] * 3 + [1] * 3 + [0] * 3
+    # the row's first two characters belong to no word read here; its first whole 5 is new, the second not
+    assert repeated_words(batch_chars, batch_targets)[1].tolist()[:8] == [0, 0, 0, 0, 0, 1, 1, 1]
+    bands, labels = repetition_bands(frequent=3)  # ids 2, 3 and 4 are the frequent words
+    assert labels == ["top 3", "rarer, new in its sequence", "rarer, already read in its sequence"]
+    assert bands(batch_chars, batch_targets)[0].tolist() == [1] * 6 + [2] * 3 + [1] * 3 + [2] * 3 + [0] * 3
+
+
 def test_accuracy_by_band_splits_the_overall_accuracy(tiny_models):
     model = tiny_models["gru"]
     text = "the cat sat on a mat and the dog ran to the big red house " * 3
     total = accuracy_by_chars_seen(model, text)
-    for by in ("frequency", "length"):
+    for by in ("frequency", "length", "repetition"):
         bands = accuracy_by_band(model, text, by)
         counts = np.zeros(len(total.counts), dtype=int)
         correct = np.zeros(len(total.counts), dtype=int)
@@ -153,6 +176,8 @@ def test_accuracy_by_band_splits_the_overall_accuracy(tiny_models):
             counts[:len(result.counts)] += np.asarray(result.counts, dtype=int)
             correct[:len(result.counts)] += np.asarray(result.correct["top1"], dtype=int)
         assert counts.tolist() == total.counts and correct.tolist() == total.correct["top1"]
+    repetition = accuracy_by_band(model, text, "repetition")  # 20 toy words: all among the 100 most frequent
+    assert repetition.labels[0] == "top 100" and repetition.results[0].counts == total.counts
 
 
 # ---- tables, exports, CLI ------------------------------------------------------------------------------------
@@ -234,6 +259,15 @@ def test_memory_page_shows_the_profile_summaries_breakdowns_and_matrices(app):  
     gru = shown[shown.unit == "GRU"].reset_index(drop=True)
     assert gru["source"].tolist() == expected["source"].tolist()
     assert np.allclose(gru[["mean", "low", "high"]], expected[["mean", "low", "high"]])
+
+
+def test_memory_page_breaks_accuracy_down_by_repetition(app):  # noqa: F811
+    at = app("memory", units=["GRU"], positions="300", by="repetition")
+    assert not at.exception
+    spec = json.loads((at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"))[1].proto.spec)
+    assert spec["facet"]["column"]["title"] == "word: frequent, or rarer and new or already read in its sequence"
+    captions = " ".join(unescape(caption.value) for caption in at.caption)
+    assert "types a rarer word it already read in the sequence from fewer letters" in captions
 
 
 def test_memory_page_without_a_configured_corpus_says_so(app):  # noqa: F811

@@ -14,7 +14,7 @@ which never imports Streamlit. The modules here, by concern:
 """
 
 from .. import charts, memory_charts, memory_tables, walkthrough
-from ..breakdowns import BREAKDOWNS
+from ..breakdowns import BANDED_BY, BREAKDOWNS
 from ..attribution_methods import IG_MAX_STEPS, IG_STEPS, IG_TOLERANCE, METHODS, value_name
 from ..errors import InputError, SettingsError
 from ..exports import matrix_frame
@@ -50,6 +50,6 @@ __all__ = [
     "read_evaluation", "read_training", "require_units", "selected_units", "sidebar", "stop", "suggestion_list",
     "suggestions", "suggestions_by_prefix",
     "usable_text", "value_name", "walkthrough",
-    "BREAKDOWNS", "MAX_POSITIONS", "band_accuracy", "memory_charts", "memory_downloads", "memory_profiles",
+    "BANDED_BY", "BREAKDOWNS", "MAX_POSITIONS", "band_accuracy", "memory_charts", "memory_downloads", "memory_profiles",
     "memory_tables",
 ]

@@ -1,5 +1,5 @@
 """The Memory page in headless Chromium: it draws the profile and the summaries, a setting lands in the link,
-and a download holds exactly the table the page shows.
+a download holds exactly the table the page shows, and the accuracy breaks down by repetition.
 
 Run: pytest -m browser tests/e2e/test_memory_page.py
 """
@@ -46,6 +46,12 @@ def test_memory_page_profile_setting_in_the_link_and_a_download(server, page):
     assert list(rows["unit"].unique()) == ["GRU"] and len(rows) == 6  # ours and the article's, 3 measures each
     for value in rows["mean"]:
         assert f"{value:.3f}" in shown  # every number downloaded is the one on the page
+
+    page.locator('[data-testid="stMain"]').get_by_text("repetition", exact=True).click()  # the breakdown's kind
+    breakdown = page.locator('[data-testid="stVegaLiteChart"]').nth(1)
+    expect(breakdown).to_contain_text("rarer, already read in its sequence", timeout=90_000)
+    wait_done(page)
+    assert params(page)["by"] == ["repetition"]
     assert_not_injected(page)
     log = server.log_text()
     assert "Traceback" not in log, log[-3000:]
