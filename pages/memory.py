@@ -108,7 +108,8 @@ row = st.columns([1, 1, 2], vertical_alignment="bottom")
 by = row[0].segmented_control(
     "Break down by", app.BREAKDOWNS, default="frequency", key="by", bind="query-params", required=True,
     help="frequency: the word's rank in the vocabulary; length: its letters; repetition: the 100 most frequent "
-         "words apart, the rarer ones by whether the sequence had them already (memory at work).") or "frequency"
+         "words apart, the rarer ones by whether the sequence had them already (a signal of memory: compare "
+         "the units' gaps).") or "frequency"
 topk = row[1].segmented_control("Accuracy", TOPK, default="top-1", key="topk", bind="query-params",
                                 required=True) or "top-1"
 bands = [(item.unit, app.band_accuracy(item.key, item.model, tuple(profile.texts), by))
@@ -119,8 +120,10 @@ st.altair_chart(chart, width="content",
                 alt="Accuracy against characters seen, one panel per band of words")
 unknown = " · ".join(f"{app.charts.UNIT_NAMES[unit]} {result.unknown:,}" for unit, result in bands)
 reading = ("a unit that remembers what it read types a rarer word it already read in the sequence from fewer "
-           "letters than a new one (the last panel against the middle one); the 100 most frequent words are "
-           "apart, as any unit guesses them from their first letters" if by == "repetition" else
+           "letters than a new one (the last panel against the middle one); a repeated word also sits later in "
+           "its sequence and among words on its topic, so compare the gap between units, not against zero; the "
+           "100 most frequent words are apart, as any unit guesses them from their first letters"
+           if by == "repetition" else
            "a lead only on frequent short words comes from the first letters, not from context")
 st.caption(app.plain(f"Accuracy given characters seen on the same sample, by {app.BANDED_BY[by]}: {reading}; "
                      f"points resting on few characters swing (hover for the count; more positions give more). "

@@ -98,9 +98,14 @@ class AccuracyAccumulator:
         if self.groups is None:
             group = 0
         elif callable(self.groups):
-            group = np.asarray(self.groups(chars, targets), dtype=np.int64).reshape(-1)[mask.cpu().numpy().reshape(-1)]
+            by_position = np.asarray(self.groups(chars, targets), dtype=np.int64)
+            if by_position.shape != targets.shape:
+                raise ValueError(f"groups by position: shape {by_position.shape}, not the batch's {targets.shape}")
+            group = by_position.reshape(-1)[mask.cpu().numpy().reshape(-1)]
         else:
             group = self.groups[wanted.cpu().numpy()]  # (N,)
+        if np.any((group < 0) | (group >= len(self.group_counts))):
+            raise ValueError(f"a group outside 0…{len(self.group_counts) - 1}")
         cell = group * S + seen  # (N,) index into the flattened (G, S) table
         self.group_counts += np.bincount(cell, minlength=G * S).reshape(G, S)
         cumulative = np.cumsum(rank_hit, axis=1) > 0  # top-k hits are cumulative
@@ -117,7 +122,7 @@ class AccuracyAccumulator:
 
 @torch.no_grad()
 def accumulate_accuracy(model: AutocompleteRNN, text_or_sequences: str | Iterable, *, batch_size: int = 32,
-                        progress=None, groups: np.ndarray | None = None,
+                        progress=None, groups: np.ndarray | Callable | None = None,
                         n_groups: int | None = None) -> AccuracyAccumulator:
     """Run ``model`` over ``text_or_sequences`` (a string, normalised then cut into ≤ max_seq_len
     sequences at word boundaries, or an iterable of (chars, targets) array pairs) in batches and add up

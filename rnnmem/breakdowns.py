@@ -9,12 +9,13 @@ per band (rnnmem.accuracy's accumulator with a group per vocabulary word):
   1,001 to the vocabulary's end. Words outside the vocabulary are counted apart: no prediction can match them.
 - **length**: the word's length in letters: 1–2, 3–4, 5–6, 7–9, 10 or more.
 - **repetition**: the 100 most frequent words apart; the rarer ones by whether they were already an
-  earlier word of the same sequence (the model's training-length sequences, ≤ 200 characters, cut at word
-  boundaries): memory at work. A unit that remembers the text it read types a rarer word again from fewer
-  letters than a new one; one that does not treats it as new. (Without setting the frequent words apart,
-  repeated words are mostly "the", "of", "and", easy for any unit: measured on 118,000 validation
-  characters, the vanilla RNN's top-1 at 1 character seen was .30 on new words and .66 on repeated ones;
-  on rarer words, .056 and .073, against the GRU's .113 and .183.)
+  earlier word of the same sequence (the model's training-length sequences, 200 characters for the
+  shipped models, cut at word boundaries). A unit that remembers the words it read can type a rarer word
+  again from fewer letters than a new one: a signal of memory, though not a clean one. A repeated word
+  also sits later in its sequence (a repeat is never the first word) and in a passage on its topic, so
+  even a unit without memory scores it somewhat higher: read the gap between the two bands of one unit
+  against another unit's gap, not on its own. The frequent words are set apart because otherwise
+  repeated words are mostly "the", "of" and "and", easy for any unit from the first letters.
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ from .accuracy import AccuracyAccumulator, AccuracyResult, accumulate_accuracy
 from .dataset import UNKNOWN_ID
 from .errors import InputError
 from .inputs import text_sequences
-from .text import CHARS, chars_seen_of
+from .text import CHARS
 
 FREQUENCY_EDGES = (100, 1000)  # vocabulary ranks where a frequency band ends
 LENGTH_EDGES = (2, 4, 6, 9)  # letters where a length band ends (inclusive)
 BREAKDOWNS = ("frequency", "length", "repetition")
 # What a breakdown's bands say about a word: the title of the panels it draws
 BANDED_BY = {"frequency": "word's vocabulary rank", "length": "word's length",
-             "repetition": "word: frequent, or rarer and new or already read in its sequence"}
+             "repetition": "word's frequency and repetition in its sequence"}
 OUT_OF_VOCABULARY = "out of vocabulary"
 SPACE_CHAR_ID = CHARS.index(" ")
 
@@ -74,13 +75,14 @@ def word_bands(words: list[str], by: str) -> tuple[np.ndarray, list[str]]:
 def repeated_words(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """(B, T) for a batch of sequences: 1 at the characters of a word that was the target of an earlier word
     in the same sequence (row), else 0. A word's characters run from its leading space, where its target
-    is first predicted, to its last letter; padding and a start before the first space count as new."""
+    is first predicted, to its last letter; padding (character 0) and a start before the first space are
+    0."""
     groups = np.zeros(targets.shape, dtype=np.int64)
     for row, (row_chars, row_targets) in enumerate(zip(chars, targets)):
-        starts = np.flatnonzero(chars_seen_of(row_chars == SPACE_CHAR_ID) == 0)
-        starts = starts[row_chars[starts] == SPACE_CHAR_ID]  # a word's leading space
+        starts = np.flatnonzero(row_chars == SPACE_CHAR_ID)  # every word's leading space
+        length = int(np.flatnonzero(row_chars != 0)[-1]) + 1 if row_chars.any() else 0  # before the padding
         earlier: set[int] = set()
-        for start, end in zip(starts, [*starts[1:], len(row_chars)]):
+        for start, end in zip(starts, [*starts[1:], length]):
             word = int(row_targets[start])
             groups[row, start:end] = word in earlier
             earlier.add(word)
@@ -102,8 +104,8 @@ def breakdown_groups(model, by: str):
     position) and their labels."""
     if by not in BREAKDOWNS:
         raise InputError(f"unknown breakdown {by!r} (expected {', '.join(BREAKDOWNS)})")
-    if by == "repetition":
-        return repetition_bands()
+    if by == "repetition":  # a vocabulary smaller than the frequent words' number: all of it is frequent
+        return repetition_bands(min(FREQUENCY_EDGES[0], len(model.words) - (UNKNOWN_ID + 1)))
     bands, labels = word_bands(list(model.words), by)
     return np.where(bands < 0, 0, bands), labels  # specials are never scored; any group will do
 
@@ -124,8 +126,10 @@ class BandAccuracy:
                    unknown=int(accumulator.unknown))
 
     def as_dict(self) -> dict:
+        """Plain JSON: a band has no cross-entropy of its own (null, not NaN)."""
         return {"by": self.by, "out_of_vocabulary_chars": self.unknown,
-                "bands": {label: result.as_dict() for label, result in zip(self.labels, self.results)}}
+                "bands": {label: {**result.as_dict(), "cross_entropy": None}
+                          for label, result in zip(self.labels, self.results)}}
 
 
 def accuracy_by_band(model, texts: str | Iterable[str], by: str = "frequency", *,

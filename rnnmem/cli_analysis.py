@@ -80,8 +80,9 @@ def add_commands(sub) -> None:
     p.add_argument("--max-chars", type=positive_int, default=None, help="score at most this many characters")
     p.add_argument("--batch-size", type=positive_int, default=32, help="sequences per forward pass")
     p.add_argument("--by", choices=BREAKDOWNS, default=None,
-                   help="also break the accuracy down by the word's frequency, length, or repetition (a rarer "
-                        "word already read in its sequence or not: memory at work); rnnmem.breakdowns")
+                   help="also break the accuracy down by the word's frequency, length, or repetition (the 100 "
+                        "most frequent words apart, a rarer word already read in its sequence or not: a signal "
+                        "of memory, compared between units); rnnmem.breakdowns")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_evaluate)
 
@@ -247,7 +248,7 @@ def run_evaluate(args) -> int:
     if bands is not None:
         report["breakdown"] = bands.as_dict()
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(report, allow_nan=False))
         return 0
     print(f"{model.unit}: {result.chars:,} characters, cross-entropy {result.cross_entropy:.4f}")
     _print_accuracy("chars seen", result)

@@ -93,8 +93,9 @@ def test_evaluate_json_on_text_file_and_corpus_split(trained_model_dir, toy_corp
     bands = broken["breakdown"]["bands"]
     assert broken["breakdown"]["by"] == "length" and list(bands)[0] == "1–2 letters"
     assert sum(sum(band["counts"]) for band in bands.values()) == out["chars"]
+    assert all(band["cross_entropy"] is None for band in bands.values())  # plain JSON: no NaN
     printed = run_cli("evaluate", str(trained_model_dir), "--text-file", str(sample), "--by", "repetition").stdout
-    assert "top 100 (" in printed and "rarer, already read in its sequence (0 characters)" in printed
+    assert "top 13 (" in printed and "rarer, already read in its sequence (0 characters)" in printed
 
 
 TRAIN_ON_TEXT = ["train", "--unit", "gru", "--corpus", "{text}", "--out", "{tmp}/run"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnmem.accuracy import AccuracyAccumulator, accuracy_by_chars_seen
+from rnnmem.accuracy import AccuracyAccumulator, accumulate_accuracy, accuracy_by_chars_seen
 from rnnmem.breakdowns import accuracy_by_band, frequency_bands, length_bands, repeated_words, repetition_bands
 from rnnmem.cli import main as cli_main
 from rnnmem.errors import SettingsError
@@ -157,8 +157,9 @@ def test_repetition_bands_by_hand():
     second_targets = [5, 5] + row([5, 5])[1] + [0] * 10
     batch_chars, batch_targets = np.array([chars, second_chars]), np.array([targets, second_targets])
     assert repeated_words(batch_chars, batch_targets)[0].tolist() == [0] * 6 + [1] * 3 + [0] * 3 + [1] * 3 + [0] * 3
-    # the row's first two characters belong to no word read here; its first whole 5 is new, the second not
-    assert repeated_words(batch_chars, batch_targets)[1].tolist()[:8] == [0, 0, 0, 0, 0, 1, 1, 1]
+    # the row's first two characters belong to no word read here; its first whole 5 is new, the second not;
+    # the padding is no word
+    assert repeated_words(batch_chars, batch_targets)[1].tolist() == [0, 0, 0, 0, 0, 1, 1, 1] + [0] * 10
     bands, labels = repetition_bands(frequent=3)  # ids 2, 3 and 4 are the frequent words
     assert labels == ["top 3", "rarer, new in its sequence", "rarer, already read in its sequence"]
     assert bands(batch_chars, batch_targets)[0].tolist() == [1] * 6 + [2] * 3 + [1] * 3 + [2] * 3 + [0] * 3
@@ -176,8 +177,33 @@ def test_accuracy_by_band_splits_the_overall_accuracy(tiny_models):
             counts[:len(result.counts)] += np.asarray(result.counts, dtype=int)
             correct[:len(result.counts)] += np.asarray(result.correct["top1"], dtype=int)
         assert counts.tolist() == total.counts and correct.tolist() == total.correct["top1"]
-    repetition = accuracy_by_band(model, text, "repetition")  # 20 toy words: all among the 100 most frequent
-    assert repetition.labels[0] == "top 100" and repetition.results[0].counts == total.counts
+    repetition = accuracy_by_band(model, text, "repetition")  # 20 toy words: all of them frequent
+    assert repetition.labels[0] == "top 13" and repetition.results[0].counts == total.counts
+
+
+def test_the_accumulator_counts_by_position_as_by_word(tiny_models):
+    """Groups given by position go through the same counting as groups by word: the word table applied by
+    position gives the same results; the repetition bands of a text that repeats rarer words count by hand."""
+    from rnnmem.inputs import text_sequences
+
+    model = tiny_models["lstm"]
+    text = " ".join(model.words[2:8] + model.words[5:8])  # ids 2 to 7, then 5 to 7 again: one sequence
+    sequences = text_sequences(model, text)
+    assert len(sequences) == 1
+    table = np.arange(len(model.words)) % 3
+    by_word = accumulate_accuracy(model, sequences, groups=table, n_groups=3)
+    by_position = accumulate_accuracy(model, sequences, groups=lambda chars, targets: table[targets], n_groups=3)
+    for group in range(3):
+        results = [found.result(group).as_dict() | {"cross_entropy": None} for found in (by_word, by_position)]
+        assert results[0] == results[1]  # (a group's cross-entropy is NaN, never equal to itself)
+    bands, labels = repetition_bands(frequent=3)  # ids 2 to 4 frequent; 5 to 7 rarer, and they come back
+    repeated = accumulate_accuracy(model, sequences, groups=bands, n_groups=3)
+    positions = {word: len(model.words[word]) + 1 for word in range(2, 8)}  # its leading space and letters
+    assert sum(repeated.result(0).counts) == sum(positions[w] for w in range(2, 5))
+    assert sum(repeated.result(1).counts) == sum(positions[w] for w in range(5, 8))
+    assert sum(repeated.result(2).counts) == sum(positions[w] for w in range(5, 8))
+    with pytest.raises(ValueError, match="a group outside"):
+        accumulate_accuracy(model, sequences, groups=lambda chars, targets: np.full(targets.shape, 3), n_groups=3)
 
 
 # ---- tables, exports, CLI ------------------------------------------------------------------------------------
@@ -265,7 +291,7 @@ def test_memory_page_breaks_accuracy_down_by_repetition(app):  # noqa: F811
     at = app("memory", units=["GRU"], positions="300", by="repetition")
     assert not at.exception
     spec = json.loads((at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"))[1].proto.spec)
-    assert spec["facet"]["column"]["title"] == "word: frequent, or rarer and new or already read in its sequence"
+    assert spec["facet"]["column"]["title"] == "word's frequency and repetition in its sequence"
     captions = " ".join(unescape(caption.value) for caption in at.caption)
     assert "types a rarer word it already read in the sequence from fewer letters" in captions
 
