@@ -63,6 +63,23 @@ def _front_matter(model: AutocompleteRNN, evaluation: dict | None) -> str:
     return "\n".join(lines)
 
 
+def repetition_section(breakdown: dict, columns: int = 5) -> list[str]:
+    """Markdown lines for the accuracy broken down by repetition (rnnmem.breakdowns): top-1 given characters
+    seen on rarer words new in their sequence and on rarer words already read in it."""
+    lines = ["### Rarer words, new or already read in their sequence", "",
+             "Top-1 accuracy given characters seen, beyond the 100 most frequent words (`python -m rnnmem evaluate "
+             "--by repetition`). A model that remembers the words it read types a word it already read from "
+             "fewer letters; a repeated word also sits later in its sequence and on its topic, so compare this "
+             "gap between models rather than against zero.", "",
+             "| | characters | " + " | ".join(str(n) for n in range(columns)) + " |",
+             "|---|---" + "|---" * columns + "|"]
+    for label, band in breakdown["bands"].items():
+        if label.startswith("rarer"):
+            rates = band["accuracy_by_chars_seen"]["top1"][:columns]
+            lines.append(f"| {label} | {band['chars']:,} | " + " | ".join(f"{v:.3f}" for v in rates) + " |")
+    return lines
+
+
 def memory_section(memory: dict) -> list[str]:
     """Markdown lines for the memory measure (rnnmem.memory): on held-out text with 95% intervals, on the
     article's walkthrough paragraph beside the article's own models, and its three walkthrough moments."""
@@ -160,6 +177,8 @@ def model_card_text(model: AutocompleteRNN, training: dict | None = None, evalua
         if evaluation.get("article_top1"):
             body.append("| article top1 | " + " | ".join(f"{v:.3f}" for v in evaluation["article_top1"][:n_cols])
                         + " |")
+        if (evaluation.get("breakdown") or {}).get("by") == "repetition":
+            body += ["", *repetition_section(evaluation["breakdown"])]
     if memory:
         body += ["", *memory_section(memory)]
     body += ["", "## Data and licence", "", DATA_CREDIT,

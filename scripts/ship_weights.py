@@ -4,7 +4,7 @@
         [--units rnn gru lstm nlstm] [--eval-chars 1000000] [--memory-positions 2000] [--dest rnnmem/weights]
 
 For each unit: evaluates the float32 run on the test and validation splits (``--eval-chars`` characters
-each), stores the weights in float16, checks the float16 model's test accuracy is within 0.001 of the
+each; with the accuracy's breakdown by repetition), stores the weights in float16, checks the float16 model's test accuracy is within 0.001 of the
 float32 one, evaluates it on a fixed sample drawn from its own vocabulary (the figures the tests
 reproduce), measures its memory (rnnmem.memory) on the test split and on the article's walkthrough
 paragraph, and writes evaluation_*.json, memory.json and a model card with the article's figures beside
@@ -19,7 +19,9 @@ from pathlib import Path
 
 import torch
 
+from rnnmem.accuracy import accumulate_accuracy
 from rnnmem.analysis import accuracy_by_chars_seen, sample_text_from_vocabulary
+from rnnmem.breakdowns import BandAccuracy, breakdown_groups
 from rnnmem.article_data import load_article_accuracy
 from rnnmem.cli_analysis import _corpus_sequences, _take_chars
 from rnnmem.memory_report import memory_report
@@ -31,9 +33,14 @@ COPIED = ("training_log.csv", "training_config.json", "training_summary.json")
 
 
 def evaluate(model, corpus: str, split: str, max_chars: int, data_seed: int) -> dict:
+    """What ``python -m rnnmem evaluate --by repetition --json`` reports: the accuracy, and its breakdown by
+    repetition (a rarer word already read in its sequence or new: the model card's memory signal)."""
     sequences, _, source = _corpus_sequences(model, corpus, split, data_seed=data_seed)
-    result = accuracy_by_chars_seen(model, _take_chars(sequences, max_chars), batch_size=32)
-    return {"model": model.unit, "unit": model.unit, "corpus": source, "split": split, **result.as_dict()}
+    groups, labels = breakdown_groups(model, "repetition")
+    accumulator = accumulate_accuracy(model, _take_chars(sequences, max_chars), batch_size=32, groups=groups,
+                                      n_groups=len(labels))
+    return {"model": model.unit, "unit": model.unit, "corpus": source, "split": split,
+            **accumulator.result().as_dict(), "breakdown": BandAccuracy.of(accumulator, "repetition", labels).as_dict()}
 
 
 DRIFT_MIN_COUNT = 2000  # characters scored in a bin for its accuracy to count in the float16 check

@@ -52,6 +52,10 @@ def test_ships_a_run_measured_on_its_own_split(tmp_path, monkeypatch, finished_r
     for name in ("evaluation_test.json", "evaluation_valid.json", "memory.json", "README.md", "training_log.csv"):
         assert (shipped / name).is_file(), name
     assert json.loads((shipped / "memory.json").read_text())["held_out"]["positions"] > 0
+    evaluation = json.loads((shipped / "evaluation_test.json").read_text())  # with its breakdown by repetition
+    assert evaluation["breakdown"]["by"] == "repetition"
+    assert sum(sum(band["counts"]) for band in evaluation["breakdown"]["bands"].values()) == evaluation["chars"]
+    assert "### Rarer words, new or already read in their sequence" in (shipped / "README.md").read_text()
     assert sorted(p.name for p in (tmp_path / "weights").iterdir()) == ["gru"]  # nothing left beside it
 
 
