@@ -217,6 +217,21 @@ def test_autocomplete_cuts_a_huge_link_text_with_a_message(app):
     assert len(progress_labels(at)) == 5
 
 
+def test_the_page_address_counts_as_the_browser_shows_it(monkeypatch):
+    """The address in front of a link's query: the browser's (st.context.url), with an allowance for the
+    embedding parameters Streamlit hides from st.query_params; the fixed allowance without a browser."""
+    from types import SimpleNamespace
+
+    from rnnmem.app import params
+    from rnnmem.links import ORIGIN_ALLOWANCE
+
+    url = "http://127.0.0.1:8501/connectivity"
+    for shown, embedded, expected in ((url, False, len(url)), (url, True, len(url) + params.EMBED_PARAMS_ALLOWANCE),
+                                      (None, None, ORIGIN_ALLOWANCE)):
+        monkeypatch.setattr(params, "st", SimpleNamespace(context=SimpleNamespace(url=shown, is_embedded=embedded)))
+        assert params.page_address_chars() == expected
+
+
 @pytest.mark.parametrize("page, key, keep", [("autocomplete", "text", "tail"), ("connectivity", "text", "head"),
                                              ("accuracy", "eval", "head")])
 def test_a_text_that_would_make_a_too_long_link_is_cut_to_fit(app, page, key, keep):
