@@ -106,6 +106,24 @@ def test_stored_test_evaluation_is_consistent(name):
         assert summed.tolist() == expected, key
 
 
+@pytest.mark.parametrize("unit", UNITS)
+def test_the_card_shows_the_stored_files(unit):
+    """The shipped (CPU-trained) model's card is the one its stored files build: an evaluation measured
+    again must reach the card too."""
+    from rnnmem.article_data import load_article_accuracy
+    from rnnmem.modelcard import model_card_text
+
+    directory = WEIGHTS_ROOT / unit
+    card = (directory / "README.md").read_text()
+    evaluation = json.loads((directory / "evaluation_test.json").read_text())
+    article = load_article_accuracy().get(unit)
+    evaluation["article_top1"] = article["accuracy_by_chars_seen"]["top1"] if article else None
+    stored = {name: json.loads((directory / f"{name}.json").read_text()) for name in ("training_summary", "memory")}
+    built = model_card_text(AutocompleteRNN.from_directory(directory), stored["training_summary"], evaluation,
+                            card[card.index("## Notes"):].rstrip("\n"), stored["memory"])
+    assert built == card
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_reproduces_its_stored_walkthrough_memory(name):
