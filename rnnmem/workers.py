@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from .attribution import ConnectivityResult, connectivity_matrix, connectivity_partial
+from .attribution import ConnectivityResult, connectivity_matrix
 from .attribution_methods import Attribution, attribution
 from .errors import InputError
 from .model import AutocompleteRNN
@@ -85,7 +85,7 @@ def weights_fingerprint(model: AutocompleteRNN) -> str:
 ModelLike = LoadedModel | AutocompleteRNN
 
 
-def _model_of(item: ModelLike) -> AutocompleteRNN:
+def model_of(item: ModelLike) -> AutocompleteRNN:
     return item.model if isinstance(item, LoadedModel) else item
 
 
@@ -286,7 +286,7 @@ class AnalysisWorkers:
         if reference is None:
             return None
         try:
-            return pool.submit(self._run, waited, task, reference, self._fingerprint(_model_of(item)), args)
+            return pool.submit(self._run, waited, task, reference, self._fingerprint(model_of(item)), args)
         except RuntimeError:  # a stopped pool
             self.shutdown()
             return None
@@ -303,7 +303,7 @@ class AnalysisWorkers:
             except Exception as error:  # noqa: BLE001 - the worker's own failure: compute here, as before
                 logger.warning("analysis worker failed on %s (%s); computing here", task, type(error).__name__)
         if result is None:
-            return TASKS[task](_model_of(item), *args)
+            return TASKS[task](model_of(item), *args)
         self.computed_in_workers += 1
         return result
 
@@ -336,64 +336,7 @@ class AnalysisWorkers:
             worker.stop()
 
 
-class ConnectivityViews:
-    """What the Connectivity page shows for (model, text, selected character), with the cost of a new text
-    off the page's path: the whole matrix when it is ready (kept, the ``capacity`` most recent); else, while
-    a worker computes it, the selected row alone, computed at once (``connectivity_partial``). Without a
-    worker for the model, the matrix is computed at once, as before. ``key`` names the model's weights
-    (unit, reference, revision): results never cross between models, and texts are compared whole."""
-
-    def __init__(self, workers: AnalysisWorkers, *, capacity: int = 32, max_pending: int = 8):
-        self.workers, self.capacity, self.max_pending = workers, capacity, max_pending
-        self._lock = threading.Lock()
-        self._ready: OrderedDict = OrderedDict()  # (key, text) -> ConnectivityResult
-        self._pending: dict = {}  # (key, text) -> Future
-
-    def get(self, key: tuple, item: ModelLike, text: str, position: int) -> ConnectivityResult:
-        name = (key, text)
-        with self._lock:
-            self._sweep()
-            if name in self._ready:
-                self._ready.move_to_end(name)
-                return self._ready[name]
-            future = self._pending.get(name)
-            queue_full = len(self._pending) >= self.max_pending
-            if future is None and not queue_full:
-                future = self.workers.submit(item, text)
-                if future is not None:
-                    self._pending[name] = future
-        if (future is not None and not future.done()) or (future is None and queue_full
-                                                          and self.workers.available(item)):
-            return connectivity_partial(_model_of(item), text, position)  # the matrix follows when a worker is free
-        with self._lock:
-            self._pending.pop(name, None)
-        result = self.workers.collect(future, item, text)
-        with self._lock:
-            self._keep(name, result)
-        return result
-
-    def _keep(self, name: tuple, result: ConnectivityResult) -> None:
-        self._ready[name] = result
-        self._ready.move_to_end(name)
-        while len(self._ready) > self.capacity:
-            self._ready.popitem(last=False)
-
-    def _sweep(self) -> None:
-        """Keep the matrices workers finished for visitors who have not come back for them yet; forget
-        failed ones (the next request computes them here)."""
-        for name, future in list(self._pending.items()):
-            if future.done():
-                del self._pending[name]
-                if future.exception() is None and future.result() is not None:
-                    self.workers.computed_in_workers += 1
-                    self._keep(name, future.result())
-
-    def ready(self, key: tuple, text: str) -> bool:
-        with self._lock:
-            return (key, text) in self._ready
-
-
-__all__ = ["AnalysisWorkers", "ConnectivityViews", "TASKS", "default_workers", "weights_fingerprint", "worker_reference", "WORKERS_ENV"]
+__all__ = ["AnalysisWorkers", "ModelLike", "TASKS", "default_workers", "model_of", "weights_fingerprint", "worker_reference", "WORKERS_ENV"]
 
 
 if __name__ == "__main__":

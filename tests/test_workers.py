@@ -10,9 +10,10 @@ import pytest
 
 from rnnmem.analysis import connectivity_matrix
 from rnnmem.attribution_methods import attribution
+from rnnmem.connectivity_views import ConnectivityViews
 from rnnmem.errors import InputError
 from rnnmem.refs import load, load_model
-from rnnmem.workers import (AnalysisWorkers, ConnectivityViews, default_workers, usable_cores, weights_fingerprint,
+from rnnmem.workers import (AnalysisWorkers, default_workers, usable_cores, weights_fingerprint,
                             worker_reference)
 
 TEXT = "the cat sat on a mat and the dog ran"

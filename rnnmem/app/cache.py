@@ -16,7 +16,8 @@ from ..modelref import LoadedModel
 from ..prefix_cache import PrefixCache
 from ..suggestions import suggest
 from ..text import normalize
-from ..workers import AnalysisWorkers, ConnectivityViews
+from ..connectivity_views import ConnectivityViews
+from ..workers import AnalysisWorkers
 from .messages import plain, stop
 from .models import ShownModel
 
@@ -60,7 +61,7 @@ def _connectivity_views() -> ConnectivityViews:
 def connectivity_view(item: ShownModel, text: str, position: int) -> ConnectivityResult:
     """What the Connectivity page draws for one unit: the whole matrix when it is ready; for a new text,
     while a worker process computes the matrix, the selected character's row alone, at once
-    (rnnmem.workers.ConnectivityViews). The 32 most recent matrices are kept."""
+    (rnnmem.connectivity_views.ConnectivityViews). The 32 most recent matrices are kept."""
     return _connectivity_views().get(item.key, item.loaded, text, position)
 
 
