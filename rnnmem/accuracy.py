@@ -21,6 +21,9 @@ from .suggestions import mask_specials
 from .text import chars_seen_of
 
 
+NOTHING_TO_SCORE = "nothing to score: the text has no words from the model's vocabulary"
+
+
 @dataclass
 class AccuracyResult:
     """Top-k accuracy for each number of characters seen, with the counts behind every value."""
@@ -91,8 +94,8 @@ class AccuracyAccumulator:
         self.loss_sum += float(masked_cross_entropy(scored, wanted, reduction="sum"))
         top3 = torch.topk(mask_specials(scored), 3, dim=-1).indices  # (N, 3)
         rank_hit = (top3 == wanted[:, None]).cpu().numpy()  # (N, 3)
-        seen = np.concatenate([chars_seen_of(row == 1) for row in chars])  # (B*T,)
-        seen = seen[mask.cpu().numpy().reshape(-1)]
+        scored_positions = mask.cpu().numpy().reshape(-1)  # (B*T,)
+        seen = np.concatenate([chars_seen_of(row == 1) for row in chars])[scored_positions]  # (N,)
         G, S = self.group_counts.shape
         seen = np.minimum(seen, S - 1)
         if self.groups is None:
@@ -101,7 +104,7 @@ class AccuracyAccumulator:
             by_position = np.asarray(self.groups(chars, targets), dtype=np.int64)
             if by_position.shape != targets.shape:
                 raise ValueError(f"groups by position: shape {by_position.shape}, not the batch's {targets.shape}")
-            group = by_position.reshape(-1)[mask.cpu().numpy().reshape(-1)]
+            group = by_position.reshape(-1)[scored_positions]
         else:
             group = self.groups[wanted.cpu().numpy()]  # (N,)
         if np.any((group < 0) | (group >= len(self.group_counts))):
@@ -164,7 +167,7 @@ def accuracy_by_chars_seen(model: AutocompleteRNN, text_or_sequences: str | Iter
     """
     accumulator = accumulate_accuracy(model, text_or_sequences, batch_size=batch_size, progress=progress)
     if not accumulator.counts.any():
-        raise InputError("nothing to score: the text has no words from the model's vocabulary")
+        raise InputError(NOTHING_TO_SCORE)
     return accumulator.result()
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .accuracy import AccuracyAccumulator, AccuracyResult, accumulate_accuracy
+from .accuracy import NOTHING_TO_SCORE, AccuracyAccumulator, AccuracyResult, accumulate_accuracy
 from .dataset import UNKNOWN_ID
 from .errors import InputError
 from .inputs import text_sequences
@@ -120,8 +120,8 @@ class BandAccuracy:
     unknown: int  # characters of words outside the vocabulary (not scored, in no band)
 
     @classmethod
-    def of(cls, accumulator: AccuracyAccumulator, by: str, labels: list[str]) -> "BandAccuracy":
-        """From an accumulator run with ``breakdown_groups(model, by)``."""
+    def of(cls, accumulator: AccuracyAccumulator, labels: list[str], by: str) -> "BandAccuracy":
+        """From an accumulator run with ``breakdown_groups(model, by)`` (whose labels these are)."""
         return cls(by=by, labels=labels, results=[accumulator.result(g) for g in range(len(labels))],
                    unknown=int(accumulator.unknown))
 
@@ -137,9 +137,21 @@ def accuracy_by_band(model, texts: str | Iterable[str], by: str = "frequency", *
     """Top-1/2/3 accuracy by characters seen for each band of ``by`` (one of BREAKDOWNS), over a text or a
     list of texts (e.g. the sequences a memory profile sampled, ``MemoryProfile.texts``), each cut into the
     model's training-length sequences."""
-    groups, labels = breakdown_groups(model, by)
     texts = [texts] if isinstance(texts, str) else list(texts)
     sequences = [pair for text in texts for pair in text_sequences(model, text)]
-    accumulator = accumulate_accuracy(model, sequences, batch_size=batch_size, groups=groups,
-                                      n_groups=len(labels))
-    return BandAccuracy.of(accumulator, by, labels)
+    return BandAccuracy.of(*_accumulate_by_band(model, sequences, by, batch_size=batch_size), by)
+
+
+def accuracy_with_bands(model, sequences: Iterable, by: str, *, batch_size: int = 32,
+                        progress=None) -> tuple[AccuracyResult, BandAccuracy]:
+    """The accuracy over ``sequences`` ((chars, targets) pairs, as rnnmem.accuracy takes) and its breakdown
+    by ``by``, from one pass; InputError when nothing is scored, as ``accuracy_by_chars_seen``."""
+    accumulator, labels = _accumulate_by_band(model, sequences, by, batch_size=batch_size, progress=progress)
+    if not accumulator.counts.any():
+        raise InputError(NOTHING_TO_SCORE)
+    return accumulator.result(), BandAccuracy.of(accumulator, labels, by)
+
+
+def _accumulate_by_band(model, sequences: Iterable, by: str, **kwargs) -> tuple[AccuracyAccumulator, list[str]]:
+    groups, labels = breakdown_groups(model, by)
+    return accumulate_accuracy(model, sequences, groups=groups, n_groups=len(labels), **kwargs), labels

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .accuracy import AccuracyResult, accumulate_accuracy
+from .accuracy import AccuracyResult, accuracy_by_chars_seen
 from .attribution import TARGET_HELP, connectivity_matrix
 from .attribution_methods import METHODS, attribution, value_name
-from .breakdowns import BREAKDOWNS, BandAccuracy, breakdown_groups
+from .breakdowns import BREAKDOWNS, accuracy_with_bands
 from .corpus import read_text_file
 from .dataset import UNKNOWN_ID, DatasetConfig, prepare_dataset, sequence_texts
 from .errors import InputError, quoted
@@ -234,17 +234,14 @@ def run_evaluate(args) -> int:
         split = args.split
     if args.max_chars is not None:
         total = min(total, args.max_chars)
-    groups, labels = breakdown_groups(model, args.by) if args.by else (None, [])
     with tqdm(total=total, unit="char", unit_scale=True, desc=f"evaluate {model.unit}", file=sys.stderr,
               disable=None) as bar:
-        accumulator = accumulate_accuracy(model, _take_chars(sequences, args.max_chars), batch_size=args.batch_size,
-                                          progress=bar.update, groups=groups, n_groups=len(labels) or None)
-    if not accumulator.counts.any():
-        raise InputError("nothing to score: the text has no words from the model's vocabulary")
-    result = accumulator.result()
+        scored = dict(batch_size=args.batch_size, progress=bar.update)
+        taken = _take_chars(sequences, args.max_chars)
+        result, bands = (accuracy_with_bands(model, taken, args.by, **scored) if args.by else
+                         (accuracy_by_chars_seen(model, taken, **scored), None))
     report = {"model": source_ref, "unit": model.unit, "corpus": source, "split": split,
               **result.as_dict()}
-    bands = BandAccuracy.of(accumulator, args.by, labels) if args.by else None
     if bands is not None:
         report["breakdown"] = bands.as_dict()
     if args.json:
@@ -252,7 +249,7 @@ def run_evaluate(args) -> int:
         return 0
     print(f"{model.unit}: {result.chars:,} characters, cross-entropy {result.cross_entropy:.4f}")
     _print_accuracy("chars seen", result)
-    for label, band in zip(labels, bands.results if bands else []):
+    for label, band in zip(bands.labels, bands.results) if bands else ():
         print(f"\n{label} ({band.chars:,} characters)")
         _print_accuracy("chars seen", band)
     return 0

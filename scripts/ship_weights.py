@@ -19,9 +19,8 @@ from pathlib import Path
 
 import torch
 
-from rnnmem.accuracy import accumulate_accuracy
 from rnnmem.analysis import accuracy_by_chars_seen, sample_text_from_vocabulary
-from rnnmem.breakdowns import BandAccuracy, breakdown_groups
+from rnnmem.breakdowns import accuracy_with_bands
 from rnnmem.article_data import load_article_accuracy
 from rnnmem.cli_analysis import _corpus_sequences, _take_chars
 from rnnmem.memory_report import memory_report
@@ -36,11 +35,9 @@ def evaluate(model, corpus: str, split: str, max_chars: int, data_seed: int) -> 
     """What ``python -m rnnmem evaluate --by repetition --json`` reports: the accuracy, and its breakdown by
     repetition (a rarer word already read in its sequence or new: the model card's memory signal)."""
     sequences, _, source = _corpus_sequences(model, corpus, split, data_seed=data_seed)
-    groups, labels = breakdown_groups(model, "repetition")
-    accumulator = accumulate_accuracy(model, _take_chars(sequences, max_chars), batch_size=32, groups=groups,
-                                      n_groups=len(labels))
-    return {"model": model.unit, "unit": model.unit, "corpus": source, "split": split,
-            **accumulator.result().as_dict(), "breakdown": BandAccuracy.of(accumulator, "repetition", labels).as_dict()}
+    result, bands = accuracy_with_bands(model, _take_chars(sequences, max_chars), "repetition")
+    return {"model": model.unit, "unit": model.unit, "corpus": source, "split": split, **result.as_dict(),
+            "breakdown": bands.as_dict()}
 
 
 DRIFT_MIN_COUNT = 2000  # characters scored in a bin for its accuracy to count in the float16 check
