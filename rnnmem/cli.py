@@ -37,6 +37,8 @@ _TRAIN_OPTIONS = {
         ("--clip", "grad_clip", float, "clip the gradient norm to this (0: off)"),
         ("--warmup-chars", "warmup_chars", int, "linear learning-rate warm-up, in characters"),
         ("--min-lr-ratio", "min_lr_ratio", float, "cosine: final rate / --lr"),
+        ("--repeat-weight", "repeat_weight", float, "loss weight at the letters of a rarer word already read in "
+                                                    "its sequence (1: the plain loss)"),
         ("--init-from", "init_from", str, "start from this model directory's weights (same unit, sizes and "
                                           "vocabulary)"),
     ),

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .breakdowns import repetition_bands
 from .dataset import UNKNOWN_ID, PreparedDataset, make_batch
 from .model import AutocompleteRNN, masked_cross_entropy
 from .runconfig import TrainConfig
@@ -25,7 +26,8 @@ def log_uniform_log_q(vocab_size: int, num_sampled: int, device) -> torch.Tensor
                       torch.log(included)]).float()
 
 
-def sampled_softmax_loss(hidden, targets, weight, bias, log_q, num_sampled, generator, bf16=False):
+def sampled_softmax_loss(hidden, targets, weight, bias, log_q, num_sampled, generator, bf16=False,
+                         reduction="mean"):
     """Sampled softmax (Jean et al. 2015, as TensorFlow's sampled_softmax_loss): the true class against
     one shared set of sampled negatives, logits corrected by -log Q, accidental hits removed.
     An estimate of the full softmax loss for training only; the model's full softmax is unchanged.
@@ -44,17 +46,39 @@ def sampled_softmax_loss(hidden, targets, weight, bias, log_q, num_sampled, gene
     true_logits = true_logits.float() - log_q[targets]
     neg_logits = neg_logits.masked_fill(negatives[None, :] == targets[:, None], float("-inf"))
     logits = torch.cat([true_logits[:, None], neg_logits], dim=1)  # (N, 1 + U), class 0 is the truth
-    return F.cross_entropy(logits, torch.zeros_like(targets))
+    return F.cross_entropy(logits, torch.zeros_like(targets), reduction=reduction)
+
+
+def repetition_weights(chars: torch.Tensor, targets: torch.Tensor, repeat_weight: float) -> torch.Tensor:
+    """(B, T) float32 loss weights for a batch: ``repeat_weight`` at the characters of a rarer word
+    already read in its sequence (the "repetition" breakdown's third band, as the Memory page and
+    ``evaluate --by repetition`` score them), 1 elsewhere."""
+    bands, _ = repetition_bands()
+    repeated = bands(chars.cpu().numpy(), targets.cpu().numpy()) == 2
+    return torch.where(torch.from_numpy(repeated), repeat_weight, 1.0).float().to(targets.device)
 
 
 def training_loss(model: AutocompleteRNN, chars, targets, config: TrainConfig, log_q, generator):
-    if config.softmax == "full":
+    """The step's loss: the mean cross-entropy over characters whose target is a word, each character
+    weighted by ``repetition_weights`` when ``config.repeat_weight`` is not 1 (a weighted mean)."""
+    weighted = config.repeat_weight != 1.0
+    if config.softmax == "full" and not weighted:
         _, loss = model(chars, targets, output_dtype=torch.bfloat16 if config.bf16_output else None)
         return loss
     hidden = model.recurrent_outputs(chars)  # (B, T, H)
     mask = targets > UNKNOWN_ID
-    return sampled_softmax_loss(hidden[mask], targets[mask], model.output.weight, model.output.bias,
-                                log_q, config.num_sampled, generator, bf16=config.bf16_output)
+    reduction = "none" if weighted else "mean"
+    if config.softmax == "full":
+        logits, _ = model.head(hidden[mask], output_dtype=torch.bfloat16 if config.bf16_output else None)
+        losses = F.cross_entropy(logits.float(), targets[mask], reduction=reduction)
+    else:
+        losses = sampled_softmax_loss(hidden[mask], targets[mask], model.output.weight, model.output.bias,
+                                      log_q, config.num_sampled, generator, bf16=config.bf16_output,
+                                      reduction=reduction)
+    if not weighted:
+        return losses
+    weights = repetition_weights(chars, targets, config.repeat_weight)[mask]
+    return (losses * weights).sum() / weights.sum()
 
 
 @torch.no_grad()

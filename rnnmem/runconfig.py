@@ -42,6 +42,9 @@ class TrainConfig:
     min_lr_ratio: float = 0.05  # "cosine" ends at learning_rate * min_lr_ratio
     init_from: str | None = None  # a model directory whose weights start the run (a warm start)
     grad_clip: float = 0.0  # clip the gradient's global norm to this (0: off, as the article)
+    # the loss's weight at the characters of a rarer word already read in its sequence (rnnmem.breakdowns'
+    # "repetition" band), against 1 elsewhere: above 1 asks the unit to recall what it read; 1: the plain loss
+    repeat_weight: float = 1.0
     # cheaper training that leaves what the model computes at inference unchanged
     softmax: str = "full"  # "full", or "sampled": sampled softmax with log-Q correction (Jean et al. 2015)
     num_sampled: int = 2048  # negatives per batch for the sampled softmax
@@ -89,6 +92,7 @@ class TrainConfig:
         number("learning_rate", 0.0, above=True)
         number("min_lr_ratio", 0.0, 1.0)
         number("grad_clip", 0.0)
+        number("repeat_weight", 0.0, above=True)
         number("checkpoint_every_seconds", 0.0, above=True)
         for name, allowed in (("lr_schedule", LR_SCHEDULES), ("softmax", ("full", "sampled")),
                               ("device", ("auto", "cpu", "cuda"))):

@@ -243,3 +243,59 @@ def test_make_batch_pads_with_eos(toy_dataset):
     for row, n in enumerate(lengths[:3].tolist()):
         assert (chars[row, n:] == 0).all() and (targets[row, n:] == 0).all()
         assert chars[row, 0] == 1
+
+
+# beyond the 100 most frequent words: "grammar" and "schools" are rarer words
+_RARER_WORDS = ["<eos>", "<unknown>", "the", *[f"w{i}" for i in range(100)], "grammar", "schools"]
+
+
+def _model_and_batch(texts: list[str]):
+    """A small untrained GRU over _RARER_WORDS and (chars, targets) of ``texts`` as it reads them."""
+    from rnnmem.dataset import pad_batch
+    from rnnmem.inputs import text_sequences
+    torch.manual_seed(3)
+    model = AutocompleteRNN(ModelConfig(unit="gru", hidden_size=8, num_layers=1, embedding_size=6,
+                                        words=_RARER_WORDS, max_seq_len=200))
+    pairs = [pair for text in texts for pair in text_sequences(model, text)]
+    chars, targets = pad_batch(pairs)
+    return model, torch.from_numpy(chars), torch.from_numpy(targets)
+
+
+def test_repetition_weights_single_out_the_letters_of_a_rarer_word_read_before():
+    from rnnmem.losses import repetition_weights
+    _, chars, targets = _model_and_batch(["the grammar the grammar schools grammar"])
+    weights = repetition_weights(chars, targets, 3.0)[0].tolist()
+    # its leading space and every letter of the second and third "grammar" weigh 3; "the" (one of the 100
+    # most frequent words), the first "grammar" and the padding weigh 1
+    expected = [1.0] * 16 + [3.0] * 8 + [1.0] * 8 + [3.0] * 8  # " the grammar the grammar schools grammar"
+    assert weights == expected
+
+
+@pytest.mark.parametrize("softmax", ["full", "sampled"])
+def test_the_repeat_weight_makes_a_weighted_mean_of_the_plain_loss(softmax):
+    from rnnmem.losses import repetition_weights, training_loss
+    model, chars, targets = _model_and_batch(["the grammar w5 grammar schools", "schools the schools w7 w7"])
+    # every class sampled, and <eos> and <unknown> (never sampled) given no mass: the sampled loss is the full one
+    every_class = dict(num_sampled=200_000)
+    with torch.no_grad():
+        model.output.bias[:2] = -100.0
+    log_q = log_uniform_log_q(len(_RARER_WORDS), every_class["num_sampled"], "cpu")
+
+    def loss(weight: float) -> float:
+        config = TrainConfig(softmax=softmax, repeat_weight=weight, **every_class)
+        return training_loss(model, chars, targets, config, log_q, torch.Generator().manual_seed(0)).item()
+
+    logits, plain = model(chars, targets)
+    per_char = masked_cross_entropy(logits, targets, reduction="none").reshape(targets.shape)
+    weights = repetition_weights(chars, targets, 4.0) * (targets > UNKNOWN_ID)
+    assert 0 < int((weights == 4.0).sum()) < int((weights > 0).sum())  # some characters weigh more, not all
+    assert loss(1.0) == pytest.approx(plain.item(), abs=2e-4)
+    assert loss(4.0) == pytest.approx(((per_char * weights).sum() / weights.sum()).item(), abs=2e-4)
+    assert loss(4.0) != pytest.approx(plain.item(), abs=1e-3)
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0, float("nan")])
+def test_a_repeat_weight_that_is_not_positive_is_refused(weight):
+    from rnnmem.errors import InputError
+    with pytest.raises(InputError, match="repeat_weight"):
+        TrainConfig(repeat_weight=weight).check()
