@@ -135,6 +135,8 @@ TRAIN_ON_TEXT = ["train", "--unit", "gru", "--corpus", "{text}", "--out", "{tmp}
      "epochs must be a finite number above 0 and at most 1e+06, not nan"),
     ([*TRAIN_ON_TEXT, "--min-lr-ratio", "2"],
      "min_lr_ratio must be a finite number at least 0 and at most 1, not 2.0"),
+    ([*TRAIN_ON_TEXT, "--repeat-weight", "0"],
+     "repeat_weight must be a finite number above 0, not 0.0"),
     ([*TRAIN_ON_TEXT, "--threads", "-1"],
      "--threads must be at least 1, not -1"),
     ([*TRAIN_ON_TEXT, "--vocab-size", "70000"],  # word ids are stored in 16 bits: more would wrap round
