@@ -148,12 +148,15 @@ def model_card_text(model: AutocompleteRNN, training: dict | None = None, evalua
     if training:
         body += ["", "## Training", "", "| field | value |", "|---|---|"]
         for key in ("corpus", "characters_seen", "steps", "epochs_completed", "batch_size", "softmax",
-                    "learning_rate", "learning_rate_schedule", "gradient_clipping", "device", "gpu", "precision",
+                    "learning_rate", "learning_rate_schedule", "gradient_clipping", "repeated_word_weight", "device",
+                    "gpu", "precision",
                     "seconds", "wall_seconds", "stopped", "final_train_loss", "final_valid_loss"):
             if training.get(key) is not None:  # no training loss is known for a run's last, stepless row
                 value = training[key]
                 if isinstance(value, float):
                     value = f"{value:g}" if key in ("learning_rate", "gradient_clipping") else (
+                        f"{value:g} (the loss's weight at the letters of a rarer word already read in its "
+                        "sequence; 1 elsewhere)" if key == "repeated_word_weight" else
                         f"{value:.4f}" if value < 100 else f"{value:,.0f}")
                 elif isinstance(value, int):
                     value = f"{value:,}"

@@ -77,6 +77,8 @@ def _summary(config: TrainConfig, corpus: CorpusFacts, progress: dict, log_rows:
                                    f"{config.lr_schedule} to {config.learning_rate * config.min_lr_ratio:g}")
                                   + (f", {config.warmup_chars:,}-character warm-up" if config.warmup_chars else ""),
         "gradient_clipping": config.grad_clip or "none",
+        # only when set: the loss was not the plain one (see TrainConfig.repeat_weight)
+        **({"repeated_word_weight": config.repeat_weight} if config.repeat_weight != 1 else {}),
         "device": device,
         "seconds": totals["seconds"],  # warm starts' included
         "final_train_loss": last.get("train_loss"),

@@ -299,3 +299,14 @@ def test_a_repeat_weight_that_is_not_positive_is_refused(weight):
     from rnnmem.errors import InputError
     with pytest.raises(InputError, match="repeat_weight"):
         TrainConfig(repeat_weight=weight).check()
+
+
+def test_a_run_with_a_repeat_weight_says_so_in_its_summary_and_card(tmp_path, toy_dataset):
+    config = _toy_config(repeat_weight=2.5, max_chars=2_000, valid_every_chars=2_000)
+    train(config, tmp_path / "run", dataset=toy_dataset, log=lambda m: None, progress=False)
+    assert json.loads((tmp_path / "run" / "training_summary.json").read_text())["repeated_word_weight"] == 2.5
+    assert "| repeated word weight | 2.5 (the loss's weight at the letters of a rarer word" in \
+        (tmp_path / "run" / "README.md").read_text()
+    train(_toy_config(max_chars=2_000, valid_every_chars=2_000), tmp_path / "plain", dataset=toy_dataset,
+          log=lambda m: None, progress=False)
+    assert "repeated_word_weight" not in json.loads((tmp_path / "plain" / "training_summary.json").read_text())
