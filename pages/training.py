@@ -38,6 +38,8 @@ for item in models:
                           "characters seen": summary.get("characters_seen"), "steps": summary.get("steps"),
                           "epochs": summary.get("epochs_completed"), "seconds": summary.get("seconds"),
                           "device": summary.get("device"), "softmax": summary.get("softmax"),
+                          # the last stage's loss: above 1, it weighed the letters of repeated rarer words more
+                          "repeated-word weight": summary.get("repeated_word_weight", 1.0),
                           "final train loss": summary.get("final_train_loss"),
                           "final valid loss": summary.get("final_valid_loss")})
 

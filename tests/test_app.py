@@ -476,6 +476,8 @@ def test_training_page_draws_every_selected_units_losses(app):
     assert len(at.get("vega_lite_chart")) == 2  # the losses, and the memory measure of the logs that have it
     summary = at.dataframe[0].value
     assert list(summary["unit"]) == ["GRU", "Nested LSTM"]
+    stored = [json.loads((shipped_dir(unit) / "training_summary.json").read_text()) for unit in ("gru", "nlstm")]
+    assert list(summary["repeated-word weight"]) == [s.get("repeated_word_weight", 1.0) for s in stored]
     assert at.toggle(key="logy").value is True
     memory = json.loads(at.get("vega_lite_chart")[1].proto.spec)
     assert memory["encoding"]["y"]["field"] == "value"
