@@ -11,7 +11,8 @@ app.header("Connectivity",
           "coloured by its connectivity to the desired output there (the squared gradient of the desired word's "
           "logit with respect to that input character, scaled by its row's maximum), from teal-blue (none) to "
           "green (the strongest), as in the article. Below the colours, choose another attribution or another "
-          "word to explain.")
+          f"word to explain. Beside each unit, its top 3 words there: ✓ the desired word, {app.READ_MARK} a word the "
+          "text already had before this one.")
 settings = app.app_settings()
 app.check_link(["text", "pos", "hover", "colours", "article", "method", "target", "word"])
 app.check_bool("hover", "hover")
@@ -149,7 +150,7 @@ for item in models:
             app.explained_word(result, position, explained,
                                TARGET_HOW.get(target, "") if explained is not None else "")
             app.suggestion_list(result.top_words[position], result.top_probabilities[position],
-                               desired=result.desired[position])
+                               desired=result.desired[position], read=app.words_read_before(result.text, position))
     if show_article and item.unit in app.walkthrough.ARTICLE_UNITS:
         published = app.walkthrough.article_walkthrough(item.unit)
         with st.container(border=True):
@@ -165,4 +166,5 @@ for item in models:
             with words_column:
                 app.explained_word(published, position)
                 app.suggestion_list(published.top_words[position], published.top_probabilities[position],
-                                   desired=published.desired[position])
+                                   desired=published.desired[position],
+                                   read=app.words_read_before(published.text, position))

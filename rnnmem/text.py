@@ -80,6 +80,12 @@ def word_starts(text: str) -> np.ndarray:
     return word_starts_of(is_space(text))
 
 
+def words_read_before(text: str, position: int) -> frozenset[str]:
+    """The words of normalised ``text`` read in full before the word at ``position`` (the one being
+    typed there, from its leading space on): what a unit that remembers could suggest again."""
+    return frozenset(text[:int(word_starts(text)[position])].split())
+
+
 def chars_seen(text: str) -> np.ndarray:
     """``chars_seen_of`` for normalised text."""
     return chars_seen_of(is_space(text))

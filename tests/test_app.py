@@ -118,6 +118,21 @@ def test_autocomplete_starts_with_the_article_example_and_follows_typing(app):
     assert set(table.columns) == {"typed", "GRU", "LSTM"}
 
 
+def test_autocomplete_marks_the_suggestions_the_text_already_has(app):
+    text = "he said that he was going to the city and that he "
+    at = app("autocomplete", units=["GRU", "LSTM"], text=text)
+    assert not at.exception
+    read = set(text.split())
+    labels = [unescape(label) for label in progress_labels(at)]
+    words = [label.split(" · ")[0] for label in labels]
+    assert [label.endswith("↺") for label in labels] == [word in read for word in words]
+    assert any(word in read for word in words)  # "was", every shipped unit's first guess here
+    assert any("↺ a word the text already has" in c.value for c in at.caption)
+    at = app("autocomplete", units=["GRU"], text="parts of north africa")
+    assert not at.exception and not any("↺" in label for label in progress_labels(at))
+    assert not any("already has" in c.value for c in at.caption)
+
+
 def test_autocomplete_keeps_suggesting_after_removing_letters(app):
     at = app("autocomplete", units=["NLSTM"], text="parts of north ")
     assert not at.exception
@@ -295,6 +310,8 @@ def test_connectivity_article_rows_follow_the_selection_and_can_be_hidden(app):
     top = f"{published.top_words[grammar][0]} · {published.top_probabilities[grammar][0]:.1%}"
     assert any(label.startswith(top.split(" · ")[0]) for label in progress_labels(at))
     assert any(top in unescape(label) for label in progress_labels(at))
+    # the second "grammar": the article's GRU suggests it first, desired and already read in the paragraph
+    assert "grammar · 13.3% ✓ ↺" in [" ".join(unescape(label).split()) for label in progress_labels(at)]
     at.toggle(key="article").set_value(False).run()
     assert not at.exception and len(at.get("vega_lite_chart")) == 4
     at = app("connectivity", units=["GRU"], text="the cat sat on the mat")

@@ -12,7 +12,7 @@ import pytest
 from rnnmem import corpus
 from rnnmem.corpus import (CorpusError, RemoteCorpus, download_corpus, load_corpus, read_corpus_bytes,
                            read_text_file)
-from rnnmem.text import encode_chars, normalize
+from rnnmem.text import encode_chars, normalize, words_read_before
 
 
 def test_normalize_applies_text8_rules():
@@ -152,3 +152,12 @@ def test_read_text_file_stops_at_max_chars_and_refuses_endless_files(tmp_path, m
         read_text_file("/dev/zero", max_chars=10, max_bytes=50_000)
     with pytest.raises(CorpusError, match="cannot read"):
         read_text_file(tmp_path)
+
+
+def test_words_read_before_are_the_words_ended_before_the_current_one():
+    text = " the grammar of grammar g"
+    assert words_read_before(text, 0) == frozenset()  # the first word's leading space: nothing read yet
+    assert words_read_before(text, text.index("grammar") + 3) == {"the"}  # inside the first "grammar"
+    assert words_read_before(text, text.index(" of")) == {"the", "grammar"}  # the space before "of"
+    assert words_read_before(text, len(text) - 1) == {"the", "grammar", "of"}  # typing "g", after 4 words
+    assert words_read_before(" a b ", 4) == {"a", "b"}  # after a trailing space: the next word, all read

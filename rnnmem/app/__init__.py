@@ -20,7 +20,7 @@ from ..errors import InputError, SettingsError
 from ..exports import matrix_frame
 from ..settings import EVALUATION_SPLITS, read_evaluation, read_training
 from ..suggestions import Suggestions
-from ..text import normalize
+from ..text import normalize, words_read_before
 from .cache import (MAX_EVAL_TEXT, MAX_RAW_TEXT, MAX_SUGGESTIONS, accuracy, attribution, connectivity,
                     connectivity_view, fit_text, suggestions, suggestions_by_prefix, usable_text)
 from .exports import download_name, downloads
@@ -31,8 +31,8 @@ from .models import UNIT_LABELS, ShownModel, app_settings, load_models, require_
 from .params import (begin_run, check_bool, check_choice, check_choices, check_int, check_link, check_text, int_param,
                      keep_in_range, keep_link_short)
 from .runtime import configure_runtime
-from .widgets import (connectivity_chart, explained_word, model_heading, models_caption, picked_position,
-                      suggestion_list)
+from .widgets import (READ_MARK, connectivity_chart, explained_word, model_heading, models_caption,
+                      picked_position, suggestion_list)
 
 # The article's examples (rnnmem.walkthrough), for the pages.
 AUTOCOMPLETE_EXAMPLE = walkthrough.AUTOCOMPLETE_EXAMPLE
@@ -41,7 +41,7 @@ WALKTHROUGH_MOMENTS = walkthrough.MOMENTS
 
 __all__ = [
     "AUTOCOMPLETE_EXAMPLE", "EVALUATION_SPLITS", "IG_MAX_STEPS", "IG_STEPS", "IG_TOLERANCE", "InputError",
-    "MAX_EVAL_TEXT", "MAX_RAW_TEXT", "MAX_SUGGESTIONS", "METHODS", "SettingsError", "ShownModel", "Suggestions",
+    "MAX_EVAL_TEXT", "MAX_RAW_TEXT", "MAX_SUGGESTIONS", "METHODS", "READ_MARK", "SettingsError", "ShownModel", "Suggestions",
     "UNIT_LABELS", "WALKTHROUGH_MOMENTS", "WALKTHROUGH_TEXT", "accuracy", "app_settings", "attribution", "begin_run",
     "charts", "check_bool", "check_choice", "check_choices", "check_int", "check_link", "check_text",
     "configure_runtime", "connectivity", "connectivity_chart", "connectivity_view", "download_name", "downloads",
@@ -49,7 +49,7 @@ __all__ = [
     "matrix_frame", "model_heading", "models_caption", "normalize", "notify", "picked_position", "plain",
     "read_evaluation", "read_training", "require_units", "selected_units", "sidebar", "stop", "suggestion_list",
     "suggestions", "suggestions_by_prefix",
-    "usable_text", "value_name", "walkthrough",
+    "usable_text", "value_name", "walkthrough", "words_read_before",
     "BANDED_BY", "BREAKDOWNS", "MAX_POSITIONS", "band_accuracy", "memory_charts", "memory_downloads", "memory_profiles",
     "memory_tables",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -14,10 +14,15 @@ from .messages import plain
 from .models import ShownModel
 
 
-def suggestion_list(words: Sequence[str], probabilities: Sequence[float], *, desired: str | None = None) -> None:
-    """Words with their probabilities as labelled bars; the desired word marked."""
+READ_MARK = "↺"  # a suggestion the text already had before the word being typed
+
+
+def suggestion_list(words: Sequence[str], probabilities: Sequence[float], *, desired: str | None = None,
+                    read: Collection[str] = ()) -> None:
+    """Words with their probabilities as labelled bars; the desired word marked ✓, and a word already
+    read (``read``: rnnmem.text.words_read_before) marked ↺."""
     for word, p in zip(words, probabilities):
-        mark = "  ✓" if desired is not None and word == desired else ""
+        mark = ("  ✓" if desired is not None and word == desired else "") + (f"  {READ_MARK}" if word in read else "")
         st.progress(min(max(float(p), 0.0), 1.0), text=plain(f"{word} · {p:.1%}{mark}"))
 
 
