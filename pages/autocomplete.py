@@ -36,18 +36,17 @@ answers = {item.unit: app.suggestions_by_prefix(item.key, item.model, text, firs
 # The suggestions for the end of the text, one column per unit.
 prefix = text.rsplit(" ", 1)[-1]
 read = app.words_read_before(text, len(text) - 1)  # a suggestion among them may come from memory
-recalled = any(word in read for item in models for word in answers[item.unit][-1].words[:int(k)])
+shown = pd.DataFrame([(item.name, rank, word, probability, word in read) for item in models
+                      for rank, (word, probability) in enumerate(zip(answers[item.unit][-1].words[:int(k)],
+                                                                     answers[item.unit][-1].probabilities), 1)],
+                     columns=["unit", "rank", "word", "probability", "already read"])  # the bars below, as a table
 st.caption((f"Completing **{app.plain(prefix)}**" if prefix else "Predicting the next word")
-           + (f" · {app.READ_MARK} a word the text already has" if recalled else ""))
+           + (f" · {app.READ_MARK} {app.READ_MEANING}" if shown["already read"].any() else ""))
 for column, item in zip(st.columns(len(models), border=True), models):
     with column:
         app.model_heading(item)
         result = answers[item.unit][-1]
         app.suggestion_list(result.words[:int(k)], result.probabilities[:int(k)], read=read)
-shown = pd.DataFrame([(item.name, rank, word, probability, word in read) for item in models  # the bars, as a table
-                      for rank, (word, probability) in enumerate(zip(answers[item.unit][-1].words,
-                                                                     answers[item.unit][-1].probabilities), 1)
-                      if rank <= int(k)], columns=["unit", "rank", "word", "probability", "already in the text"])
 app.downloads("autocomplete-suggestions", frame=shown)
 
 # The top suggestion after every character of the last word: how each guess sharpens letter by letter.

@@ -11,8 +11,8 @@ app.header("Connectivity",
           "coloured by its connectivity to the desired output there (the squared gradient of the desired word's "
           "logit with respect to that input character, scaled by its row's maximum), from teal-blue (none) to "
           "green (the strongest), as in the article. Below the colours, choose another attribution or another "
-          f"word to explain. Beside each unit, its top 3 words there: ✓ the desired word, {app.READ_MARK} a word the "
-          "text already had before this one.")
+          f"word to explain. Beside each unit, its top 3 words there: ✓ the desired word, {app.READ_MARK} "
+          f"{app.READ_MEANING} before it.")
 settings = app.app_settings()
 app.check_link(["text", "pos", "hover", "colours", "article", "method", "target", "word"])
 app.check_bool("hover", "hover")

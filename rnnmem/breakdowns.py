@@ -26,19 +26,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .accuracy import NOTHING_TO_SCORE, AccuracyAccumulator, AccuracyResult, accumulate_accuracy
-from .dataset import UNKNOWN_ID
+from .dataset import FREQUENT_WORDS, UNKNOWN_ID, repeated_words
 from .errors import InputError
 from .inputs import text_sequences
-from .text import CHARS
 
-FREQUENCY_EDGES = (100, 1000)  # vocabulary ranks where a frequency band ends
+FREQUENCY_EDGES = (FREQUENT_WORDS, 1000)  # vocabulary ranks where a frequency band ends
 LENGTH_EDGES = (2, 4, 6, 9)  # letters where a length band ends (inclusive)
 BREAKDOWNS = ("frequency", "length", "repetition")
 # What a breakdown's bands say about a word: the title of the panels it draws
 BANDED_BY = {"frequency": "word's vocabulary rank", "length": "word's length",
              "repetition": "word's frequency and repetition in its sequence"}
 OUT_OF_VOCABULARY = "out of vocabulary"
-SPACE_CHAR_ID = CHARS.index(" ")
 
 
 def frequency_bands(words: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -70,23 +68,6 @@ def word_bands(words: list[str], by: str) -> tuple[np.ndarray, list[str]]:
     if by not in ("frequency", "length"):
         raise InputError(f"unknown breakdown by word {by!r} (expected frequency or length)")
     return frequency_bands(words) if by == "frequency" else length_bands(words)
-
-
-def repeated_words(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """(B, T) for a batch of sequences: 1 at the characters of a word that was the target of an earlier word
-    in the same sequence (row), else 0. A word's characters run from its leading space, where its target
-    is first predicted, to its last letter; padding (character 0) and a start before the first space are
-    0."""
-    groups = np.zeros(targets.shape, dtype=np.int64)
-    for row, (row_chars, row_targets) in enumerate(zip(chars, targets)):
-        starts = np.flatnonzero(row_chars == SPACE_CHAR_ID)  # every word's leading space
-        length = int(np.flatnonzero(row_chars != 0)[-1]) + 1 if row_chars.any() else 0  # before the padding
-        earlier: set[int] = set()
-        for start, end in zip(starts, [*starts[1:], length]):
-            word = int(row_targets[start])
-            groups[row, start:end] = word in earlier
-            earlier.add(word)
-    return groups
 
 
 def repetition_bands(frequent: int = FREQUENCY_EDGES[0]):

@@ -24,6 +24,9 @@ from .text import CHARS, encode_chars
 
 EOS, UNKNOWN = "<eos>", "<unknown>"
 EOS_ID, UNKNOWN_ID = 0, 1  # both are masked out of the loss and the accuracy
+# the most frequent words (ids 2…101): set apart as common by the repetition breakdown and --repeat-weight
+FREQUENT_WORDS = 100
+SPACE_CHAR_ID = CHARS.index(" ")
 CACHE_FORMAT = 1  # bump when the arrays on disk change meaning
 
 
@@ -273,3 +276,27 @@ def prepare_dataset(source: str, config: DatasetConfig, cache_root: Path | None 
         log(f"dataset: prepared {len(text):,} characters into {folder} in {time.perf_counter() - started:.1f}s")
     dataset.description = description
     return dataset
+
+
+def repeated_words(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(B, T) for a batch of sequences: 1 at the characters of a word that was the target of an earlier word
+    in the same sequence (row), else 0. A word's characters run from its leading space, where its target
+    is first predicted, to its last letter; padding (character 0) and a start before the first space are
+    0."""
+    groups = np.zeros(targets.shape, dtype=np.int64)
+    for row, (row_chars, row_targets) in enumerate(zip(chars, targets)):
+        starts = np.flatnonzero(row_chars == SPACE_CHAR_ID)  # every word's leading space
+        length = int(np.flatnonzero(row_chars != 0)[-1]) + 1 if row_chars.any() else 0  # before the padding
+        earlier: set[int] = set()
+        for start, end in zip(starts, [*starts[1:], length]):
+            word = int(row_targets[start])
+            groups[row, start:end] = word in earlier
+            earlier.add(word)
+    return groups
+
+
+def rarer_words_read_before(chars: np.ndarray, targets: np.ndarray, frequent: int = FREQUENT_WORDS) -> np.ndarray:
+    """(B, T) bool for a batch of sequences: the characters of a rarer word (beyond the ``frequent`` most
+    frequent) that was an earlier word of the same sequence, where a unit that remembers what it read can
+    recall it. The repetition breakdown's third band (rnnmem.breakdowns) and --repeat-weight's characters."""
+    return (targets > UNKNOWN_ID + frequent) & (repeated_words(chars, targets) == 1)

@@ -9,8 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .breakdowns import repetition_bands
-from .dataset import UNKNOWN_ID, PreparedDataset, make_batch
+from .dataset import UNKNOWN_ID, PreparedDataset, make_batch, rarer_words_read_before
 from .model import AutocompleteRNN, masked_cross_entropy
 from .runconfig import TrainConfig
 
@@ -51,11 +50,11 @@ def sampled_softmax_loss(hidden, targets, weight, bias, log_q, num_sampled, gene
 
 def repetition_weights(chars: torch.Tensor, targets: torch.Tensor, repeat_weight: float) -> torch.Tensor:
     """(B, T) float32 loss weights for a batch: ``repeat_weight`` at the characters of a rarer word
-    already read in its sequence (the "repetition" breakdown's third band, as the Memory page and
-    ``evaluate --by repetition`` score them), 1 elsewhere."""
-    bands, _ = repetition_bands()
-    repeated = bands(chars.cpu().numpy(), targets.cpu().numpy()) == 2
-    return torch.where(torch.from_numpy(repeated), repeat_weight, 1.0).float().to(targets.device)
+    already read in its sequence (rnnmem.dataset.rarer_words_read_before: the "repetition" breakdown's
+    third band, as the Memory page and ``evaluate --by repetition`` score them), 1 elsewhere. About 0.6 ms
+    for 32 sequences of 200 characters, against a CPU step's ~450 ms."""
+    repeated = rarer_words_read_before(chars.cpu().numpy(), targets.cpu().numpy())
+    return torch.where(torch.from_numpy(repeated), float(repeat_weight), 1.0).float().to(targets.device)
 
 
 def training_loss(model: AutocompleteRNN, chars, targets, config: TrainConfig, log_q, generator):

@@ -148,9 +148,9 @@ def model_card_text(model: AutocompleteRNN, training: dict | None = None, evalua
     if training:
         body += ["", "## Training", "", "| field | value |", "|---|---|"]
         for key in ("corpus", "characters_seen", "steps", "epochs_completed", "batch_size", "softmax",
-                    "learning_rate", "learning_rate_schedule", "gradient_clipping", "repeated_word_weight", "device",
-                    "gpu", "precision",
-                    "seconds", "wall_seconds", "stopped", "final_train_loss", "final_valid_loss"):
+                    "learning_rate", "learning_rate_schedule", "gradient_clipping", "repeated_word_weight",
+                    "device", "gpu", "precision", "seconds", "wall_seconds", "stopped", "final_train_loss",
+                    "final_valid_loss"):
             if training.get(key) is not None:  # no training loss is known for a run's last, stepless row
                 value = training[key]
                 if isinstance(value, float):
@@ -166,7 +166,11 @@ def model_card_text(model: AutocompleteRNN, training: dict | None = None, evalua
             body.append(f"| warm start | from `{start['from']}`, which had seen "
                         f"{start['characters_seen_before']:,} characters (counted above) |")
         body += ["", "Loss: softmax cross-entropy over all word classes at every character, with `<eos>` "
-                 "and `<unknown>` targets masked out (validation loss always uses the full softmax)."]
+                 "and `<unknown>` targets masked out (validation loss always uses the full softmax)."
+                 + (" The training loss (of the last stage) weighed the characters of repeated rarer words as the "
+                    "table says; the validation loss is the plain mean. The weight asks the model to recall the "
+                    "rarer words it read, at the price of overrating them somewhat."
+                    if training.get("repeated_word_weight") else "")]
     if evaluation:
         acc = evaluation["accuracy_by_chars_seen"]
         n_cols = min(9, len(acc["top1"]))

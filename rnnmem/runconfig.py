@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .dataset import DatasetConfig, check_vocab_words
+from .dataset import FREQUENT_WORDS, DatasetConfig, check_vocab_words
 from .errors import InputError
 from .model import ModelConfig
 from .units import UNITS
@@ -43,7 +43,8 @@ class TrainConfig:
     init_from: str | None = None  # a model directory whose weights start the run (a warm start)
     grad_clip: float = 0.0  # clip the gradient's global norm to this (0: off, as the article)
     # the loss's weight at the characters of a rarer word already read in its sequence (rnnmem.breakdowns'
-    # "repetition" band), against 1 elsewhere: above 1 asks the unit to recall what it read; 1: the plain loss
+    # "repetition" band), against 1 elsewhere: above 1 asks the unit to recall what it read; 1: the plain loss.
+    # Set when a run starts: --resume keeps the run's own
     repeat_weight: float = 1.0
     # cheaper training that leaves what the model computes at inference unchanged
     softmax: str = "full"  # "full", or "sampled": sampled softmax with log-Q correction (Jean et al. 2015)
@@ -93,6 +94,9 @@ class TrainConfig:
         number("min_lr_ratio", 0.0, 1.0)
         number("grad_clip", 0.0)
         number("repeat_weight", 0.0, above=True)
+        if self.repeat_weight != 1 and self.vocab_words <= FREQUENT_WORDS:  # it would silently change nothing
+            raise InputError(f"repeat_weight weighs rarer words, beyond the {FREQUENT_WORDS} most frequent: a "
+                             f"vocabulary of {self.vocab_words} words has none")
         number("checkpoint_every_seconds", 0.0, above=True)
         for name, allowed in (("lr_schedule", LR_SCHEDULES), ("softmax", ("full", "sampled")),
                               ("device", ("auto", "cpu", "cuda"))):

@@ -78,7 +78,7 @@ def _summary(config: TrainConfig, corpus: CorpusFacts, progress: dict, log_rows:
                                   + (f", {config.warmup_chars:,}-character warm-up" if config.warmup_chars else ""),
         "gradient_clipping": config.grad_clip or "none",
         # only when set: the loss was not the plain one (see TrainConfig.repeat_weight)
-        **({"repeated_word_weight": config.repeat_weight} if config.repeat_weight != 1 else {}),
+        **({"repeated_word_weight": float(config.repeat_weight)} if config.repeat_weight != 1 else {}),
         "device": device,
         "seconds": totals["seconds"],  # warm starts' included
         "final_train_loss": last.get("train_loss"),

@@ -301,12 +301,25 @@ def test_a_repeat_weight_that_is_not_positive_is_refused(weight):
         TrainConfig(repeat_weight=weight).check()
 
 
-def test_a_run_with_a_repeat_weight_says_so_in_its_summary_and_card(tmp_path, toy_dataset):
-    config = _toy_config(repeat_weight=2.5, max_chars=2_000, valid_every_chars=2_000)
-    train(config, tmp_path / "run", dataset=toy_dataset, log=lambda m: None, progress=False)
-    assert json.loads((tmp_path / "run" / "training_summary.json").read_text())["repeated_word_weight"] == 2.5
-    assert "| repeated word weight | 2.5 (the loss's weight at the letters of a rarer word" in \
-        (tmp_path / "run" / "README.md").read_text()
-    train(_toy_config(max_chars=2_000, valid_every_chars=2_000), tmp_path / "plain", dataset=toy_dataset,
-          log=lambda m: None, progress=False)
+def test_a_repeat_weight_with_no_rarer_words_to_weigh_is_refused():
+    from rnnmem.errors import InputError
+    with pytest.raises(InputError, match="a vocabulary of 100 words has none"):
+        TrainConfig(vocab_words=100, repeat_weight=3).check()
+    TrainConfig(vocab_words=100).check()  # the plain loss needs no rarer words
+    TrainConfig(vocab_words=101, repeat_weight=3).check()
+
+
+def test_a_run_with_a_repeat_weight_says_so_in_its_summary_and_card(tmp_path):
+    from rnnmem.runfiles import CorpusFacts, finish
+    model, _, _ = _model_and_batch(["the grammar"])
+    progress = {"step": 3, "chars_seen": 600, "seconds": 1.5}
+    for name, weight in (("weighted", 2), ("plain", 1.0)):
+        config = TrainConfig(vocab_words=len(_RARER_WORDS) - 2, repeat_weight=weight)
+        finish(model, tmp_path / name, config, CorpusFacts("a test corpus", 10_000), progress, [], "cpu")
+    summary = json.loads((tmp_path / "weighted" / "training_summary.json").read_text())
+    assert summary["repeated_word_weight"] == 2.0 and isinstance(summary["repeated_word_weight"], float)
+    card = (tmp_path / "weighted" / "README.md").read_text()
+    assert "| repeated word weight | 2 (the loss's weight at the letters of a rarer word" in card
+    assert "overrating them" in card
     assert "repeated_word_weight" not in json.loads((tmp_path / "plain" / "training_summary.json").read_text())
+    assert "repeated word" not in (tmp_path / "plain" / "README.md").read_text()

@@ -31,7 +31,7 @@ from .models import UNIT_LABELS, ShownModel, app_settings, load_models, require_
 from .params import (begin_run, check_bool, check_choice, check_choices, check_int, check_link, check_text, int_param,
                      keep_in_range, keep_link_short)
 from .runtime import configure_runtime
-from .widgets import (READ_MARK, connectivity_chart, explained_word, model_heading, models_caption,
+from .widgets import (READ_MARK, READ_MEANING, connectivity_chart, explained_word, model_heading, models_caption,
                       picked_position, suggestion_list)
 
 # The article's examples (rnnmem.walkthrough), for the pages.
@@ -41,7 +41,8 @@ WALKTHROUGH_MOMENTS = walkthrough.MOMENTS
 
 __all__ = [
     "AUTOCOMPLETE_EXAMPLE", "EVALUATION_SPLITS", "IG_MAX_STEPS", "IG_STEPS", "IG_TOLERANCE", "InputError",
-    "MAX_EVAL_TEXT", "MAX_RAW_TEXT", "MAX_SUGGESTIONS", "METHODS", "READ_MARK", "SettingsError", "ShownModel", "Suggestions",
+    "MAX_EVAL_TEXT", "MAX_RAW_TEXT", "MAX_SUGGESTIONS", "METHODS", "READ_MARK", "READ_MEANING",
+    "SettingsError", "ShownModel", "Suggestions",
     "UNIT_LABELS", "WALKTHROUGH_MOMENTS", "WALKTHROUGH_TEXT", "accuracy", "app_settings", "attribution", "begin_run",
     "charts", "check_bool", "check_choice", "check_choices", "check_int", "check_link", "check_text",
     "configure_runtime", "connectivity", "connectivity_chart", "connectivity_view", "download_name", "downloads",

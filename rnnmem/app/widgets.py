@@ -15,6 +15,7 @@ from .models import ShownModel
 
 
 READ_MARK = "↺"  # a suggestion the text already had before the word being typed
+READ_MEANING = "a word already read in the text"
 
 
 def suggestion_list(words: Sequence[str], probabilities: Sequence[float], *, desired: str | None = None,

@@ -100,7 +100,7 @@ def test_typing_updates_suggestions_and_the_link(server, page):
     assert_not_injected(page)
 
     box.fill("he said that he was going to the city and that he ")  # "was" again: marked as already read
-    expect(page.get_by_text("a word the text already has", exact=False)).to_be_visible()
+    expect(page.get_by_text("a word already read in the text", exact=False)).to_be_visible()
     wait_done(page)
     assert any(label.startswith("was ") and label.strip().endswith("↺") for label in suggestions(page))
 
