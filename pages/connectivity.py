@@ -119,6 +119,7 @@ for moment, moment_position in MOMENTS:
 
 select_on = "pointerover" if hover else "click"
 models = app.load_models(settings, units)
+read = app.words_read_before(text, position)  # every row's text is this text: its ↺ words, once
 for item in models:
     with st.container(border=True):
         app.model_heading(item)
@@ -150,7 +151,7 @@ for item in models:
             app.explained_word(result, position, explained,
                                TARGET_HOW.get(target, "") if explained is not None else "")
             app.suggestion_list(result.top_words[position], result.top_probabilities[position],
-                               desired=result.desired[position], read=app.words_read_before(result.text, position))
+                               desired=result.desired[position], read=read)
     if show_article and item.unit in app.walkthrough.ARTICLE_UNITS:
         published = app.walkthrough.article_walkthrough(item.unit)
         with st.container(border=True):
@@ -166,5 +167,4 @@ for item in models:
             with words_column:
                 app.explained_word(published, position)
                 app.suggestion_list(published.top_words[position], published.top_probabilities[position],
-                                   desired=published.desired[position],
-                                   read=app.words_read_before(published.text, position))
+                                   desired=published.desired[position], read=read)

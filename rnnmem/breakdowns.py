@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .accuracy import NOTHING_TO_SCORE, AccuracyAccumulator, AccuracyResult, accumulate_accuracy
-from .dataset import FREQUENT_WORDS, UNKNOWN_ID, repeated_words
+from .dataset import FREQUENT_WORDS, UNKNOWN_ID, rarer_words_read_before, repeated_words  # noqa: F401 (its API)
 from .errors import InputError
 from .inputs import text_sequences
 
@@ -75,7 +75,7 @@ def repetition_bands(frequent: int = FREQUENCY_EDGES[0]):
     one of the ``frequent`` most frequent words; 1: a rarer word new in its sequence; 2: a rarer word
     already read in it), and the bands' labels."""
     def bands(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        return np.where(targets <= UNKNOWN_ID + frequent, 0, 1 + repeated_words(chars, targets))
+        return np.where(targets <= UNKNOWN_ID + frequent, 0, 1) + rarer_words_read_before(chars, targets, frequent)
 
     return bands, [f"top {frequent:,}", "rarer, new in its sequence", "rarer, already read in its sequence"]
 
