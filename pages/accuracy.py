@@ -32,38 +32,43 @@ ks = [int(label[-1]) for label in TOPK if label in (topk or [])]
 if not ks:
     app.stop("Select at least one of the top-1, top-2 and top-3 curves.")
 
-series, missing = [], []
-for item in models:
-    try:
-        evaluation = app.read_evaluation(item.loaded.files_dir, split)
-    except app.SettingsError as error:
-        st.warning(app.plain(f"{item.name}: {error}"), icon=":material/warning:")
-        continue
-    if evaluation is None:
-        missing.append(item)
-    else:
-        series.append((item.unit, "this app's model", evaluation))
-if overlay:
-    article = app.charts.load_article_accuracy()
-    series += [(item.unit, app.charts.ARTICLE_SOURCE, article[item.unit]) for item in models if item.unit in article]
-if missing:
-    names = ", ".join(f"{item.name} ({item.source})" for item in missing)
-    st.info(app.plain(f"No stored {split} evaluation for {names} yet: "
-                     f"python -m rnnmem evaluate MODEL_DIR --corpus CORPUS --split {split} --json "
-                     f"> MODEL_DIR/evaluation_{split}.json stores it. "
-                     "Score your own text below meanwhile."), icon=":material/info:")
-if series:
-    frame = app.charts.accuracy_frame(series, topk=ks, max_seen=int(max_seen))
-    chart = app.charts.accuracy_chart(frame)
-    st.altair_chart(chart, width="stretch", alt="Accuracy against characters of the word seen, one colour per unit")
-    app.downloads("accuracy", chart=chart, frame=frame)
-    with st.expander("Numbers"):
-        st.dataframe(frame, hide_index=True, width="stretch")
-    for unit, source, evaluation in series:
-        if source != app.charts.ARTICLE_SOURCE:
-            st.caption(app.plain(f"{app.charts.UNIT_NAMES[unit]}: {evaluation.get('chars', 0):,} characters of "
-                                f"{evaluation.get('corpus', 'the corpus')} ({evaluation.get('split', split)} split), "
-                                f"cross-entropy {evaluation.get('cross_entropy', float('nan')):.3f} nats."))
+# Messages and the chart come and go with the split and the units: in a place of their own
+# (rnnmem.app.params, "Stable places"), so the text box below keeps its link.
+with st.container():
+    series, missing = [], []
+    for item in models:
+        try:
+            evaluation = app.read_evaluation(item.loaded.files_dir, split)
+        except app.SettingsError as error:
+            st.warning(app.plain(f"{item.name}: {error}"), icon=":material/warning:")
+            continue
+        if evaluation is None:
+            missing.append(item)
+        else:
+            series.append((item.unit, "this app's model", evaluation))
+    if overlay:
+        article = app.charts.load_article_accuracy()
+        series += [(item.unit, app.charts.ARTICLE_SOURCE, article[item.unit]) for item in models
+                   if item.unit in article]
+    if missing:
+        names = ", ".join(f"{item.name} ({item.source})" for item in missing)
+        st.info(app.plain(f"No stored {split} evaluation for {names} yet: "
+                         f"python -m rnnmem evaluate MODEL_DIR --corpus CORPUS --split {split} --json "
+                         f"> MODEL_DIR/evaluation_{split}.json stores it. "
+                         "Score your own text below meanwhile."), icon=":material/info:")
+    if series:
+        frame = app.charts.accuracy_frame(series, topk=ks, max_seen=int(max_seen))
+        chart = app.charts.accuracy_chart(frame)
+        st.altair_chart(chart, width="stretch", alt="Accuracy against characters of the word seen, one colour per unit")
+        app.downloads("accuracy", chart=chart, frame=frame)
+        with st.expander("Numbers"):
+            st.dataframe(frame, hide_index=True, width="stretch")
+        for unit, source, evaluation in series:
+            if source != app.charts.ARTICLE_SOURCE:
+                st.caption(app.plain(
+                    f"{app.charts.UNIT_NAMES[unit]}: {evaluation.get('chars', 0):,} characters of "
+                    f"{evaluation.get('corpus', 'the corpus')} ({evaluation.get('split', split)} split), "
+                    f"cross-entropy {evaluation.get('cross_entropy', float('nan')):.3f} nats."))
 
 st.subheader("Your own text", divider="gray")
 pasted = st.text_area(f"Paste text to score (up to {app.MAX_EVAL_TEXT:,} characters)", value="", key="eval",

@@ -40,22 +40,24 @@ seed = controls[2].slider("Seed", 0, 9999, value=0, step=1, key="seed", bind="qu
                           help="Seed of the sample's order and of the bootstrap.")
 
 units = app.require_units(settings)
-if source == "Pasted":
-    pasted = st.text_area(f"Paste text (up to {app.MAX_EVAL_TEXT:,} characters)", value="", key="text",
-                          bind="query-params", max_chars=app.MAX_EVAL_TEXT, height=110,
-                          placeholder="Paste a few paragraphs, then Ctrl+Enter.")
-    app.keep_link_short("text", pasted, keep="head")
-    if not app.normalize(pasted or ""):
-        app.stop("Paste some text (letters, digits and spaces count), or choose the walkthrough paragraph.")
-    texts, text_key, described = pasted, ("pasted", app.normalize(pasted)), "your text"
-elif source == "Corpus":
-    corpus = settings.memory_corpus
-    if corpus is None or not corpus.is_file():
-        app.stop("No corpus is configured on this server (models.toml: [app] memory_corpus = \"path\"), or its "
-                 "file is missing. Choose the walkthrough paragraph or paste a text.")
-    texts, text_key, described = corpus, ("corpus", str(corpus)), f"the test split of {corpus.name}"
-else:
-    texts, text_key, described = app.WALKTHROUGH_TEXT, ("walkthrough",), "the article's walkthrough paragraph"
+# The box comes and goes with the source: in a place of its own (rnnmem.app.params, "Stable places").
+with st.container():
+    if source == "Pasted":
+        pasted = st.text_area(f"Paste text (up to {app.MAX_EVAL_TEXT:,} characters)", value="", key="text",
+                              bind="query-params", max_chars=app.MAX_EVAL_TEXT, height=110,
+                              placeholder="Paste a few paragraphs, then Ctrl+Enter.")
+        app.keep_link_short("text", pasted, keep="head")
+        if not app.normalize(pasted or ""):
+            app.stop("Paste some text (letters, digits and spaces count), or choose the walkthrough paragraph.")
+        texts, text_key, described = pasted, ("pasted", app.normalize(pasted)), "your text"
+    elif source == "Corpus":
+        corpus = settings.memory_corpus
+        if corpus is None or not corpus.is_file():
+            app.stop("No corpus is configured on this server (models.toml: [app] memory_corpus = \"path\"), or its "
+                     "file is missing. Choose the walkthrough paragraph or paste a text.")
+        texts, text_key, described = corpus, ("corpus", str(corpus)), f"the test split of {corpus.name}"
+    else:
+        texts, text_key, described = app.WALKTHROUGH_TEXT, ("walkthrough",), "the article's walkthrough paragraph"
 
 models = app.load_models(settings, units)
 app.models_caption(models)

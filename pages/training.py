@@ -22,41 +22,44 @@ log_y = right.toggle("Log scale", value=False, key="logy", bind="query-params")
 
 units = app.require_units(settings)
 models = app.load_models(settings, units)
-logs, summaries, missing = {}, [], []
-for item in models:
-    try:
-        rows, summary = app.read_training(item.loaded.files_dir)
-    except app.SettingsError as error:
-        st.warning(app.plain(f"{item.name}: {error}"), icon=":material/warning:")
-        continue
-    if rows:
-        logs[item.unit] = rows
-    else:
-        missing.append(item)
-    if summary:
-        summaries.append({"unit": item.name, "model": item.source,
-                          "characters seen": summary.get("characters_seen"), "steps": summary.get("steps"),
-                          "epochs": summary.get("epochs_completed"), "seconds": summary.get("seconds"),
-                          "device": summary.get("device"), "softmax": summary.get("softmax"),
-                          # the last stage's loss: above 1, it weighed the letters of repeated rarer words more
-                          "repeated-word weight": summary.get("repeated_word_weight", 1.0),
-                          "final train loss": summary.get("final_train_loss"),
-                          "final valid loss": summary.get("final_valid_loss")})
+# Messages come and go with the units: in a place of their own (rnnmem.app.params, "Stable places"),
+# so the measure below keeps its link.
+with st.container():
+    logs, summaries, missing = {}, [], []
+    for item in models:
+        try:
+            rows, summary = app.read_training(item.loaded.files_dir)
+        except app.SettingsError as error:
+            st.warning(app.plain(f"{item.name}: {error}"), icon=":material/warning:")
+            continue
+        if rows:
+            logs[item.unit] = rows
+        else:
+            missing.append(item)
+        if summary:
+            summaries.append({"unit": item.name, "model": item.source,
+                              "characters seen": summary.get("characters_seen"), "steps": summary.get("steps"),
+                              "epochs": summary.get("epochs_completed"), "seconds": summary.get("seconds"),
+                              "device": summary.get("device"), "softmax": summary.get("softmax"),
+                              # the last stage's loss: above 1, it weighed the letters of repeated rarer words more
+                              "repeated-word weight": summary.get("repeated_word_weight", 1.0),
+                              "final train loss": summary.get("final_train_loss"),
+                              "final valid loss": summary.get("final_valid_loss")})
 
-frame = app.charts.loss_frame(logs)
-if missing:
-    st.info(app.plain("No logged losses for " + ", ".join(f"{i.name} ({i.source})" for i in missing)
-                     + ": its training_log.csv is empty or absent (Hub models' logs are not downloaded)."),
-            icon=":material/info:")
-if frame.empty:
-    app.stop("None of the selected models has logged losses yet.")
-sparse = [app.charts.UNIT_NAMES[u] for u, rows in logs.items() if len(rows) < 2]
-if sparse:
-    st.caption(app.plain(f"Only one logged point so far for {', '.join(sparse)}: the curve is a single dot."))
-chart = app.charts.loss_chart(frame, x=x or "chars", log_y=bool(log_y))
-st.altair_chart(chart, width="stretch",
-                alt="Training and validation loss against training progress, one colour per unit")
-app.downloads("training-loss", chart=chart, frame=frame)
+    frame = app.charts.loss_frame(logs)
+    if missing:
+        st.info(app.plain("No logged losses for " + ", ".join(f"{i.name} ({i.source})" for i in missing)
+                         + ": its training_log.csv is empty or absent (Hub models' logs are not downloaded)."),
+                icon=":material/info:")
+    if frame.empty:
+        app.stop("None of the selected models has logged losses yet.")
+    sparse = [app.charts.UNIT_NAMES[u] for u, rows in logs.items() if len(rows) < 2]
+    if sparse:
+        st.caption(app.plain(f"Only one logged point so far for {', '.join(sparse)}: the curve is a single dot."))
+    chart = app.charts.loss_chart(frame, x=x or "chars", log_y=bool(log_y))
+    st.altair_chart(chart, width="stretch",
+                    alt="Training and validation loss against training progress, one colour per unit")
+    app.downloads("training-loss", chart=chart, frame=frame)
 
 st.subheader("Memory while training")
 memory = app.charts.memory_frame(logs)

@@ -144,12 +144,11 @@ def memory_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | 
     if isinstance(texts, Path):
         for item in models:  # before minutes of work on the others
             check_corpus_shape(item)
-    bar = None
+    # The bar's place is taken on every run, computed or cached (rnnmem.app.params, "Stable places").
+    bar = st.empty()
     results = []
     for index, item in enumerate(models):
         def progress(done: int, total: int, index=index, name=item.name) -> None:
-            nonlocal bar
-            bar = bar or st.progress(0.0)
             bar.progress(min((index + done / max(total, 1)) / len(models), 1.0),
                          text=f"Measuring memory: {name}, {done:,} of {total:,} positions")
 
@@ -162,8 +161,7 @@ def memory_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | 
             return st.spinner(f"Another visitor is measuring {name}'s memory on this text; waiting for their result…")
 
         results.append(_profiles().get((item.key, text_key, positions, seed), compute, waiting))
-    if bar is not None:
-        bar.empty()
+    bar.empty()
     return results
 
 

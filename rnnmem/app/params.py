@@ -5,6 +5,12 @@ entry, so typing does not fill the back button), drops values the widget cannot 
 parameter out while it equals its default. What binding cannot do is say why a value was dropped, so the
 ``check_*`` helpers read the raw parameters before the widgets exist and turn every unusable value into a
 one-line message under the page title (the rules themselves are rnnmem.links, pure and tested alone).
+
+Stable places. The browser keeps a bound widget's link by the widget's place in the page, and a widget that
+moves loses it (Streamlit 1.67: the place it left is cleared after the new one registers, and clearing it
+unbinds the widget, so the address no longer follows it). Anything drawn on some runs only (a message, a
+progress bar, a box for one choice) therefore sits in a place taken on every run, a ``st.container()`` or
+``st.empty()``, so that the bound widgets after it keep theirs.
 """
 
 from __future__ import annotations
