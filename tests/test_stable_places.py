@@ -86,3 +86,20 @@ def test_every_pages_widgets_keep_their_places_on_the_next_run(app, page):  # no
     at.run()
     assert not at.exception and first  # every page has bound widgets
     assert widget_places(at.main) == first
+
+
+@pytest.mark.parametrize("page, bound", [("memory", {"scale", "by", "topk", "seq"}), ("accuracy", {"eval"}),
+                                         ("training", {"measure"})])
+def test_bound_widgets_keep_their_places_with_a_model_warning(app, page, bound):  # noqa: F811
+    """A link naming a model that cannot be used gets a warning from the model loader, above the page."""
+    usual = app(page, units=["GRU"])
+    warned = app(page, units=["GRU"], gru_model="hf://not a repo")
+    assert any("cannot use" in warning.value for warning in warned.warning)
+    assert_same_places(usual, warned, bound)
+
+
+def test_connectivity_widgets_keep_their_places_when_the_text_is_cut(app):  # noqa: F811
+    short = app("connectivity", units=["GRU"], text="the cat sat on the mat")
+    cut = app("connectivity", units=["GRU"], text=" ".join(["the cat sat on the mat"] * 40))  # 919 characters
+    assert any("using its first" in warning.value for warning in cut.warning)
+    assert_same_places(short, cut, {"pos", "hover", "colours", "article", "method", "target", "word"})

@@ -120,8 +120,9 @@ def usable_text(raw: str | None, *, keep: str, empty_message: str) -> str:
     """``fit_text`` for a page: warns when the text was cut, and stops the page with ``empty_message``
     when nothing of it survives normalisation."""
     text, cut = fit_text(raw, keep=keep)
+    notice = st.container()  # taken whether the text was cut or not (rnnmem.app.params, "Stable places")
     if cut:
-        st.warning(plain(cut), icon=":material/content_cut:")
+        notice.warning(plain(cut), icon=":material/content_cut:")
     if not text:
         stop(empty_message)
     return text

@@ -147,21 +147,25 @@ def memory_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | 
     # The bar's place is taken on every run, computed or cached (rnnmem.app.params, "Stable places").
     bar = st.empty()
     results = []
-    for index, item in enumerate(models):
-        def progress(done: int, total: int, index=index, name=item.name) -> None:
-            bar.progress(min((index + done / max(total, 1)) / len(models), 1.0),
-                         text=f"Measuring memory: {name}, {done:,} of {total:,} positions")
+    try:
+        for index, item in enumerate(models):
+            def progress(done: int, total: int, index=index, name=item.name) -> None:
+                bar.progress(min((index + done / max(total, 1)) / len(models), 1.0),
+                             text=f"Measuring memory: {name}, {done:,} of {total:,} positions")
 
-        def compute(item=item, progress=progress) -> MemoryProfile:
-            workers = analysis_workers()
-            return memory_profile(item.model, _texts_for(item, texts), positions=positions, seed=seed, progress=progress,
-                                  matrix=lambda text: workers.connectivity_matrix(item.loaded, text, k=1))
+            def compute(item=item, progress=progress) -> MemoryProfile:
+                workers = analysis_workers()
+                return memory_profile(item.model, _texts_for(item, texts), positions=positions, seed=seed,
+                                      progress=progress,
+                                      matrix=lambda text: workers.connectivity_matrix(item.loaded, text, k=1))
 
-        def waiting(name=item.name) -> AbstractContextManager:
-            return st.spinner(f"Another visitor is measuring {name}'s memory on this text; waiting for their result…")
+            def waiting(name=item.name) -> AbstractContextManager:
+                return st.spinner(f"Another visitor is measuring {name}'s memory on this text; waiting for their "
+                                  "result…")
 
-        results.append(_profiles().get((item.key, text_key, positions, seed), compute, waiting))
-    bar.empty()
+            results.append(_profiles().get((item.key, text_key, positions, seed), compute, waiting))
+    finally:  # also when a text cannot be measured: no half-filled bar above the page's message
+        bar.empty()
     return results
 
 

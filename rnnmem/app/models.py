@@ -186,6 +186,7 @@ def _visitor_id() -> str:
 def load_models(settings: AppSettings, units: Sequence[str]) -> list[ShownModel]:
     """The model serving each unit (sidebar/link override, else settings), with a warning on the page for
     every reference that could not be used."""
+    notices = st.container()  # taken on every run, warnings or not (rnnmem.app.params, "Stable places")
     shown, pins = [], {}
     for unit in units:
         configured = reference = settings.reference(unit, shipped_set())
@@ -217,7 +218,7 @@ def load_models(settings: AppSettings, units: Sequence[str]) -> list[ShownModel]
                            f"{UNIT_NAMES[unit]} slot as configured.")
         item = ShownModel(unit, loaded, notice or load_notice, visitor=visitor)
         if item.notice:
-            st.warning(plain(item.notice), icon=":material/warning:")
+            notices.warning(plain(item.notice), icon=":material/warning:")
         pinned = str(loaded.pinned)
         # Not after a refusal: the pin would be the visitor's choice on the rerun, refused again, pinned again…
         if loaded.ref.kind == "hub" and pinned != reference and "hub" in settings.overrides and not refused:

@@ -6,11 +6,13 @@ parameter out while it equals its default. What binding cannot do is say why a v
 ``check_*`` helpers read the raw parameters before the widgets exist and turn every unusable value into a
 one-line message under the page title (the rules themselves are rnnmem.links, pure and tested alone).
 
-Stable places. The browser keeps a bound widget's link by the widget's place in the page, and a widget that
-moves loses it (Streamlit 1.67: the place it left is cleared after the new one registers, and clearing it
-unbinds the widget, so the address no longer follows it). Anything drawn on some runs only (a message, a
-progress bar, a box for one choice) therefore sits in a place taken on every run, a ``st.container()`` or
-``st.empty()``, so that the bound widgets after it keep theirs.
+Stable places. The browser (Streamlit 1.67) binds a widget to its link parameter by the widget's id when
+the widget is drawn, and unbinds that id when the widget is removed. A keyed widget that moves keeps its id:
+it is drawn at its new place and removed from its old one, and when the removal comes last (it may, by
+timing) the widget is left unbound, and later changes of it no longer reach the address. So anything drawn
+on some runs only (a message, a progress bar, a box for one choice) above a bound widget sits in a place
+taken on every run, a ``st.container()`` or ``st.empty()``. Spinners (``st.spinner``, the caches') are
+transient and take no place. tests/test_stable_places.py checks the pages.
 """
 
 from __future__ import annotations
