@@ -70,8 +70,7 @@ colours = colour_column.segmented_control(
     "Colours", list(app.charts.COLOUR_MAPPINGS), default="article", key="colours", bind="query-params", required=True,
     help="The article's colours: opaque viridis from teal-blue to green. Faded: the same colours fading onto "
          "white by a square-root opacity, which keeps faint long-range links visible.") or "article"
-colour_column.vega_lite_chart(spec=json.loads(app.charts.connectivity_legend_spec(colours)), width="content",
-                              theme=None, alt="The colour scale: connectivity divided by its row's maximum, 0 to 1")
+scale_place = colour_column.empty()  # the scale is named after the attribution, chosen below
 on_walkthrough = text == WALKTHROUGH
 show_article = article_column.toggle(
     "Show the article's models (published)", value=True, key="article", bind="query-params",
@@ -91,6 +90,9 @@ target = target_column.segmented_control(
          "suggestions at the selected character, or a word you type.") or "desired"
 word = word_column.text_input("Word", value="", key="word", bind="query-params", max_chars=MAX_WORD,
                               disabled=target != "word", placeholder="a vocabulary word")
+scale_title = app.charts.scale_title(app.value_name(method))
+scale_place.vega_lite_chart(spec=json.loads(app.charts.connectivity_legend_spec(colours, scale_title)),
+                            width="content", theme=None, alt=f"The colour scale: {scale_title}, 0 to 1")
 meaning = app.METHODS[method].meaning
 if method == "integrated_gradients":
     meaning += (f" Integration points: {app.IG_STEPS}, doubled (to {app.IG_MAX_STEPS} at most) until the shares add up "

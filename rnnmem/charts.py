@@ -15,10 +15,9 @@ import pandas as pd
 
 from .article_data import load_article_accuracy  # noqa: F401 (the pages read it here)
 from .textchart import (ARTICLE_EXTENT, COLOUR_MAPPINGS, CONNECTIVITY_SCHEME, DARK_TEXT, LATER_TEXT,  # noqa: F401
-                        LIGHT_TEXT, TEXT_COLUMNS,
-                        connectivity_legend, connectivity_legend_spec, connectivity_table, connectivity_text_chart,
-                        connectivity_text_frame,
-                        connectivity_text_spec, text_layout)
+                        LIGHT_TEXT, TEXT_COLUMNS, connectivity_figure, connectivity_legend,
+                        connectivity_legend_spec, connectivity_table, connectivity_text_chart, connectivity_title,
+                        connectivity_text_frame, connectivity_text_spec, scale_title, text_layout)
 from .units import REGISTRY, UNIT_NAMES, UNITS
 
 UNIT_COLOURS = {unit.id: unit.colour for unit in REGISTRY.values()}  # one colour per unit everywhere
@@ -179,7 +178,8 @@ def memory_chart(frame: pd.DataFrame, measure: str = "d90", *, x: str = "chars",
 
 __all__ = ["ARTICLE_EXTENT", "ARTICLE_SOURCE", "COLOUR_MAPPINGS", "CONNECTIVITY_SCHEME", "DARK_TEXT", "LATER_TEXT",
            "LIGHT_TEXT", "MEMORY_MEASURES", "TEXT_COLUMNS",
-           "UNIT_COLOURS", "accuracy_chart", "accuracy_frame", "connectivity_legend", "connectivity_legend_spec",
-           "connectivity_table", "connectivity_text_chart", "connectivity_text_frame", "connectivity_text_spec",
+           "UNIT_COLOURS", "accuracy_chart", "accuracy_frame", "connectivity_figure", "connectivity_legend",
+           "connectivity_legend_spec", "connectivity_table", "connectivity_text_chart", "connectivity_text_frame", "connectivity_text_spec",
+           "connectivity_title",
            "load_article_accuracy",
-           "loss_chart", "loss_frame", "memory_chart", "memory_frame", "text_layout", "unit_colour_scale"]
+           "loss_chart", "loss_frame", "memory_chart", "memory_frame", "scale_title", "text_layout", "unit_colour_scale"]

@@ -24,7 +24,8 @@ from .memory_tables import csv_bytes, export_frame
 from .model import AutocompleteRNN
 from .refs import load
 from .suggestions import suggest
-from .textchart import connectivity_table, connectivity_text_frame, connectivity_text_spec
+from .textchart import (connectivity_figure, connectivity_table, connectivity_text_frame, connectivity_text_spec,
+                        connectivity_title)
 
 
 def _whole_number(value: str, low: int) -> int:
@@ -171,7 +172,8 @@ def run_connectivity(args) -> int:
         frame = connectivity_text_frame(text, row.scaled_row(), row.position, raw=values)
         name = value_name(row.method)
         _write(args.csv, frame_csv(connectivity_table(frame, name)))
-        spec = connectivity_text_spec(frame, titles=(f"|{name}| / max", name))
+        spec = connectivity_figure(connectivity_text_spec(frame, titles=(f"|{name}| / max", name)), value=name,
+                                   title=connectivity_title(model.unit, name, row.word, text, row.position))
         if args.svg:
             _write(args.svg, chart_svg(spec))
         if args.png:

@@ -123,9 +123,13 @@ def _text_spec_template(select_on: str, name: str, colours: str, titles: tuple[s
     return json.dumps(_text_chart(alt.NamedData("chars"), 0, 0, select_on, name, colours, titles).to_dict())
 
 
-def connectivity_legend(colours: str = "article", *, width: int = 260) -> alt.Chart:
+SCALE_TITLE = "connectivity / row maximum"
+
+
+def connectivity_legend(colours: str = "article", *, width: int = 260, title: str = SCALE_TITLE) -> alt.Chart:
     """The colour scale of the connectivity text, once per page: a strip of cells from r = 0 (no link)
-    to r = 1 (the row's strongest link), coloured exactly as the text's cells are."""
+    to r = 1 (the row's strongest link), coloured exactly as the text's cells are; ``title`` names r (another
+    attribution than connectivity scales its magnitudes the same way)."""
     if colours not in COLOUR_MAPPINGS:
         raise ValueError(f"unknown colour mapping {colours!r}; expected one of {', '.join(COLOUR_MAPPINGS)}")
     steps = 21
@@ -139,9 +143,9 @@ def connectivity_legend(colours: str = "article", *, width: int = 260) -> alt.Ch
         alt.Chart(frame)
         .mark_rect()
         .encode(x=alt.X("r:Q", scale=alt.Scale(domain=[0, 1 + 1 / (steps - 1)], nice=False),
-                        axis=alt.Axis(title="connectivity / row maximum", values=[0, 0.25, 0.5, 0.75, 1],
+                        axis=alt.Axis(title=title, values=[0, 0.25, 0.5, 0.75, 1],
                                       format=".2~f", grid=False, domain=False)),
-                x2="r_end:Q", tooltip=[alt.Tooltip("r:Q", title="connectivity / row maximum", format=".2f")],
+                x2="r_end:Q", tooltip=[alt.Tooltip("r:Q", title=title, format=".2f")],
                 **encoding)
         # pad: the strip keeps its 14 pixels and the axis goes below it (a "fit" would squeeze it to nothing)
         .properties(width=width, height=14, autosize=alt.AutoSizeParams(type="pad"))
@@ -149,11 +153,45 @@ def connectivity_legend(colours: str = "article", *, width: int = 260) -> alt.Ch
     )
 
 
-@functools.lru_cache(maxsize=len(COLOUR_MAPPINGS))
-def connectivity_legend_spec(colours: str = "article") -> str:
-    """``connectivity_legend`` as Vega-Lite JSON, built once per mapping: building and validating an
-    Altair chart costs tens of milliseconds, and the page draws the scale on every rerun (each click)."""
-    return json.dumps(connectivity_legend(colours).to_dict())
+@functools.lru_cache(maxsize=16)
+def connectivity_legend_spec(colours: str = "article", title: str = SCALE_TITLE) -> str:
+    """``connectivity_legend`` as Vega-Lite JSON, built once per mapping and title: building and validating
+    an Altair chart costs tens of milliseconds, and the page draws the scale on every rerun (each click)."""
+    return json.dumps(connectivity_legend(colours, title=title).to_dict())
+
+
+# what only a whole Vega-Lite document may hold, lifted out of the parts of a figure
+_TOP_LEVEL_ONLY = ("$schema", "config", "datasets", "autosize", "background", "padding")
+
+
+def scale_title(value: str = "connectivity") -> str:
+    """The colour scale's name for what the cells show: a signed attribution is coloured by its magnitude."""
+    return SCALE_TITLE if value == "connectivity" else f"|{value}| / row maximum"
+
+
+def connectivity_title(who: str, value: str, word: str, text: str, position: int) -> str:
+    """A figure's title: whose row, what it shows, of which word, at which character ("GRU: connectivity of
+    “grammar” at character 120, “g”"; "…, a space": the drawing fonts have no ␣)."""
+    character = "a space" if text[position] == " " else f"“{text[position]}”"
+    return f"{who}: {value} of “{word}” at character {position}, {character}"
+
+
+def connectivity_figure(text_spec: dict, *, colours: str = "article", value: str = "connectivity",
+                        title: str | None = None) -> dict:
+    """One row's connectivity text (``connectivity_text_spec``'s dict) with its colour scale below it and
+    ``title`` above, as one Vega-Lite dict: what a download draws. On the page one scale serves every row;
+    a figure taken out of the page must carry its own, or its colours mean nothing. ``value`` names what
+    the cells show (another attribution than connectivity is coloured by its magnitude, scaled the same
+    way). The row's data stays a DataFrame (rnnmem.exports makes it JSON)."""
+    legend = json.loads(connectivity_legend_spec(colours, title=scale_title(value)))
+    parts = [{key: part for key, part in spec.items() if key not in _TOP_LEVEL_ONLY} for spec in (text_spec, legend)]
+    figure = {"$schema": text_spec["$schema"], "config": text_spec.get("config", {}),
+              "datasets": {**legend.get("datasets", {}), **text_spec.get("datasets", {})},
+              "vconcat": parts, "spacing": 8}
+    if title:
+        # a Vega title is drawn as text: a visitor's word in it stays text
+        figure["title"] = {"text": title, "anchor": "start", "fontSize": 13}
+    return figure
 
 
 def _text_chart(data, width: int, height: int, select_on: str, name: str, colours: str,

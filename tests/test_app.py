@@ -328,6 +328,7 @@ def test_connectivity_colours_and_out_of_vocabulary_notice(app):
     assert not at.exception
     legend, row = (json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart"))
     assert "fillOpacity" in legend["encoding"]  # the scale shows the mapping in use
+    assert legend["encoding"]["x"]["axis"]["title"] == "connectivity / row maximum"
     spec = row
     assert spec["layer"][0]["encoding"]["fillOpacity"]["scale"]["type"] == "sqrt"
     notice = " ".join(unescape(c) for c in texts(at.caption))
@@ -399,8 +400,9 @@ def test_connectivity_explains_a_chosen_word_by_a_chosen_method_from_the_link(ap
     assert any(c.startswith("integrated gradients: ") and "baseline of spaces" in c for c in captions)
     assert any(c.startswith("Σ attributions") and "integration points" in c for c in captions)
     assert texts(at.markdown).count("Desired: **study**") == 1  # the article's row: still its desired word
-    spec = json.loads(at.get("vega_lite_chart")[1].proto.spec)
+    scale, spec = (json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")[:2])
     assert spec["layer"][0]["encoding"]["tooltip"][4]["title"] == "integrated gradients"
+    assert scale["encoding"]["x"]["axis"]["title"] == "|integrated gradients| / row maximum"  # what the colours show
     labels = [button.proto.label for button in at.get("download_button")]
     assert labels[:4] == ["PNG", "SVG", "row CSV", "row JSON"]  # no matrix: only this row was computed
 

@@ -54,7 +54,9 @@ def test_connectivity_writes_svg_csv_and_json_files_of_any_method_and_target(tra
     run_cli("connectivity", str(trained_model_dir), "the cat sat", "--position", "6", "--method",
             "integrated_gradients", "--target", "top-2", "--svg", str(svg), "--csv", str(csv), "--json", str(out))
     expected = attribution(model, "the cat sat", 6, "integrated_gradients", "top-2")
-    assert ElementTree.parse(svg).getroot().tag.endswith("svg")
+    drawn = [element.text for element in ElementTree.parse(svg).getroot().iter() if element.tag.endswith("text")]
+    assert drawn[-2:] == ["|integrated gradients| / row maximum",  # the figure's own colour scale, and its title
+                          f"{model.unit}: integrated gradients of “{expected.word}” at character 6, “a”"]
     row = json.loads(out.read_text())
     assert row["word"] == expected.word and row["method"] == "integrated_gradients" and row["n_steps"] >= 64
     np.testing.assert_allclose(row["values"], expected.values, rtol=1e-5, atol=1e-7)

@@ -69,6 +69,41 @@ def test_a_chart_downloads_as_svg_and_png(shown):
     assert (int.from_bytes(double[16:20], "big"), int.from_bytes(double[20:24], "big")) == (2 * width, 2 * height)
 
 
+def svg_texts(svg: bytes) -> list[str]:
+    return [element.text for element in ElementTree.fromstring(svg).iter()
+            if element.tag.endswith("text") and element.text]
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # the IHDR chunk
+
+
+@pytest.mark.parametrize("colours", list(charts.COLOUR_MAPPINGS))
+def test_a_downloaded_row_carries_its_own_colour_scale_and_a_title(shown, colours):
+    """On the page one colour scale serves every row; a row taken out of the page (a download) draws its
+    own below the text, coloured as the cells are and named as the attribution, and a title saying whose
+    row, which word and where."""
+    row, _, _ = shown
+    frame = charts.connectivity_text_frame(row.text, row.scaled_row(), 12, raw=row.values)
+    spec = charts.connectivity_text_spec(frame, colours=colours, titles=("|grad × input| / max", "grad × input"))
+    title = charts.connectivity_title("GRU", "grad × input", row.word, row.text, 12)
+    assert title == f"GRU: grad × input of “{row.word}” at character 12, a space"  # TEXT[12]
+    figure = charts.connectivity_figure(spec, colours=colours, value="grad × input", title=title)
+    text_part, scale_part = figure["vconcat"]
+    assert scale_part["encoding"]["fill"]["scale"] == text_part["layer"][0]["encoding"]["fill"]["scale"]
+    assert ("fillOpacity" in scale_part["encoding"]) == (colours == "faded")
+    assert figure["datasets"]["chars"] is frame  # the row's data is not copied
+    drawn = svg_texts(chart_svg(figure))
+    characters = len(row.text.replace(" ", ""))
+    assert "".join(drawn[:characters]) == row.text.replace(" ", "")  # the text first, then the scale
+    assert drawn[characters:] == ["0", "0.25", "0.5", "0.75", "1", "|grad × input| / row maximum", title]
+    (alone_width, alone_height), (width, height) = png_size(chart_png(spec, scale=1)), png_size(
+        chart_png(figure, scale=1))
+    assert width >= alone_width and height > alone_height + 40  # the title and the scale, beside nothing
+    plain = charts.connectivity_figure(spec, colours=colours)
+    assert "title" not in plain and "connectivity / row maximum" in svg_texts(chart_svg(plain))
+
+
 def test_an_altair_chart_downloads_and_its_spec_is_plain_json():
     frame = charts.accuracy_frame([("gru", "here", {"accuracy_by_chars_seen": {"top1": [0.2, 0.5, 0.7]}})],
                                   topk=[1])

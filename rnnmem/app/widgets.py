@@ -44,7 +44,8 @@ def connectivity_chart(chart_id: str, label: str, result, position: int, *, sele
     """The clickable connectivity text of one row (a unit's model, or the article's published data),
     ``result`` being anything with ``text``, ``row`` and ``scaled_row`` (a ConnectivityResult, or another
     attribution: ``value`` names it in the tooltips); a click (or hover) calls ``on_pick(chart_key)``.
-    Returns the chart's spec and its table (``charts.connectivity_table``), for downloads.
+    Returns, for downloads, the figure (the row with its colour scale and a title saying whose, which word
+    and where: ``charts.connectivity_figure``) and its table (``charts.connectivity_table``).
 
     The chart's key includes the selected position: each selection draws a fresh chart whose selection
     starts empty, so clicking any character (even one picked before) is always a change that reruns."""
@@ -55,7 +56,10 @@ def connectivity_chart(chart_id: str, label: str, result, position: int, *, sele
     key = f"chart_{chart_id}_{position}_{select_on}_{colours}"
     st.vega_lite_chart(spec=spec, key=key, on_select=functools.partial(on_pick, key), selection_mode=["pick"],
                        theme=None, width="content", alt=f"{label} {value} for character {position}")
-    return spec, charts.connectivity_table(frame, value)
+    word = getattr(result, "word", None) or result.desired[position]  # an attribution's, or the desired word
+    figure = charts.connectivity_figure(spec, colours=colours, value=value,
+                                        title=charts.connectivity_title(label, value, word, result.text, position))
+    return figure, charts.connectivity_table(frame, value)
 
 
 def explained_word(result, position: int, explained: str | None = None, how: str = "") -> None:

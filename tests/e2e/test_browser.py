@@ -7,6 +7,7 @@ Run: pytest -m browser tests/e2e (screenshots and the server log land in test-ar
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ElementTree
 from urllib.parse import parse_qs, quote_plus, unquote_plus, urlencode, urlsplit
 
 import pytest
@@ -203,6 +204,18 @@ def test_choosing_a_target_and_a_method_changes_the_view_and_the_link_and_a_down
     assert list(table["state"]).index("selected") == 20
     pd.testing.assert_series_equal(table["gradient × input"], pd.Series(expected.values.astype(float),
                                                                         name="gradient × input"), rtol=1e-4, atol=1e-6)
+
+    # The row as a figure (SVG): the text, its own colour scale and a title saying whose row this is
+    svg_button = page.get_by_role("button", name="SVG").first
+    if not svg_button.is_visible():  # the menu closed with the first download
+        page.get_by_role("button").filter(has_text="Download").first.click()
+    with page.expect_download(timeout=60_000) as info:
+        svg_button.click()
+    assert info.value.suggested_filename.startswith("connectivity-gru_") and info.value.suggested_filename.endswith(".svg")
+    drawn = [element.text for element in ElementTree.parse(info.value.path()).getroot().iter()
+             if element.tag.endswith("text") and element.text]
+    assert drawn[-2] == "|gradient × input| / row maximum"
+    assert f": gradient × input of “{explained}” at character 20, " in drawn[-1], drawn[-1]
 
     # Integrated gradients (computed in the server's worker process): its completeness line is shown
     page.get_by_text("integrated_gradients", exact=True).click()
