@@ -33,7 +33,10 @@ def profile_chart(frame: pd.DataFrame, *, log_y: bool = True, height: int = 380)
     y_scale = alt.Scale(type="symlog", constant=1e-3) if log_y else alt.Scale(type="linear")
     base = alt.Chart(frame).encode(
         x=alt.X("distance:Q", title=SCALES[scale], axis=alt.Axis(tickMinStep=1, format="d")),
-        color=alt.Color("unit:N", scale=unit_colour_scale(frame["unit"]), title="unit"),
+        # the legend stated on both layers: left to merge the band's and the line's, Vega-Lite took the
+        # band's (faint symbols, no selection bound to it: clicking a unit did nothing)
+        color=alt.Color("unit:N", scale=unit_colour_scale(frame["unit"]), title="unit",
+                        legend=alt.Legend(symbolOpacity=1)),
         detail="source:N",
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
     )

@@ -6,6 +6,7 @@ import json
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -436,6 +437,29 @@ def test_memory_charts_download_as_svg_and_png():
     chart = memory_charts.profile_chart(profile, log_y=True)
     assert ElementTree.fromstring(exports.chart_svg(chart)).tag.endswith("svg")
     assert exports.chart_png(chart).startswith(b"\x89PNG")
+
+
+def test_clicking_a_unit_in_the_memory_charts_legends_picks_it_out():
+    """The page says "click a unit in the legend to pick it out": compiled to Vega, each chart's unit legend
+    is bound to the pick (its symbols answer clicks) and its symbols are opaque until a unit is picked.
+    (The profile's legend was once merged from its faint band layer: pale symbols, and no binding.)"""
+    import vl_convert
+
+    from rnnmem import exports, memory_charts, memory_tables
+
+    profile = memory_tables.profile_frame(memory_tables.article_series(["gru", "lstm"]), "chars", 20)
+    breakdown = pd.DataFrame([["GRU", band, seen, "top-1", 0.1 * seen, 10] for band in ("new", "read")
+                              for seen in range(4)], columns=memory_tables.BREAKDOWN_COLUMNS)
+    for chart in (memory_charts.profile_chart(profile), memory_charts.breakdown_chart(breakdown)):
+        vega = vl_convert.vegalite_to_vega(exports.vega_lite_spec(chart), vl_version=exports._vega_lite_version())
+        legends = [legend for legend in vega.get("legends", []) + [legend for mark in vega.get("marks", [])
+                                                                 for legend in mark.get("legends", [])]
+                   if legend.get("title") == "unit"]
+        assert len(legends) == 1
+        symbols = legends[0]["encode"]["symbols"]
+        assert symbols.get("interactive") is True
+        unpicked, picked_out = symbols["update"]["opacity"]
+        assert "unit_pick" in unpicked["test"] and unpicked["value"] == 1 and picked_out["value"] < 1
 
 
 @pytest.mark.parametrize("seed", ["INF", "inf", "1e309", "nan", "x"])

@@ -56,3 +56,19 @@ def test_memory_page_profile_setting_in_the_link_and_a_download(server, page):
     assert_not_injected(page)
     log = server.log_text()
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_clicking_a_unit_in_the_profiles_legend_picks_it_out(server, page):
+    """The caption's promise, in the browser: a click on "LSTM" in the profile's legend fades the other
+    units' lines (to 0.15 opacity) and their legend entries; nothing is faded before."""
+    open_page(page, f"{server.url}/memory?units=GRU&units=LSTM&positions=200&seed=3")
+    profile = page.locator('[data-testid="stVegaLiteChart"]').first
+    expect(profile.locator("svg text").filter(has_text="LSTM")).to_have_count(1, timeout=90_000)
+    wait_done(page)
+    faded = profile.locator('svg [opacity="0.15"]')
+    assert faded.count() == 0
+    label = profile.locator("svg text").filter(has_text="LSTM").bounding_box()
+    # a click where the label is drawn (the chart's top svg element takes the pointer events)
+    page.mouse.click(label["x"] + label["width"] / 2, label["y"] + label["height"] / 2)
+    expect(faded.first).to_be_attached()
+    assert faded.count() >= 2  # the GRU's two lines (ours and the article's), or their points
