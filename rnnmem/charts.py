@@ -38,6 +38,23 @@ def _stroke_legend(title: str) -> alt.Legend:
                       symbolSize=300)
 
 
+def _unit_colour(names: Iterable[str]) -> alt.Color:
+    return alt.Color("unit:N", scale=unit_colour_scale(names), title="unit", legend=alt.Legend(symbolOpacity=1))
+
+
+def _lines_and_points(base: alt.Chart, point_size: int, **line_styles) -> alt.LayerChart:
+    """``base``'s lines, styled by ``line_styles`` (a dash, an opacity: each with a legend of sample lines),
+    and a point at every value. Two layers, not a line with a point overlay: Vega-Lite gives an overlaid
+    line the legend of a filled point, whose transparent stroke draws a legend of dashes as nothing."""
+    lines = base.mark_line(strokeWidth=2).encode(**line_styles)
+    points = base.mark_point(size=point_size, filled=True, opacity=1)
+    if "opacity" in line_styles:  # the points fade with their line, under the line's legend
+        fade = line_styles["opacity"].copy()
+        fade.legend = None
+        points = points.encode(opacity=fade)
+    return alt.layer(lines, points)
+
+
 # ---- accuracy given characters seen ------------------------------------------------------------------
 
 def accuracy_frame(series: Iterable[tuple[str, str, Mapping]], topk: Sequence[int] = (1, 2, 3),
@@ -69,25 +86,20 @@ def accuracy_chart(frame: pd.DataFrame, *, height: int = 420) -> alt.Chart:
     ``frame``) as lighter lines with points."""
     sources = list(dict.fromkeys(frame["source"])) or ["this app"]
     opacity = alt.Scale(domain=sources, range=[1.0 if s != ARTICLE_SOURCE else 0.45 for s in sources])
-    return (
-        alt.Chart(frame)
-        .mark_line(point=alt.OverlayMarkDef(size=28, filled=True), strokeWidth=2)
-        .encode(
-            x=alt.X("chars seen:Q", title="characters of the word seen", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.Color("unit:N", scale=unit_colour_scale(frame["unit"]), title="unit"),
-            strokeDash=alt.StrokeDash("top-k:N", scale=alt.Scale(domain=list(TOPK_DASHES),
-                                                                 range=list(TOPK_DASHES.values())),
-                                      legend=_stroke_legend("top-k")),
-            opacity=alt.Opacity("source:N", scale=opacity, legend=_stroke_legend("source")),
-            detail="source:N",
-            tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("source:N"), alt.Tooltip("top-k:N"),
-                     alt.Tooltip("chars seen:Q", title="characters seen"),
-                     alt.Tooltip("accuracy:Q", format=".1%"),
-                     alt.Tooltip("characters scored:Q", format=",")],
-        )
-        .properties(height=height)
+    base = alt.Chart(frame).encode(
+        x=alt.X("chars seen:Q", title="characters of the word seen", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=_unit_colour(frame["unit"]),
+        detail="source:N",
+        tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("source:N"), alt.Tooltip("top-k:N"),
+                 alt.Tooltip("chars seen:Q", title="characters seen"),
+                 alt.Tooltip("accuracy:Q", format=".1%"),
+                 alt.Tooltip("characters scored:Q", format=",")],
     )
+    dash = alt.StrokeDash("top-k:N", scale=alt.Scale(domain=list(TOPK_DASHES), range=list(TOPK_DASHES.values())),
+                          legend=_stroke_legend("top-k"))
+    faded = alt.Opacity("source:N", scale=opacity, legend=_stroke_legend("source"))
+    return _lines_and_points(base, 28, strokeDash=dash, opacity=faded).properties(height=height)
 
 
 # ---- training curves -----------------------------------------------------------------------------------
@@ -122,24 +134,20 @@ def _log_frame(logs: Mapping[str, Sequence[Mapping]], columns: Mapping[str, str]
 def loss_chart(frame: pd.DataFrame, *, x: str = "chars", log_y: bool = False, height: int = 380) -> alt.Chart:
     """Training and validation cross-entropy against characters seen, steps or time."""
     field, title = LOSS_X[x]
-    return (
-        alt.Chart(frame)
-        .mark_line(point=alt.OverlayMarkDef(size=30, filled=True), strokeWidth=2)
-        .encode(
-            x=alt.X(f"{field}:Q", title=title, axis=alt.Axis(format=".3~s")),
-            y=alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(type="log" if log_y else "linear",
-                                                                             zero=False)),
-            color=alt.Color("unit:N", scale=unit_colour_scale(frame["unit"]), title="unit"),
-            strokeDash=alt.StrokeDash("split:N", scale=alt.Scale(domain=["training", "validation"],
-                                                                 range=[[1, 0], [5, 3]]),
-                                      legend=_stroke_legend("loss")),
-            tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("split:N", title="loss"),
-                     alt.Tooltip("loss:Q", format=".3f"), alt.Tooltip("step:Q", format=","),
-                     alt.Tooltip("chars_seen:Q", title="characters seen", format=","),
-                     alt.Tooltip("seconds:Q", format=",.0f")],
-        )
-        .properties(height=height)
+    base = alt.Chart(frame).encode(
+        x=alt.X(f"{field}:Q", title=title, axis=alt.Axis(format=".3~s")),
+        y=alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(type="log" if log_y else "linear",
+                                                                         zero=False)),
+        color=_unit_colour(frame["unit"]),
+        detail="split:N",
+        tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("split:N", title="loss"),
+                 alt.Tooltip("loss:Q", format=".3f"), alt.Tooltip("step:Q", format=","),
+                 alt.Tooltip("chars_seen:Q", title="characters seen", format=","),
+                 alt.Tooltip("seconds:Q", format=",.0f")],
     )
+    dash = alt.StrokeDash("split:N", scale=alt.Scale(domain=["training", "validation"], range=[[1, 0], [5, 3]]),
+                          legend=_stroke_legend("loss"))
+    return _lines_and_points(base, 30, strokeDash=dash).properties(height=height)
 
 
 # axis titles: short enough for a chart's height; the page's caption says what each measure is

@@ -47,11 +47,13 @@ def test_accuracy_chart_encodes_unit_colour_topk_dash_and_tooltips():
     frame = charts.accuracy_frame([("gru", "this app's model", evaluation()),
                                    ("gru", charts.ARTICLE_SOURCE, article["gru"])])
     spec = charts.accuracy_chart(frame).to_dict()
-    encoding = spec["encoding"]
+    lines, points = spec["layer"]
+    encoding = lines["encoding"]
     assert encoding["color"]["field"] == "unit"
     assert encoding["color"]["scale"] == {"domain": ["GRU"], "range": [charts.UNIT_COLOURS["gru"]]}  # only drawn units
     assert encoding["strokeDash"]["field"] == "top-k"
     assert encoding["opacity"]["field"] == "source"
+    assert points["encoding"]["opacity"]["field"] == "source"  # a faded line's points fade too
     assert {t["field"] for t in encoding["tooltip"]} >= {"unit", "accuracy", "chars seen", "characters scored"}
     assert encoding["y"]["axis"]["format"] == "%"
 
@@ -63,9 +65,34 @@ def test_loss_frame_and_chart():
     assert len(frame) == 3  # the NaN validation loss is left out
     assert set(frame["split"]) == {"training", "validation"}
     spec = charts.loss_chart(frame, x="steps", log_y=True).to_dict()
-    assert spec["encoding"]["x"]["field"] == "step"
-    assert spec["encoding"]["y"]["scale"]["type"] == "log"
+    for layer in spec["layer"]:  # the lines, and their points
+        assert layer["encoding"]["x"]["field"] == "step"
+        assert layer["encoding"]["y"]["scale"]["type"] == "log"
     assert charts.loss_frame({}).empty
+
+
+def test_line_style_legends_draw_their_sample_lines():
+    """The legends of dashes (top-k, training or validation) and of faded lines (the article's) show a
+    sample line per entry: compiled to Vega, no legend's symbols are made transparent or filled, as
+    Vega-Lite makes them for a line with a point overlay (once, the legends showed labels only)."""
+    import vl_convert
+
+    from rnnmem.exports import _vega_lite_version, vega_lite_spec
+
+    article = charts.load_article_accuracy()
+    accuracy = charts.accuracy_chart(charts.accuracy_frame([("gru", "this app's model", evaluation()),
+                                                            ("gru", charts.ARTICLE_SOURCE, article["gru"])]))
+    loss = charts.loss_chart(charts.loss_frame({"gru": [{"step": 1, "chars_seen": 10, "seconds": 1.0,
+                                                         "train_loss": 3.0, "valid_loss": 3.1}]}))
+    for chart, titles in ((accuracy, {"top-k", "source"}), (loss, {"loss"})):
+        vega = vl_convert.vegalite_to_vega(vega_lite_spec(chart), vl_version=_vega_lite_version())
+        legends = {legend["title"]: legend for legend in vega["legends"]}
+        assert set(legends) == titles | {"unit"}
+        for title in titles:
+            assert legends[title]["symbolType"] == "stroke" and legends[title]["symbolStrokeColor"] == "#555"
+            update = legends[title].get("encode", {}).get("symbols", {}).get("update", {})
+            assert update.get("stroke", {}).get("value") != "transparent" and "fill" not in update
+        assert legends["unit"]["symbolType"] == "circle" and legends["unit"]["symbolOpacity"] == 1
 
 
 def test_text_layout_wraps_at_word_boundaries():
