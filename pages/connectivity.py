@@ -79,7 +79,9 @@ show_article = article_column.toggle(
          "predictions and connectivity its authors published for this paragraph (MIT licence). Only for the "
          "walkthrough paragraph.") and on_walkthrough
 
-method_column, target_column, word_column = st.columns([3, 3, 2], vertical_alignment="bottom")
+# two halves: each choice's options fit in full (a third of the page clipped "integrated_gradients"); the
+# typed word goes under "Explain", whose "word" it serves
+method_column, target_column = st.columns(2, vertical_alignment="top")
 method = method_column.segmented_control(
     "Attribution", list(app.METHODS), default="grad_sq", key="method", bind="query-params", required=True,
     help="How each earlier character is credited with the explained word's logit. " + " ".join(
@@ -88,7 +90,7 @@ target = target_column.segmented_control(
     "Explain", TARGETS, default="desired", key="target", bind="query-params", required=True,
     help="Whose logit: the desired word (the word in the text, as the article), one of each model's top-3 "
          "suggestions at the selected character, or a word you type.") or "desired"
-word = word_column.text_input("Word", value="", key="word", bind="query-params", max_chars=MAX_WORD,
+word = target_column.text_input("Word", value="", key="word", bind="query-params", max_chars=MAX_WORD,
                               disabled=target != "word", placeholder="a vocabulary word")
 scale_title = app.charts.scale_title(app.value_name(method))
 scale_place.vega_lite_chart(spec=json.loads(app.charts.connectivity_legend_spec(colours, scale_title)),

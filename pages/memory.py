@@ -106,7 +106,7 @@ with table_column:
 
 # ---- accuracy breakdowns -------------------------------------------------------------------------------------
 st.subheader("Accuracy by kind of word", divider="gray")
-row = st.columns([1, 1, 2], vertical_alignment="bottom")
+row = st.columns([3, 2, 3], vertical_alignment="bottom")  # "repetition" fits beside the other two
 by = row[0].segmented_control(
     "Break down by", app.BREAKDOWNS, default="frequency", key="by", bind="query-params", required=True,
     help="frequency: the word's rank in the vocabulary; length: its letters; repetition: the 100 most frequent "
