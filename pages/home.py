@@ -27,14 +27,15 @@ pages = [
      "How far back each unit looks, in characters and in words, averaged over a sample of a text with "
      "confidence bands; which words its accuracy rests on; and a text's whole connectivity matrix."),
     ("pages/training.py", "Training", ":material/trending_down:",
-     "Each model's training and validation loss as it learned."),
+     "Each model's training and validation loss as it learned, and how far back it looked as it trained."),
 ]
 for path, label, icon, text in pages:
     with st.container(border=True):
         st.page_link(path, label=label, icon=icon)
         st.caption(text)
 
-st.info("The shipped models are small and trained on a CPU for a short while, so they are far "
-        "weaker than the article's 2×600 GPU-trained models; their figures come from their model cards and "
-        "evaluation files. Every view's address is a share link that reproduces it.",
+st.info("The shipped models are smaller than the article's (2×224 against 2×600) and were trained on a CPU, on a "
+        "Wikipedia corpus like text8: the pages show the article's published predictions, connectivity and "
+        "curves beside them, and each model's card says how far it was trained and how it scores. Every "
+        "view's address is a share link that reproduces it.",
         icon=":material/info:")

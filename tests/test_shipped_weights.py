@@ -70,6 +70,16 @@ def test_loads_by_name_with_a_config_matching_its_files(name):
     assert f"{summary['characters_seen']:,}" in card  # the card says how many characters it saw
 
 
+def test_the_apps_words_about_the_cpu_trained_set_hold():
+    """The sidebar and the landing page say: 2 layers × 224 (the Nested LSTM 1), trained on a CPU, each for
+    an epoch or more of the corpus (its training split: 90.0M characters)."""
+    for unit in UNITS:
+        config = json.loads((WEIGHTS_ROOT / unit / "config.json").read_text())
+        summary = json.loads((WEIGHTS_ROOT / unit / "training_summary.json").read_text())
+        assert (config["hidden_size"], config["num_layers"]) == (224, 1 if unit == "nlstm" else 2)
+        assert summary["device"] == "cpu" and summary["characters_seen"] >= 90_000_000, unit
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_reproduces_its_stored_sample_evaluation(name):
     model = AutocompleteRNN.from_directory(WEIGHTS_ROOT / name)

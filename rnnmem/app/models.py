@@ -96,9 +96,9 @@ def sidebar(settings: AppSettings) -> None:
                        "each, within the article's 2-epoch budget or short of it (see their model cards). "
                        "Configure other models in models.toml.")
         else:
-            st.caption("The shipped weights are small models trained on a CPU for a short while, far from the "
-                       "article's 2×600 GPU-trained ones; their figures come from their model cards and "
-                       "evaluation files. Configure other models in models.toml.")
+            st.caption("The shipped weights are smaller than the article's 2×600 models (2 layers × 224, the "
+                       "Nested LSTM 1) and were trained on a CPU, each for an epoch or more of a Wikipedia corpus "
+                       "like text8 (see their model cards). Configure other models in models.toml.")
 
 
 def selected_units(settings: AppSettings) -> list[str]:
