@@ -34,8 +34,12 @@ for path, label, icon, text in pages:
         st.page_link(path, label=label, icon=icon)
         st.caption(text)
 
-st.info("The shipped models are smaller than the article's (2×224 against 2×600) and were trained on a CPU, on a "
-        "Wikipedia corpus like text8: the pages show the article's published predictions, connectivity and "
-        "curves beside them, and each model's card says how far it was trained and how it scores. Every "
-        "view's address is a share link that reproduces it.",
+about_models = (
+    "The article-size weights chosen in the sidebar are the article's 2×600 shape, trained here on a GPU for a few "
+    "minutes each" if app.shipped_set() else
+    "The shipped models are smaller than the article's (2×224 against 2×600; the Nested LSTM 1×224) and were "
+    "trained on a CPU, on a Wikipedia corpus like text8")
+st.info(f"{about_models}: the pages show the article's published predictions, connectivity and curves beside "
+        "them, and each model's card says how far it was trained and how it scores. Every view's address is a "
+        "share link that reproduces it.",
         icon=":material/info:")

@@ -33,7 +33,8 @@ def unit_colour_scale(names: Iterable[str] | None = None) -> alt.Scale:
     return alt.Scale(domain=[UNIT_NAMES[u] for u in units], range=[UNIT_COLOURS[u] for u in units])
 
 
-def _stroke_legend(title: str) -> alt.Legend:
+def line_style_legend(title: str) -> alt.Legend:
+    """A legend of line styles (dashes, or a faded line): a short sample line per entry."""
     return alt.Legend(title=title, symbolType="stroke", symbolStrokeColor="#555", symbolStrokeWidth=2,
                       symbolSize=300)
 
@@ -81,7 +82,7 @@ def accuracy_frame(series: Iterable[tuple[str, str, Mapping]], topk: Sequence[in
     return frame
 
 
-def accuracy_chart(frame: pd.DataFrame, *, height: int = 420) -> alt.Chart:
+def accuracy_chart(frame: pd.DataFrame, *, height: int = 420) -> alt.LayerChart:
     """Accuracy against characters seen: colour = unit, dash = top-k, and the article's curves (when in
     ``frame``) as lighter lines with points."""
     sources = list(dict.fromkeys(frame["source"])) or ["this app"]
@@ -97,8 +98,8 @@ def accuracy_chart(frame: pd.DataFrame, *, height: int = 420) -> alt.Chart:
                  alt.Tooltip("characters scored:Q", format=",")],
     )
     dash = alt.StrokeDash("top-k:N", scale=alt.Scale(domain=list(TOPK_DASHES), range=list(TOPK_DASHES.values())),
-                          legend=_stroke_legend("top-k"))
-    faded = alt.Opacity("source:N", scale=opacity, legend=_stroke_legend("source"))
+                          legend=line_style_legend("top-k"))
+    faded = alt.Opacity("source:N", scale=opacity, legend=line_style_legend("source"))
     return _lines_and_points(base, 28, strokeDash=dash, opacity=faded).properties(height=height)
 
 
@@ -131,7 +132,7 @@ def _log_frame(logs: Mapping[str, Sequence[Mapping]], columns: Mapping[str, str]
     return pd.DataFrame(rows, columns=["unit", kind, "step", "chars_seen", "seconds", value])
 
 
-def loss_chart(frame: pd.DataFrame, *, x: str = "chars", log_y: bool = False, height: int = 380) -> alt.Chart:
+def loss_chart(frame: pd.DataFrame, *, x: str = "chars", log_y: bool = False, height: int = 380) -> alt.LayerChart:
     """Training and validation cross-entropy against characters seen, steps or time."""
     field, title = LOSS_X[x]
     base = alt.Chart(frame).encode(
@@ -146,7 +147,7 @@ def loss_chart(frame: pd.DataFrame, *, x: str = "chars", log_y: bool = False, he
                  alt.Tooltip("seconds:Q", format=",.0f")],
     )
     dash = alt.StrokeDash("split:N", scale=alt.Scale(domain=["training", "validation"], range=[[1, 0], [5, 3]]),
-                          legend=_stroke_legend("loss"))
+                          legend=line_style_legend("loss"))
     return _lines_and_points(base, 30, strokeDash=dash).properties(height=height)
 
 

@@ -26,6 +26,7 @@ from .refs import load
 from .suggestions import suggest
 from .textchart import (connectivity_figure, connectivity_table, connectivity_text_frame, connectivity_text_spec,
                         connectivity_title)
+from .units import UNIT_NAMES
 
 
 def _whole_number(value: str, low: int) -> int:
@@ -173,7 +174,8 @@ def run_connectivity(args) -> int:
         name = value_name(row.method)
         _write(args.csv, frame_csv(connectivity_table(frame, name)))
         spec = connectivity_figure(connectivity_text_spec(frame, titles=(f"|{name}| / max", name)), value=name,
-                                   title=connectivity_title(model.unit, name, row.word, text, row.position))
+                                   title=connectivity_title(f"{UNIT_NAMES[model.unit]} ({source_ref})", name, row.word,
+                                                            text, row.position))
         if args.svg:
             _write(args.svg, chart_svg(spec))
         if args.png:

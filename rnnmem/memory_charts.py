@@ -9,7 +9,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .charts import unit_colour_scale
+from .charts import line_style_legend, unit_colour_scale
 from .memory_tables import ARTICLE_SOURCE, OURS, SCALES, word_boundaries
 
 SOURCE_DASHES = {OURS: [1, 0], ARTICLE_SOURCE: [5, 3]}
@@ -42,16 +42,18 @@ def profile_chart(frame: pd.DataFrame, *, log_y: bool = True, height: int = 380)
     )
     band = base.mark_area(opacity=0.18).encode(y=alt.Y("low:Q", scale=y_scale), y2="high:Q",
                                                opacity=alt.condition(pick, alt.value(0.18), alt.value(0.03)))
-    line = base.mark_line(strokeWidth=2, point=alt.OverlayMarkDef(size=18, filled=True)).encode(
+    mean = base.encode(
         y=alt.Y("mean:Q", title="mean share of the row's connectivity", scale=y_scale,
                 axis=alt.Axis(format=".1~%", values=LOG_TICKS if log_y else alt.Undefined)),
-        strokeDash=alt.StrokeDash("source:N", scale=dashes, title="source"),
         tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("source:N"), alt.Tooltip("distance:Q", title=SCALES[scale]),
                  alt.Tooltip("mean:Q", format=".2%"), alt.Tooltip("low:Q", title="95% low", format=".2%"),
                  alt.Tooltip("high:Q", title="95% high", format=".2%"),
-                 alt.Tooltip("rows:Q", title="positions reaching it", format=",")],
-    ).add_params(pick)
-    return alt.layer(band, line).properties(height=height)
+                 alt.Tooltip("rows:Q", title="positions reaching it", format=",")])
+    # lines and points apart (not a point overlay), so the dash legend shows sample lines (rnnmem.charts)
+    line = mean.mark_line(strokeWidth=2).encode(
+        strokeDash=alt.StrokeDash("source:N", scale=dashes, legend=line_style_legend("source"))).add_params(pick)
+    points = mean.mark_point(size=18, filled=True)
+    return alt.layer(band, line, points).properties(height=height)
 
 
 def breakdown_chart(frame: pd.DataFrame, banded_by: str = "band", *, height: int = 220) -> alt.FacetChart:

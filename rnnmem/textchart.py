@@ -127,7 +127,8 @@ SCALE_TITLE = "connectivity / row maximum"
 
 
 def connectivity_legend(colours: str = "article", *, width: int = 260, title: str = SCALE_TITLE) -> alt.Chart:
-    """The colour scale of the connectivity text, once per page: a strip of cells from r = 0 (no link)
+    """The colour scale of the connectivity text (once on the page, and in each downloaded figure): a strip of
+    cells from r = 0 (no link)
     to r = 1 (the row's strongest link), coloured exactly as the text's cells are; ``title`` names r (another
     attribution than connectivity scales its magnitudes the same way)."""
     if colours not in COLOUR_MAPPINGS:
@@ -183,9 +184,11 @@ def connectivity_figure(text_spec: dict, *, colours: str = "article", value: str
     a figure taken out of the page must carry its own, or its colours mean nothing. ``value`` names what
     the cells show (another attribution than connectivity is coloured by its magnitude, scaled the same
     way). The row's data stays a DataFrame (rnnmem.exports makes it JSON)."""
-    legend = json.loads(connectivity_legend_spec(colours, title=scale_title(value)))
+    legend = json.loads(connectivity_legend_spec(colours, scale_title(value)))
     parts = [{key: part for key, part in spec.items() if key not in _TOP_LEVEL_ONLY} for spec in (text_spec, legend)]
-    figure = {"$schema": text_spec["$schema"], "config": text_spec.get("config", {}),
+    # white, not the page's transparent background: a figure's dark text and grey later characters must read
+    # in any viewer (a dark one too), and "faded" colours fade onto white
+    figure = {"$schema": text_spec["$schema"], "config": {**text_spec.get("config", {}), "background": "white"},
               "datasets": {**legend.get("datasets", {}), **text_spec.get("datasets", {})},
               "vconcat": parts, "spacing": 8}
     if title:

@@ -706,6 +706,22 @@ def test_a_visitor_loads_few_models_of_their_own_choosing_then_gets_a_message(ap
         rnnmem.app.models._visitor_models().clear()
 
 
+def test_the_landing_page_and_the_sidebar_describe_the_weights_in_use(app):
+    """What they say of the CPU-trained set holds of its files (tests/test_shipped_weights.py); with the
+    article-size set chosen, they speak of that one."""
+    at = app("home")
+    assert not at.exception
+    about = unescape(at.info[0].value)
+    assert "smaller than the article's (2×224 against 2×600; the Nested LSTM 1×224)" in about
+    assert "trained on a CPU, on a Wikipedia corpus like text8" in about
+    assert any("trained on a CPU, each for an epoch or more" in unescape(c) for c in texts(at.sidebar.caption))
+    at = app("home", weights="Article-size")
+    assert not at.exception
+    assert unescape(at.info[0].value).startswith("The article-size weights chosen in the sidebar are the article's "
+                                                 "2×600 shape, trained here on a GPU")
+    assert any("trained on one GPU" in unescape(c) for c in texts(at.sidebar.caption))
+
+
 def test_the_article_size_set_serves_the_units_left_on_their_shipped_default(app, monkeypatch, tmp_path):
     """?weights=Article-size: units on their shipped default get the article-size model of the same unit; a unit
     configured otherwise keeps its model; a link naming an unknown set gets a message and the default set."""

@@ -72,7 +72,7 @@ def test_loss_frame_and_chart():
 
 
 def test_line_style_legends_draw_their_sample_lines():
-    """The legends of dashes (top-k, training or validation) and of faded lines (the article's) show a
+    """The legends of dashes (top-k, training or validation, the article's curves) and of faded lines show a
     sample line per entry: compiled to Vega, no legend's symbols are made transparent or filled, as
     Vega-Lite makes them for a line with a point overlay (once, the legends showed labels only)."""
     import vl_convert
@@ -84,7 +84,10 @@ def test_line_style_legends_draw_their_sample_lines():
                                                             ("gru", charts.ARTICLE_SOURCE, article["gru"])]))
     loss = charts.loss_chart(charts.loss_frame({"gru": [{"step": 1, "chars_seen": 10, "seconds": 1.0,
                                                          "train_loss": 3.0, "valid_loss": 3.1}]}))
-    for chart, titles in ((accuracy, {"top-k", "source"}), (loss, {"loss"})):
+    from rnnmem import memory_charts, memory_tables
+
+    profile = memory_charts.profile_chart(memory_tables.profile_frame(memory_tables.article_series(["gru"]), "chars", 9))
+    for chart, titles in ((accuracy, {"top-k", "source"}), (loss, {"loss"}), (profile, {"source"})):
         vega = vl_convert.vegalite_to_vega(vega_lite_spec(chart), vl_version=_vega_lite_version())
         legends = {legend["title"]: legend for legend in vega["legends"]}
         assert set(legends) == titles | {"unit"}

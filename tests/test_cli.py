@@ -14,6 +14,7 @@ import pytest
 from rnnmem.analysis import accuracy_by_chars_seen, connectivity, connectivity_matrix
 from rnnmem.attribution_methods import attribution
 from rnnmem.refs import load_model
+from rnnmem.units import UNIT_NAMES
 
 
 def run_cli(*args, check=True):
@@ -56,7 +57,8 @@ def test_connectivity_writes_svg_csv_and_json_files_of_any_method_and_target(tra
     expected = attribution(model, "the cat sat", 6, "integrated_gradients", "top-2")
     drawn = [element.text for element in ElementTree.parse(svg).getroot().iter() if element.tag.endswith("text")]
     assert drawn[-2:] == ["|integrated gradients| / row maximum",  # the figure's own colour scale, and its title
-                          f"{model.unit}: integrated gradients of “{expected.word}” at character 6, “a”"]
+                          f"{UNIT_NAMES[model.unit]} ({trained_model_dir}): integrated gradients of “{expected.word}” "
+                          "at character 6, “a”"]
     row = json.loads(out.read_text())
     assert row["word"] == expected.word and row["method"] == "integrated_gradients" and row["n_steps"] >= 64
     np.testing.assert_allclose(row["values"], expected.values, rtol=1e-5, atol=1e-7)

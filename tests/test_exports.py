@@ -100,6 +100,10 @@ def test_a_downloaded_row_carries_its_own_colour_scale_and_a_title(shown, colour
     (alone_width, alone_height), (width, height) = png_size(chart_png(spec, scale=1)), png_size(
         chart_png(figure, scale=1))
     assert width >= alone_width and height > alone_height + 40  # the title and the scale, beside nothing
+    from PIL import Image
+
+    corner = Image.open(io.BytesIO(chart_png(figure, scale=1))).convert("RGBA").getpixel((0, 0))
+    assert corner == (255, 255, 255, 255)  # on white, readable in any viewer (the page's rows are transparent)
     plain = charts.connectivity_figure(spec, colours=colours)
     assert "title" not in plain and "connectivity / row maximum" in svg_texts(chart_svg(plain))
 

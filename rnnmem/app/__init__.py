@@ -27,7 +27,8 @@ from .exports import download_name, downloads
 from .memory import MAX_POSITIONS, band_accuracy, memory_profiles
 from .memory import downloads as memory_downloads
 from .messages import header, notify, plain, stop
-from .models import UNIT_LABELS, ShownModel, app_settings, load_models, require_units, selected_units, sidebar
+from .models import (UNIT_LABELS, ShownModel, app_settings, load_models, require_units, selected_units, shipped_set,
+                     sidebar)
 from .params import (begin_run, check_bool, check_choice, check_choices, check_int, check_link, check_text, int_param,
                      keep_in_range, keep_link_short)
 from .runtime import configure_runtime
@@ -48,7 +49,7 @@ __all__ = [
     "configure_runtime", "connectivity", "connectivity_chart", "connectivity_view", "download_name", "downloads",
     "explained_word", "fit_text", "header", "int_param", "keep_in_range", "keep_link_short", "load_models",
     "matrix_frame", "model_heading", "models_caption", "normalize", "notify", "picked_position", "plain",
-    "read_evaluation", "read_training", "require_units", "selected_units", "sidebar", "stop", "suggestion_list",
+    "read_evaluation", "read_training", "require_units", "selected_units", "shipped_set", "sidebar", "stop", "suggestion_list",
     "suggestions", "suggestions_by_prefix",
     "usable_text", "value_name", "walkthrough", "words_read_before",
     "BANDED_BY", "BREAKDOWNS", "MAX_POSITIONS", "band_accuracy", "memory_charts", "memory_downloads", "memory_profiles",

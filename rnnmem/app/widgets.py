@@ -42,8 +42,9 @@ def connectivity_chart(chart_id: str, label: str, result, position: int, *, sele
                        on_pick: Callable[[str], None], colours: str = "article",
                        value: str = "connectivity") -> tuple[dict, pd.DataFrame]:
     """The clickable connectivity text of one row (a unit's model, or the article's published data),
-    ``result`` being anything with ``text``, ``row`` and ``scaled_row`` (a ConnectivityResult, or another
-    attribution: ``value`` names it in the tooltips); a click (or hover) calls ``on_pick(chart_key)``.
+    ``result`` being anything with ``text``, ``row``, ``scaled_row`` and the explained ``word`` or the
+    ``desired`` words (a ConnectivityResult, or another attribution: ``value`` names it in the tooltips);
+    a click (or hover) calls ``on_pick(chart_key)``.
     Returns, for downloads, the figure (the row with its colour scale and a title saying whose, which word
     and where: ``charts.connectivity_figure``) and its table (``charts.connectivity_table``).
 
