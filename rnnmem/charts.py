@@ -188,7 +188,7 @@ def memory_chart(frame: pd.DataFrame, measure: str = "d90", *, x: str = "chars",
 __all__ = ["ARTICLE_EXTENT", "ARTICLE_SOURCE", "COLOUR_MAPPINGS", "CONNECTIVITY_SCHEME", "DARK_TEXT", "LATER_TEXT",
            "LIGHT_TEXT", "MEMORY_MEASURES", "TEXT_COLUMNS",
            "UNIT_COLOURS", "accuracy_chart", "accuracy_frame", "connectivity_figure", "connectivity_legend",
-           "connectivity_legend_spec", "connectivity_table", "connectivity_text_chart", "connectivity_text_frame", "connectivity_text_spec",
-           "connectivity_title",
-           "load_article_accuracy",
-           "loss_chart", "loss_frame", "memory_chart", "memory_frame", "scale_title", "text_layout", "unit_colour_scale"]
+           "connectivity_legend_spec", "connectivity_table", "connectivity_text_chart", "connectivity_text_frame",
+           "connectivity_text_spec", "connectivity_title", "line_style_legend", "load_article_accuracy",
+           "loss_chart", "loss_frame", "memory_chart", "memory_frame", "scale_title", "text_layout",
+           "unit_colour_scale"]

@@ -128,9 +128,8 @@ SCALE_TITLE = "connectivity / row maximum"
 
 def connectivity_legend(colours: str = "article", *, width: int = 260, title: str = SCALE_TITLE) -> alt.Chart:
     """The colour scale of the connectivity text (once on the page, and in each downloaded figure): a strip of
-    cells from r = 0 (no link)
-    to r = 1 (the row's strongest link), coloured exactly as the text's cells are; ``title`` names r (another
-    attribution than connectivity scales its magnitudes the same way)."""
+    cells from r = 0 (no link) to r = 1 (the row's strongest link), coloured exactly as the text's cells are;
+    ``title`` names r (another attribution than connectivity scales its magnitudes the same way)."""
     if colours not in COLOUR_MAPPINGS:
         raise ValueError(f"unknown colour mapping {colours!r}; expected one of {', '.join(COLOUR_MAPPINGS)}")
     steps = 21
