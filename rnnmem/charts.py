@@ -39,7 +39,8 @@ def line_style_legend(title: str) -> alt.Legend:
                       symbolSize=300)
 
 
-def _unit_colour(names: Iterable[str]) -> alt.Color:
+def unit_colour(names: Iterable[str]) -> alt.Color:
+    """Colour by unit (``unit_colour_scale``), the legend's symbols opaque whatever the marks' opacity."""
     return alt.Color("unit:N", scale=unit_colour_scale(names), title="unit", legend=alt.Legend(symbolOpacity=1))
 
 
@@ -90,7 +91,7 @@ def accuracy_chart(frame: pd.DataFrame, *, height: int = 420) -> alt.LayerChart:
     base = alt.Chart(frame).encode(
         x=alt.X("chars seen:Q", title="characters of the word seen", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-        color=_unit_colour(frame["unit"]),
+        color=unit_colour(frame["unit"]),
         detail="source:N",
         tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("source:N"), alt.Tooltip("top-k:N"),
                  alt.Tooltip("chars seen:Q", title="characters seen"),
@@ -139,7 +140,7 @@ def loss_chart(frame: pd.DataFrame, *, x: str = "chars", log_y: bool = False, he
         x=alt.X(f"{field}:Q", title=title, axis=alt.Axis(format=".3~s")),
         y=alt.Y("loss:Q", title="cross-entropy (nats)", scale=alt.Scale(type="log" if log_y else "linear",
                                                                          zero=False)),
-        color=_unit_colour(frame["unit"]),
+        color=unit_colour(frame["unit"]),
         detail="split:N",
         tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("split:N", title="loss"),
                  alt.Tooltip("loss:Q", format=".3f"), alt.Tooltip("step:Q", format=","),
@@ -191,4 +192,4 @@ __all__ = ["ARTICLE_EXTENT", "ARTICLE_SOURCE", "COLOUR_MAPPINGS", "CONNECTIVITY_
            "connectivity_legend_spec", "connectivity_table", "connectivity_text_chart", "connectivity_text_frame",
            "connectivity_text_spec", "connectivity_title", "line_style_legend", "load_article_accuracy",
            "loss_chart", "loss_frame", "memory_chart", "memory_frame", "scale_title", "text_layout",
-           "unit_colour_scale"]
+           "unit_colour", "unit_colour_scale"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .charts import line_style_legend, unit_colour_scale
+from .charts import line_style_legend, unit_colour, unit_colour_scale
 from .memory_tables import ARTICLE_SOURCE, OURS, SCALES, word_boundaries
 
 SOURCE_DASHES = {OURS: [1, 0], ARTICLE_SOURCE: [5, 3]}
@@ -35,8 +35,7 @@ def profile_chart(frame: pd.DataFrame, *, log_y: bool = True, height: int = 380)
         x=alt.X("distance:Q", title=SCALES[scale], axis=alt.Axis(tickMinStep=1, format="d")),
         # the legend stated on both layers: left to merge the band's and the line's, Vega-Lite took the
         # band's (faint symbols, no selection bound to it: clicking a unit did nothing)
-        color=alt.Color("unit:N", scale=unit_colour_scale(frame["unit"]), title="unit",
-                        legend=alt.Legend(symbolOpacity=1)),
+        color=unit_colour(frame["unit"]),
         detail="source:N",
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
     )
