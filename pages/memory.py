@@ -96,22 +96,21 @@ with chart_column:
     app.memory_downloads(frame, f"profile-{scale}", {**link, "maxdist": int(max_distance), "article": show_article},
                          chart)
 with table_column:
-    summary = app.memory_tables.summary_frame(series)[["unit", "source", "measure", "mean", "low", "high",
-                                                        "positions"]]
-    st.table(summary.style.format({"mean": "{:.3f}", "low": "{:.3f}", "high": "{:.3f}", "positions": "{:,}"}),
-             hide_index=True)
+    summary = app.memory_tables.summary_frame(series)
+    st.table(app.memory_tables.summary_table(summary).style.format({"positions": "{:,}"}), hide_index=True)
     st.caption("Context share: the share of connectivity before the current word; d50 / d90: characters back "
-               "holding 50% / 90% of it; 95% intervals.")
+               "holding 50% / 90% of it; mean (95% interval).")
     app.memory_downloads(summary, "summaries", {**link, "article": show_article})
 
 # ---- accuracy breakdowns -------------------------------------------------------------------------------------
 st.subheader("Accuracy by kind of word", divider="gray")
-row = st.columns([3, 2, 3], vertical_alignment="bottom")  # "repetition" fits beside the other two
+row = st.columns([4, 2, 2], vertical_alignment="bottom")  # the four kinds fit on one line
 by = row[0].segmented_control(
     "Break down by", app.BREAKDOWNS, default="frequency", key="by", bind="query-params", required=True,
     help="frequency: the word's rank in the vocabulary; length: its letters; repetition: the 100 most frequent "
          "words apart, the rarer ones by whether the sequence had them already (a signal of memory: compare "
-         "the units' gaps).") or "frequency"
+         "the units' gaps); distance: the repeated rarer words by how many characters back they were last read "
+         "(how far back a unit recalls a word).") or "frequency"
 topk = row[1].segmented_control("Accuracy", TOPK, default="top-1", key="topk", bind="query-params",
                                 required=True) or "top-1"
 bands = [(item.unit, app.band_accuracy(item.key, item.model, tuple(profile.texts), by))
@@ -126,6 +125,10 @@ reading = ("a unit that remembers what it read types a rarer word it already rea
            "its sequence and among words on its topic, so compare the gap between units, not against zero; the "
            "100 most frequent words are apart, as any unit guesses them from their first letters"
            if by == "repetition" else
+           "a unit that remembers further back still types a word it read from fewer letters than a new one: "
+           "each band of repeated rarer words against the new ones (the second panel); the same caution as for "
+           "repetition, and the far bands hold fewer words"
+           if by == "distance" else
            "a lead only on frequent short words comes from the first letters, not from context")
 st.caption(app.plain(f"Accuracy given characters seen on the same sample, by {app.BANDED_BY[by]}: {reading}; "
                      f"points resting on few characters swing (hover for the count; more positions give more). "

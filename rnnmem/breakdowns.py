@@ -16,6 +16,11 @@ per band (rnnmem.accuracy's accumulator with a group per vocabulary word):
   even a unit without memory scores it somewhat higher: read the gap between the two bands of one unit
   against another unit's gap, not on its own. The frequent words are set apart because otherwise
   repeated words are mostly "the", "of" and "and", easy for any unit from the first letters.
+- **distance**: the repetition breakdown with its repeated rarer words split by how far back the word was
+  last read (from that occurrence's leading space to this one's): fewer than 50 characters, 50–99, 100 or
+  more. How far back a unit can recall a word, in the article's walkthrough the second "grammar" 130
+  characters after the first; the same caution as for repetition applies, and a band of long distances
+  holds fewer words (the sequences are 200 characters).
 """
 
 from __future__ import annotations
@@ -26,16 +31,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from .accuracy import NOTHING_TO_SCORE, AccuracyAccumulator, AccuracyResult, accumulate_accuracy
-from .dataset import FREQUENT_WORDS, UNKNOWN_ID, rarer_words_read_before, repeated_words  # noqa: F401 (its API)
+from .dataset import (FREQUENT_WORDS, UNKNOWN_ID, distance_read_before, rarer_words_read_before,  # noqa: F401
+                      repeated_words)  # (repeated_words: this module's API)
 from .errors import InputError
 from .inputs import text_sequences
 
 FREQUENCY_EDGES = (FREQUENT_WORDS, 1000)  # vocabulary ranks where a frequency band ends
 LENGTH_EDGES = (2, 4, 6, 9)  # letters where a length band ends (inclusive)
-BREAKDOWNS = ("frequency", "length", "repetition")
+DISTANCE_EDGES = (50, 100)  # characters back where a band of repeated words' distance starts
+BREAKDOWNS = ("frequency", "length", "repetition", "distance")
 # What a breakdown's bands say about a word: the title of the panels it draws
 BANDED_BY = {"frequency": "word's vocabulary rank", "length": "word's length",
-             "repetition": "word's frequency and repetition in its sequence"}
+             "repetition": "word's frequency and repetition in its sequence",
+             "distance": "how far back the word was last read in its sequence"}
 OUT_OF_VOCABULARY = "out of vocabulary"
 
 
@@ -80,13 +88,37 @@ def repetition_bands(frequent: int = FREQUENCY_EDGES[0]):
     return bands, [f"top {frequent:,}", "rarer, new in its sequence", "rarer, already read in its sequence"]
 
 
+def distance_bands(frequent: int = FREQUENCY_EDGES[0], edges: tuple[int, ...] = DISTANCE_EDGES):
+    """The recall-distance breakdown: a function of a batch's (chars, targets) giving every position's band
+    (0: one of the ``frequent`` most frequent words; 1: a rarer word new in its sequence; 2 on: a rarer word
+    read before, by how many characters back it was last read, bands starting at ``edges``), and the
+    bands' labels."""
+    bounds = [0, *edges]
+    labels = [f"top {frequent:,}", "rarer, new in its sequence",
+              *(f"read {low}–{high - 1} characters back" if low else f"read under {high} characters back"
+                for low, high in zip(bounds, bounds[1:])),
+              f"read {edges[-1]}+ characters back"]
+
+    def bands(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        distances = distance_read_before(chars, targets)
+        rarer = targets > UNKNOWN_ID + frequent
+        by_distance = 2 + np.searchsorted(np.array(edges), distances, side="right")
+        return np.where(rarer, np.where(distances > 0, by_distance, 1), 0)
+
+    return bands, labels
+
+
 def breakdown_groups(model, by: str):
     """The groups of breakdown ``by`` for rnnmem.accuracy's accumulator (a table by word, or a function by
     position) and their labels."""
     if by not in BREAKDOWNS:
         raise InputError(f"unknown breakdown {by!r} (expected {', '.join(BREAKDOWNS)})")
-    if by == "repetition":  # a vocabulary smaller than the frequent words' number: all of it is frequent
-        return repetition_bands(min(FREQUENCY_EDGES[0], len(model.words) - (UNKNOWN_ID + 1)))
+    # a vocabulary smaller than the frequent words' number: all of it is frequent
+    frequent = min(FREQUENCY_EDGES[0], len(model.words) - (UNKNOWN_ID + 1))
+    if by == "repetition":
+        return repetition_bands(frequent)
+    if by == "distance":
+        return distance_bands(frequent)
     bands, labels = word_bands(list(model.words), by)
     return np.where(bands < 0, 0, bands), labels  # specials are never scored; any group will do
 
@@ -95,7 +127,7 @@ def breakdown_groups(model, by: str):
 class BandAccuracy:
     """Accuracy by characters seen in each band of one breakdown, with the counts behind it."""
 
-    by: str  # "frequency", "length" or "repetition"
+    by: str  # one of BREAKDOWNS
     labels: list[str]  # one per band, in order
     results: list[AccuracyResult]  # one per band (a band with no scored character: all counts zero)
     unknown: int  # characters of words outside the vocabulary (not scored, in no band)

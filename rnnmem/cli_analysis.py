@@ -82,9 +82,10 @@ def add_commands(sub) -> None:
     p.add_argument("--max-chars", type=positive_int, default=None, help="score at most this many characters")
     p.add_argument("--batch-size", type=positive_int, default=32, help="sequences per forward pass")
     p.add_argument("--by", choices=BREAKDOWNS, default=None,
-                   help="also break the accuracy down by the word's frequency, length, or repetition (the 100 "
+                   help="also break the accuracy down by the word's frequency, length, repetition (the 100 "
                         "most frequent words apart, a rarer word already read in its sequence or not: a signal "
-                        "of memory, compared between units); rnnmem.breakdowns")
+                        "of memory, compared between units) or distance (the repeated rarer words by how many "
+                        "characters back they were last read); rnnmem.breakdowns")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_evaluate)
 

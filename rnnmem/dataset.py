@@ -278,21 +278,29 @@ def prepare_dataset(source: str, config: DatasetConfig, cache_root: Path | None 
     return dataset
 
 
-def repeated_words(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """(B, T) for a batch of sequences: 1 at the characters of a word that was the target of an earlier word
-    in the same sequence (row), else 0. A word's characters run from its leading space, where its target
-    is first predicted, to its last letter; padding (character 0) and a start before the first space are
-    0."""
-    groups = np.zeros(targets.shape, dtype=np.int64)
+def distance_read_before(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(B, T) for a batch of sequences: at the characters of a word that was the target of an earlier word
+    in the same sequence (row), how many characters back its latest earlier occurrence began (from that
+    word's leading space to this one's); 0 elsewhere. A word's characters run from its leading space, where
+    its target is first predicted, to its last letter; padding (character 0) and a start before the first
+    space are 0. How far back a unit must reach to recall the word: the recall-distance breakdown."""
+    distances = np.zeros(targets.shape, dtype=np.int64)
     for row, (row_chars, row_targets) in enumerate(zip(chars, targets)):
         starts = np.flatnonzero(row_chars == SPACE_CHAR_ID)  # every word's leading space
         length = int(np.flatnonzero(row_chars != 0)[-1]) + 1 if row_chars.any() else 0  # before the padding
-        earlier: set[int] = set()
+        latest_start: dict[int, int] = {}  # word id → where its latest occurrence so far began
         for start, end in zip(starts, [*starts[1:], length]):
             word = int(row_targets[start])
-            groups[row, start:end] = word in earlier
-            earlier.add(word)
-    return groups
+            if word in latest_start:
+                distances[row, start:end] = start - latest_start[word]
+            latest_start[word] = int(start)
+    return distances
+
+
+def repeated_words(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(B, T) for a batch of sequences: 1 at the characters of a word that was the target of an earlier word
+    in the same sequence (row), else 0 (``distance_read_before`` > 0)."""
+    return (distance_read_before(chars, targets) > 0).astype(np.int64)
 
 
 def rarer_words_read_before(chars: np.ndarray, targets: np.ndarray, frequent: int = FREQUENT_WORDS) -> np.ndarray:

@@ -73,7 +73,7 @@ def breakdown_chart(frame: pd.DataFrame, banded_by: str = "band", *, height: int
                      alt.Tooltip("accuracy:Q", format=".1%"), alt.Tooltip("characters scored:Q", format=",")],
         )
         .add_params(pick)
-        .properties(width=170, height=height)
+        .properties(width=170 if len(bands) <= 4 else 135, height=height)  # five panels on a laptop's width
         .facet(column=alt.Column("band:N", sort=bands, title=banded_by))
     )
 

@@ -73,6 +73,22 @@ def summary_frame(series: Series) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
+def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary_frame``'s rows as the page shows them: one row per (unit, source), a column per measure
+    holding "mean (low–high)" (the mean alone where a single sequence gives no interval), and the
+    positions: narrow enough to sit beside the profile without cutting its last column off."""
+    def cell(row) -> str:
+        interval = f" ({row['low']:.3f}–{row['high']:.3f})" if row["high"] > row["low"] else ""
+        return f"{row['mean']:.3f}{interval}"
+
+    cells = summary.assign(cell=summary.apply(cell, axis=1))
+    table = cells.pivot(index=["unit", "source"], columns="measure", values="cell")
+    positions = summary.groupby(["unit", "source"])["positions"].first()
+    order = list(dict.fromkeys(zip(summary["unit"], summary["source"])))  # the series' order, not alphabetical
+    measures = [label for label in MEASURE_LABELS.values() if label in table.columns]
+    return table[measures].assign(positions=positions).loc[order].reset_index().rename_axis(columns=None)
+
+
 def export_frame(series: Series) -> pd.DataFrame:
     """Everything ``python -m rnnmem memory --csv`` writes: the profile in characters and in words and the
     summaries, as one long table (``table``: "profile" or "summary"; empty cells where a column does

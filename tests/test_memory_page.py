@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from rnnmem.accuracy import AccuracyAccumulator, accumulate_accuracy, accuracy_by_chars_seen
-from rnnmem.breakdowns import accuracy_by_band, frequency_bands, length_bands, repeated_words, repetition_bands
+from rnnmem.breakdowns import (accuracy_by_band, distance_bands, distance_read_before, frequency_bands, length_bands,
+                               repeated_words, repetition_bands)
 from rnnmem.cli import main as cli_main
 from rnnmem.errors import SettingsError
 from rnnmem.memory import cluster_band, memory_profile, profile_of_matrices, word_distance_profile, word_index
-from rnnmem.memory_tables import (article_profile, csv_bytes, download_name, export_frame, json_bytes, matrix_frame,
-                                  profile_frame, read_csv, row_shares, summary_frame)
+from rnnmem.memory_tables import (SUMMARY_COLUMNS, article_profile, csv_bytes, download_name, export_frame,
+                                  json_bytes, matrix_frame, profile_frame, read_csv, row_shares, summary_frame,
+                                  summary_table)
 from rnnmem.model import AutocompleteRNN, ModelConfig
 from rnnmem.settings import parse_settings
 from tests.test_app import app, models_toml, texts, unescape  # noqa: F401 (fixtures)
@@ -166,11 +168,37 @@ def test_repetition_bands_by_hand():
     assert bands(batch_chars, batch_targets)[0].tolist() == [1] * 6 + [2] * 3 + [1] * 3 + [2] * 3 + [0] * 3
 
 
+def test_distance_bands_by_hand():
+    """Words 5, 7, 5, 9, 5, 3 of two letters each (three characters with the leading space): the second 5
+    was last read 6 characters back, the third 3·2 = 6 after the second (the latest occurrence counts, not
+    the first); with edges (5, 7) they fall in the band starting at 5, and a 5 repeated 60 characters on
+    (19 words of a frequent id between) in the band from 7 on."""
+    def row(words):
+        return [c for _ in words for c in (1, 4, 4)], [w for w in words for _ in range(3)]
+
+    chars, targets = row([5, 7, 5, 9, 5, 3])
+    assert distance_read_before(np.array([chars]), np.array([targets]))[0].tolist() == \
+        [0] * 6 + [6] * 3 + [0] * 3 + [6] * 3 + [0] * 3
+    far_chars, far_targets = row([5] + [3] * 19 + [5])
+    distances = distance_read_before(np.array([far_chars]), np.array([far_targets]))[0]
+    assert distances[-3:].tolist() == [60] * 3 and distances[:3].tolist() == [0] * 3
+    # a frequent word repeated has a distance (id 3 again: 3 characters back) but stays in the frequent band
+    assert distances[6:9].tolist() == [3] * 3
+    bands, labels = distance_bands(frequent=3, edges=(5, 7))  # ids 2, 3 and 4 frequent
+    assert labels == ["top 3", "rarer, new in its sequence", "read under 5 characters back",
+                      "read 5–6 characters back", "read 7+ characters back"]
+    assert bands(np.array([chars]), np.array([targets]))[0].tolist() == [1] * 6 + [3] * 3 + [1] * 3 + [3] * 3 + [0] * 3
+    assert bands(np.array([far_chars]), np.array([far_targets]))[0].tolist() == [1] * 3 + [0] * 57 + [4] * 3
+    # the repetition breakdown's repeated band is the distance breakdown's bands from 2 on, position by position
+    repeated_band = repetition_bands(frequent=3)[0](np.array([chars]), np.array([targets]))[0] == 2
+    assert np.array_equal(repeated_band, bands(np.array([chars]), np.array([targets]))[0] >= 2)
+
+
 def test_accuracy_by_band_splits_the_overall_accuracy(tiny_models):
     model = tiny_models["gru"]
     text = "the cat sat on a mat and the dog ran to the big red house " * 3
     total = accuracy_by_chars_seen(model, text)
-    for by in ("frequency", "length", "repetition"):
+    for by in ("frequency", "length", "repetition", "distance"):
         bands = accuracy_by_band(model, text, by)
         counts = np.zeros(len(total.counts), dtype=int)
         correct = np.zeros(len(total.counts), dtype=int)
@@ -284,17 +312,42 @@ def test_memory_page_shows_the_profile_summaries_breakdowns_and_matrices(app):  
     expected = summary_frame([("gru", "this app's model", ours), ("gru", "article (published)", article_profile("gru"))])
     shown = at.get("table")[0].value
     gru = shown[shown.unit == "GRU"].reset_index(drop=True)
-    assert gru["source"].tolist() == expected["source"].tolist()
-    assert np.allclose(gru[["mean", "low", "high"]], expected[["mean", "low", "high"]])
+    assert gru.equals(summary_table(expected))  # the measure of one sequence: means, no interval
+    assert list(shown.columns) == ["unit", "source", "context share", "d50", "d90", "positions"]
 
 
-def test_memory_page_breaks_accuracy_down_by_repetition(app):  # noqa: F811
-    at = app("memory", units=["GRU"], positions="300", by="repetition")
+def test_the_summary_table_has_a_row_per_unit_and_source_in_the_series_order():
+    frame = pd.DataFrame([
+        ["LSTM", "this app's model", "context share", 0.41, 0.38, 0.44, 300, 2, 0],
+        ["LSTM", "this app's model", "d50", 2.5, 2.5, 2.5, 300, 2, 0],
+        ["LSTM", "this app's model", "d90", 12.1161, 10.0, 14.25, 300, 2, 0],
+        ["GRU", "article (published)", "context share", 0.409, 0.409, 0.409, 198, 1, 0],
+        ["GRU", "article (published)", "d50", 4.444, 4.444, 4.444, 198, 1, 0],
+        ["GRU", "article (published)", "d90", 31.641, 31.641, 31.641, 198, 1, 0],
+    ], columns=SUMMARY_COLUMNS)
+    table = summary_table(frame)
+    assert table.to_dict("records") == [
+        {"unit": "LSTM", "source": "this app's model", "context share": "0.410 (0.380–0.440)", "d50": "2.500",
+         "d90": "12.116 (10.000–14.250)", "positions": 300},
+        {"unit": "GRU", "source": "article (published)", "context share": "0.409", "d50": "4.444", "d90": "31.641",
+         "positions": 198}]
+
+
+@pytest.mark.parametrize("by, title, reading", [
+    ("repetition", "word's frequency and repetition in its sequence",
+     "types a rarer word it already read in the sequence from fewer letters"),
+    ("distance", "how far back the word was last read in its sequence",
+     "a unit that remembers further back still types a word it read from fewer letters"),
+])
+def test_memory_page_breaks_accuracy_down_by_repetition_and_distance(app, by, title, reading):  # noqa: F811
+    """The panels are titled by the breakdown, and the caption says how to read them (the bands themselves:
+    test_repetition_bands_by_hand, test_distance_bands_by_hand; the test models' few words are all frequent)."""
+    at = app("memory", units=["GRU"], positions="300", by=by)
     assert not at.exception
     spec = json.loads((at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"))[1].proto.spec)
-    assert spec["facet"]["column"]["title"] == "word's frequency and repetition in its sequence"
+    assert spec["facet"]["column"]["title"] == title
     captions = " ".join(unescape(caption.value) for caption in at.caption)
-    assert "types a rarer word it already read in the sequence from fewer letters" in captions
+    assert reading in captions
 
 
 def test_memory_page_without_a_configured_corpus_says_so(app):  # noqa: F811

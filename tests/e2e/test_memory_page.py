@@ -1,5 +1,6 @@
 """The Memory page in headless Chromium: it draws the profile and the summaries, a setting lands in the link,
-a download holds exactly the table the page shows, and the accuracy breaks down by repetition.
+a download holds exactly the table the page shows, and the accuracy breaks down by repetition and by
+recall distance.
 
 Run: pytest -m browser tests/e2e/test_memory_page.py
 """
@@ -54,6 +55,11 @@ def test_memory_page_profile_setting_in_the_link_and_a_download(server, page):
     # the browser writes a bound widget's value into the address on its own schedule, after the run that drew
     # it (a widget that lost its place lost that binding: rnnmem/app/params.py, "Stable places"): wait for it
     expect(page).to_have_url(re.compile(r"[?&]by=repetition(&|$)"), timeout=30_000)
+    page.locator('[data-testid="stMain"]').get_by_text("distance", exact=True).click()
+    # the paragraph's one repeated rarer word, the second "grammar", was read 130 characters before
+    expect(breakdown).to_contain_text("read 100+ characters back", timeout=90_000)
+    wait_done(page)
+    expect(page).to_have_url(re.compile(r"[?&]by=distance(&|$)"), timeout=30_000)
     assert_not_injected(page)
     log = server.log_text()
     assert "Traceback" not in log, log[-3000:]
