@@ -186,8 +186,10 @@ def sample_texts(model, texts, positions: int = 2000, seed: int = 0) -> list[str
     """The sequences ``memory_profile`` measures: ``texts`` cut into the model's training-length sequences
     at word boundaries, drawn in a seeded random order until ``positions`` characters are gathered. A
     sequence longer than what is left is cut before its first word that does not fit (no word is cut and
-    explained as its first letters) and the rest is filled from the openings of the next ones, so a
-    sample can end in a few such openings, and falls a few characters short when none fits; a lone
+    explained as its first letters), and the sample ends there, a few characters short. It is not filled
+    up from the openings of further sequences: an opening of a word or two has no context by
+    construction, and as a cluster of its own a few characters long it threw the bootstrap interval
+    (which resamples whole sequences) down to zero whenever a resample drew only such openings. A lone
     space (or nothing) is left out."""
     if not isinstance(positions, (int, np.integer)) or isinstance(positions, bool) or positions < 1:
         raise InputError("positions must be a positive whole number")
@@ -202,13 +204,15 @@ def sample_texts(model, texts, positions: int = 2000, seed: int = 0) -> list[str
         if positions - done < 2:
             break
         text = sequences[i][2]
-        if len(text) > positions - done:  # every word starts with its space: cut before one
+        if len(text) > positions - done:  # every word starts with its space: cut before one, and stop
             text = text[:max(text.rfind(" ", 0, positions - done + 1), 0)]
-        take = len(text)
-        if take < 2:  # a lone space (or nothing) says nothing; the next sequence may
+            if len(text) >= 2:
+                chosen.append(text)
+            break
+        if len(text) < 2:  # a lone space (or nothing) says nothing; the next sequence may
             continue
         chosen.append(text)
-        done += take
+        done += len(text)
     return chosen
 
 

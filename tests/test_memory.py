@@ -185,6 +185,25 @@ def test_a_one_character_sequence_is_skipped_not_the_end_of_the_sample(monkeypat
         assert memory.sample_texts(None, ["unused"], positions=100, seed=seed) == [" the cat sat"]
 
 
+def test_the_sample_ends_at_its_cut_sequence_not_in_openings_of_further_ones(monkeypatch):
+    """Filling up from the openings of further sequences gave clusters of a word or two with no context,
+    and a bootstrap interval down to zero whenever a resample drew only them: the sample ends at the cut.
+    In the order A, B, C, 30 positions once took A, " ab" (B cut) and " xy" (C's opening)."""
+    import rnnmem.memory as memory
+
+    whole = [" alpha beta gamma delta", " ab cdefghijk", " xy zz"]  # 23, 13 and 6 characters
+    monkeypatch.setattr(memory, "_sequences_of", lambda model, texts: [(None, None, text) for text in whole])
+    orders = set()
+    for seed in range(40):
+        sample = memory.sample_texts(None, ["unused"], positions=30, seed=seed)
+        cut = [text for text in sample if text not in whole]
+        assert len(cut) <= 1 and sample[:len(sample) - len(cut)] == [t for t in sample if t in whole]
+        assert all(any(full.startswith(text + " ") for full in whole) for text in cut)  # cut before a word
+        assert sum(map(len, sample)) <= 30
+        orders.add(tuple(sample))
+    assert (whole[0], " ab") in orders  # the order A, B, C was drawn, and ended at B's cut
+
+
 def test_the_last_sequence_is_cut_before_a_word_never_inside_one(monkeypatch):
     """A cut word would be explained as its first letters (" the in" for " the international"), so the
     sample stops before the first word that does not fit, and leaves out a sequence of no whole word."""
