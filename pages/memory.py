@@ -125,9 +125,10 @@ reading = ("a unit that remembers what it read types a rarer word it already rea
            "its sequence and among words on its topic, so compare the gap between units, not against zero; the "
            "100 most frequent words are apart, as any unit guesses them from their first letters"
            if by == "repetition" else
-           "a unit that remembers further back still types a word it read from fewer letters than a new one: "
-           "each band of repeated rarer words against the new ones (the second panel); the same caution as for "
-           "repetition, and the far bands hold fewer words"
+           "a unit that remembers further back still types a word it read from fewer letters than a new one "
+           "(each band of repeated rarer words against the second panel); a repeated word also sits later in its "
+           "sequence and among words on its topic, the more so the further back it was read, so compare the "
+           "units' gaps, and the far bands hold fewer words"
            if by == "distance" else
            "a lead only on frequent short words comes from the first letters, not from context")
 st.caption(app.plain(f"Accuracy given characters seen on the same sample, by {app.BANDED_BY[by]}: {reading}; "

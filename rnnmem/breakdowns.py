@@ -43,7 +43,7 @@ BREAKDOWNS = ("frequency", "length", "repetition", "distance")
 # What a breakdown's bands say about a word: the title of the panels it draws
 BANDED_BY = {"frequency": "word's vocabulary rank", "length": "word's length",
              "repetition": "word's frequency and repetition in its sequence",
-             "distance": "how far back the word was last read in its sequence"}
+             "distance": "word's frequency and how far back it was last read in its sequence"}
 OUT_OF_VOCABULARY = "out of vocabulary"
 
 
@@ -94,10 +94,9 @@ def distance_bands(frequent: int = FREQUENCY_EDGES[0], edges: tuple[int, ...] = 
     read before, by how many characters back it was last read, bands starting at ``edges``), and the
     bands' labels."""
     bounds = [0, *edges]
+    spans = [f"{low}–{high - 1}" if low else f"under {high}" for low, high in zip(bounds, bounds[1:])]
     labels = [f"top {frequent:,}", "rarer, new in its sequence",
-              *(f"read {low}–{high - 1} characters back" if low else f"read under {high} characters back"
-                for low, high in zip(bounds, bounds[1:])),
-              f"read {edges[-1]}+ characters back"]
+              *(f"rarer, read {span} characters back" for span in [*spans, f"{edges[-1]}+"])]
 
     def bands(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
         distances = distance_read_before(chars, targets)

@@ -190,7 +190,8 @@ def sample_texts(model, texts, positions: int = 2000, seed: int = 0) -> list[str
     up from the openings of further sequences: an opening of a word or two has no context by
     construction, and as a cluster of its own a few characters long it threw the bootstrap interval
     (which resamples whole sequences) down to zero whenever a resample drew only such openings. A lone
-    space (or nothing) is left out."""
+    space (or nothing) is left out, and so is a sequence drawn first whose first word alone passes
+    ``positions``."""
     if not isinstance(positions, (int, np.integer)) or isinstance(positions, bool) or positions < 1:
         raise InputError("positions must be a positive whole number")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
@@ -208,7 +209,9 @@ def sample_texts(model, texts, positions: int = 2000, seed: int = 0) -> list[str
             text = text[:max(text.rfind(" ", 0, positions - done + 1), 0)]
             if len(text) >= 2:
                 chosen.append(text)
-            break
+            if chosen:
+                break
+            continue  # not even the first word fits, and nothing is gathered yet: another sequence may
         if len(text) < 2:  # a lone space (or nothing) says nothing; the next sequence may
             continue
         chosen.append(text)

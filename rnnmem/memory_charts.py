@@ -56,8 +56,8 @@ def profile_chart(frame: pd.DataFrame, *, log_y: bool = True, height: int = 380)
 
 
 def breakdown_chart(frame: pd.DataFrame, banded_by: str = "band", *, height: int = 220) -> alt.FacetChart:
-    """Accuracy against characters seen, one panel per band (frequency or length: ``banded_by`` titles the
-    panels, so "top 100" reads as a rank, not as an accuracy), one line per unit."""
+    """Accuracy against characters seen, one panel per band of a breakdown (rnnmem.breakdowns: ``banded_by``
+    titles the panels, so "top 100" reads as a rank, not as an accuracy), one line per unit."""
     pick = _unit_highlight()
     bands = list(dict.fromkeys(frame["band"]))
     topk = frame["top-k"].iloc[0] if len(frame) else "top-1"

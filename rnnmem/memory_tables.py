@@ -75,10 +75,13 @@ def summary_frame(series: Series) -> pd.DataFrame:
 
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     """``summary_frame``'s rows as the page shows them: one row per (unit, source), a column per measure
-    holding "mean (low–high)" (the mean alone where a single sequence gives no interval), and the
-    positions: narrow enough to sit beside the profile without cutting its last column off."""
+    holding "mean (low–high)" (the mean alone where a single sequence gives no interval; "–" where
+    nothing was measured), and the positions: narrow enough to sit beside the profile without cutting
+    its last column off."""
     def cell(row) -> str:
-        interval = f" ({row['low']:.3f}–{row['high']:.3f})" if row["high"] > row["low"] else ""
+        if math.isnan(row["mean"]):
+            return "–"
+        interval = f" ({row['low']:.3f}–{row['high']:.3f})" if row["sequences"] > 1 else ""
         return f"{row['mean']:.3f}{interval}"
 
     cells = summary.assign(cell=summary.apply(cell, axis=1))

@@ -101,7 +101,7 @@ def test_evaluate_json_on_text_file_and_corpus_split(trained_model_dir, toy_corp
     printed = run_cli("evaluate", str(trained_model_dir), "--text-file", str(sample), "--by", "repetition").stdout
     assert "top 13 (" in printed and "rarer, already read in its sequence (0 characters)" in printed
     printed = run_cli("evaluate", str(trained_model_dir), "--text-file", str(sample), "--by", "distance").stdout
-    assert "top 13 (" in printed and "read 100+ characters back (0 characters)" in printed
+    assert "top 13 (" in printed and "rarer, read 100+ characters back (0 characters)" in printed
 
 
 TRAIN_ON_TEXT = ["train", "--unit", "gru", "--corpus", "{text}", "--out", "{tmp}/run"]

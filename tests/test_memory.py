@@ -204,6 +204,17 @@ def test_the_sample_ends_at_its_cut_sequence_not_in_openings_of_further_ones(mon
     assert (whole[0], " ab") in orders  # the order A, B, C was drawn, and ended at B's cut
 
 
+def test_a_first_sequence_whose_first_word_does_not_fit_is_passed_over(monkeypatch):
+    """The sample stops at a cut only once it holds something: a sequence drawn first whose first word
+    alone passes the positions asked for is left out and the next one taken, whatever the seed."""
+    import rnnmem.memory as memory
+
+    monkeypatch.setattr(memory, "_sequences_of",
+                        lambda model, texts: [(None, None, " international affairs"), (None, None, " a cat sat on the mat")])
+    for seed in range(8):
+        assert memory.sample_texts(None, ["unused"], positions=10, seed=seed) == [" a cat sat"]
+
+
 def test_the_last_sequence_is_cut_before_a_word_never_inside_one(monkeypatch):
     """A cut word would be explained as its first letters (" the in" for " the international"), so the
     sample stops before the first word that does not fit, and leaves out a sequence of no whole word."""

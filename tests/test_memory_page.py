@@ -1,5 +1,5 @@
 """The Memory page's library side: distance in words, the profile's bands, profiles of hand-built models whose
-memory is known, accuracy breakdowns by word frequency and length, the tables and their exports, the CLI's
+memory is known, accuracy breakdowns (frequency, length, repetition, distance), the tables and their exports, the CLI's
 ``memory --csv``, the corpus setting, and the page itself (AppTest)."""
 
 import json
@@ -185,13 +185,21 @@ def test_distance_bands_by_hand():
     # a frequent word repeated has a distance (id 3 again: 3 characters back) but stays in the frequent band
     assert distances[6:9].tolist() == [3] * 3
     bands, labels = distance_bands(frequent=3, edges=(5, 7))  # ids 2, 3 and 4 frequent
-    assert labels == ["top 3", "rarer, new in its sequence", "read under 5 characters back",
-                      "read 5–6 characters back", "read 7+ characters back"]
+    assert labels == ["top 3", "rarer, new in its sequence", "rarer, read under 5 characters back",
+                      "rarer, read 5–6 characters back", "rarer, read 7+ characters back"]
     assert bands(np.array([chars]), np.array([targets]))[0].tolist() == [1] * 6 + [3] * 3 + [1] * 3 + [3] * 3 + [0] * 3
     assert bands(np.array([far_chars]), np.array([far_targets]))[0].tolist() == [1] * 3 + [0] * 57 + [4] * 3
     # the repetition breakdown's repeated band is the distance breakdown's bands from 2 on, position by position
     repeated_band = repetition_bands(frequent=3)[0](np.array([chars]), np.array([targets]))[0] == 2
     assert np.array_equal(repeated_band, bands(np.array([chars]), np.array([targets]))[0] >= 2)
+    # a distance equal to an edge starts that edge's band: 6 back with edges (6, 9) is "6–8", 9 back is "9+"
+    at_edges, _ = distance_bands(frequent=3, edges=(6, 9))
+    chars, targets = row([5, 7, 5, 8, 9, 8])  # 5 again 6 back; 8 again 6 back
+    assert at_edges(np.array([chars]), np.array([targets]))[0].tolist() == [1] * 6 + [3] * 3 + [1] * 6 + [3] * 3
+    chars, targets = row([5, 7, 6, 5])  # 5 again 9 back
+    assert at_edges(np.array([chars]), np.array([targets]))[0].tolist() == [1] * 9 + [4] * 3
+    chars, targets = row([5, 6, 6])  # 6 again 3 back: under the first edge
+    assert at_edges(np.array([chars]), np.array([targets]))[0].tolist() == [1] * 6 + [2] * 3
 
 
 def test_accuracy_by_band_splits_the_overall_accuracy(tiny_models):
@@ -319,24 +327,25 @@ def test_memory_page_shows_the_profile_summaries_breakdowns_and_matrices(app):  
 def test_the_summary_table_has_a_row_per_unit_and_source_in_the_series_order():
     frame = pd.DataFrame([
         ["LSTM", "this app's model", "context share", 0.41, 0.38, 0.44, 300, 2, 0],
-        ["LSTM", "this app's model", "d50", 2.5, 2.5, 2.5, 300, 2, 0],
+        ["LSTM", "this app's model", "d50", 2.5, 2.5, 2.5, 300, 2, 0],  # collapsed, but an interval
         ["LSTM", "this app's model", "d90", 12.1161, 10.0, 14.25, 300, 2, 0],
         ["GRU", "article (published)", "context share", 0.409, 0.409, 0.409, 198, 1, 0],
-        ["GRU", "article (published)", "d50", 4.444, 4.444, 4.444, 198, 1, 0],
+        ["GRU", "article (published)", "d50", float("nan"), float("nan"), float("nan"), 198, 1, 0],
         ["GRU", "article (published)", "d90", 31.641, 31.641, 31.641, 198, 1, 0],
     ], columns=SUMMARY_COLUMNS)
     table = summary_table(frame)
     assert table.to_dict("records") == [
-        {"unit": "LSTM", "source": "this app's model", "context share": "0.410 (0.380–0.440)", "d50": "2.500",
+        {"unit": "LSTM", "source": "this app's model", "context share": "0.410 (0.380–0.440)",
+         "d50": "2.500 (2.500–2.500)",
          "d90": "12.116 (10.000–14.250)", "positions": 300},
-        {"unit": "GRU", "source": "article (published)", "context share": "0.409", "d50": "4.444", "d90": "31.641",
+        {"unit": "GRU", "source": "article (published)", "context share": "0.409", "d50": "–", "d90": "31.641",
          "positions": 198}]
 
 
 @pytest.mark.parametrize("by, title, reading", [
     ("repetition", "word's frequency and repetition in its sequence",
      "types a rarer word it already read in the sequence from fewer letters"),
-    ("distance", "how far back the word was last read in its sequence",
+    ("distance", "word's frequency and how far back it was last read in its sequence",
      "a unit that remembers further back still types a word it read from fewer letters"),
 ])
 def test_memory_page_breaks_accuracy_down_by_repetition_and_distance(app, by, title, reading):  # noqa: F811

@@ -176,7 +176,8 @@ def band_accuracy(key: tuple, _model, texts: tuple[str, ...], by: str) -> BandAc
 
 
 def downloads(frame: pd.DataFrame, view: str, state: Mapping[str, object], chart=None) -> None:
-    """CSV and JSON downloads of exactly ``frame`` (what the view above draws), and PNG and SVG of ``chart``
+    """CSV and JSON downloads of exactly ``frame`` (what the view above draws, or for the summaries the long
+    numeric table behind the one shown), and PNG and SVG of ``chart``
     (drawn only when clicked: vl-convert takes a fraction of a second per chart), named after the view and
     the link state."""
     files = [("CSV", lambda: memory_tables.csv_bytes(frame), "csv", "text/csv", ":material/download:"),

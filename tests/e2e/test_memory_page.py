@@ -1,5 +1,5 @@
 """The Memory page in headless Chromium: it draws the profile and the summaries, a setting lands in the link,
-a download holds exactly the table the page shows, and the accuracy breaks down by repetition and by
+a download holds exactly the numbers the page shows, and the accuracy breaks down by repetition and by
 recall distance.
 
 Run: pytest -m browser tests/e2e/test_memory_page.py
@@ -57,7 +57,7 @@ def test_memory_page_profile_setting_in_the_link_and_a_download(server, page):
     expect(page).to_have_url(re.compile(r"[?&]by=repetition(&|$)"), timeout=30_000)
     page.locator('[data-testid="stMain"]').get_by_text("distance", exact=True).click()
     # the paragraph's one repeated rarer word, the second "grammar", was read 130 characters before
-    expect(breakdown).to_contain_text("read 100+ characters back", timeout=90_000)
+    expect(breakdown).to_contain_text("rarer, read 100+ characters back", timeout=90_000)
     wait_done(page)
     expect(page).to_have_url(re.compile(r"[?&]by=distance(&|$)"), timeout=30_000)
     assert_not_injected(page)
