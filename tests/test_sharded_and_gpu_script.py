@@ -401,7 +401,8 @@ def test_gpu_script_end_to_end_on_cpu_then_collect(tmp_path, toy_corpus):
             assert json.loads((directory / f"evaluation_{split}.json").read_text())["chars"] > 0
         # measured as the default models are: on the test split (60 positions) and the walkthrough paragraph
         memory = json.loads((directory / "memory.json").read_text())
-        assert memory["held_out"]["positions"] >= 60 and memory["held_out"]["split"] == "test"
+        # the sample ends before the word that would pass the 60 asked for (rnnmem.memory.sample_texts)
+        assert 48 <= memory["held_out"]["positions"] <= 60 and memory["held_out"]["split"] == "test"
         assert len(memory["moments"]) == 3 and memory["walkthrough"]["article"]["d90"] > 0
         assert f"{memory['held_out']['d90']['mean']:.3f}" in card
 
