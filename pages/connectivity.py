@@ -12,7 +12,8 @@ app.header("Connectivity",
           "logit with respect to that input character, scaled by its row's maximum), from teal-blue (none) to "
           "green (the strongest), as in the article. Below the colours, choose another attribution or another "
           f"word to explain. Beside each unit, its top 3 words there: ✓ the desired word, {app.READ_MARK} "
-          f"{app.READ_MEANING} before it.")
+          f"{app.READ_MEANING} before it. Under a row, where the explained word was read earlier in the text: "
+          "how much of the row is on those letters.")
 settings = app.app_settings()
 app.check_link(["text", "pos", "hover", "colours", "article", "method", "target", "word"])
 app.check_bool("hover", "hover")
@@ -151,6 +152,7 @@ for item in models:
             if default_view and "rows" not in result.extras:  # the whole matrix is here: offer it too
                 tables["matrix"] = app.matrix_frame(result.connectivity, result.text, result.desired)
             app.downloads(f"connectivity-{item.unit}", chart=spec, frame=tables, state=view_state)
+            app.recall_note(shown, position, explained or result.desired[position])
         with words_column:
             app.explained_word(result, position, explained,
                                TARGET_HOW.get(target, "") if explained is not None else "")
@@ -168,6 +170,7 @@ for item in models:
                 spec, table = app.connectivity_chart(f"article_{item.unit}", f"The article's {item.name}", published,
                                                     position, select_on=select_on, on_pick=pick, colours=colours)
                 app.downloads(f"connectivity-article-{item.unit}", chart=spec, frame=table, state={"pos": position})
+                app.recall_note(published, position, published.desired[position])
             with words_column:
                 app.explained_word(published, position)
                 app.suggestion_list(published.top_words[position], published.top_probabilities[position],

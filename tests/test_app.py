@@ -323,6 +323,39 @@ def test_connectivity_article_rows_follow_the_selection_and_can_be_hidden(app):
     assert len(at.get("vega_lite_chart")) == 2 and at.toggle(key="article").disabled
 
 
+def recall_captions(at: AppTest) -> list[str]:
+    return [unescape(c) for c in texts(at.caption) if "of this row is on its letters" in c]
+
+
+def test_connectivity_says_how_much_of_each_row_rests_on_an_earlier_reading(app):
+    """Under every row at the second "grammar": where the word was read before and the row's share on
+    those letters; the article's GRU as published (23%), ours as the connectivity API computes it."""
+    from rnnmem.attribution import connectivity_matrix
+    from rnnmem.recall import earlier_readings
+
+    walkthrough = normalize(WALKTHROUGH_TEXT)
+    grammar = WALKTHROUGH_MOMENTS[1].position(walkthrough)
+    at = app("connectivity", units=["RNN", "GRU", "NLSTM"], pos=str(grammar))
+    assert not at.exception
+    captions = recall_captions(at)
+    assert len(captions) == 5  # three units, two article rows
+    assert all(c.startswith("“grammar”, read 130 characters back: ") for c in captions)
+    assert ("“grammar”, read 130 characters back: 23% of this row is on its letters, 4.4% of the characters so far."
+            in captions)  # the article's GRU
+    for unit in ("rnn", "gru", "nlstm"):
+        result = connectivity_matrix(load_model(unit), walkthrough)
+        if result.desired[grammar] == "grammar":  # a stand-in could differ; the shipped weights have it
+            assert earlier_readings(walkthrough, grammar, "grammar", result.row(grammar)).describe() in captions
+    at.slider(key="pos").set_value(grammar - 1).run()  # the space before it: "grammar" is desired there too
+    assert len(recall_captions(at)) == 5
+    at.slider(key="pos").set_value(20).run()  # "study": nothing read before
+    assert recall_captions(at) == []
+
+    at = app("connectivity", units=["LSTM"], pos=str(grammar), target="word", word="study", article="false")
+    assert not at.exception
+    assert [c.split(":")[0] for c in recall_captions(at)] == ["“study”, read 139 characters back"]
+
+
 def test_connectivity_colours_and_out_of_vocabulary_notice(app):
     at = app("connectivity", units=["LSTM"], text="the qwxzv sat", pos="6", colours="faded")
     assert not at.exception

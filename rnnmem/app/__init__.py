@@ -33,7 +33,7 @@ from .params import (begin_run, check_bool, check_choice, check_choices, check_i
                      keep_in_range, keep_link_short)
 from .runtime import configure_runtime
 from .widgets import (READ_MARK, READ_MEANING, connectivity_chart, explained_word, model_heading, models_caption,
-                      picked_position, suggestion_list)
+                      picked_position, recall_note, suggestion_list)
 
 # The article's examples (rnnmem.walkthrough), for the pages.
 AUTOCOMPLETE_EXAMPLE = walkthrough.AUTOCOMPLETE_EXAMPLE
@@ -49,7 +49,7 @@ __all__ = [
     "configure_runtime", "connectivity", "connectivity_chart", "connectivity_view", "download_name", "downloads",
     "explained_word", "fit_text", "header", "int_param", "keep_in_range", "keep_link_short", "load_models",
     "matrix_frame", "model_heading", "models_caption", "normalize", "notify", "picked_position", "plain",
-    "read_evaluation", "read_training", "require_units", "selected_units", "shipped_set", "sidebar", "stop",
+    "read_evaluation", "recall_note", "read_training", "require_units", "selected_units", "shipped_set", "sidebar", "stop",
     "suggestion_list", "suggestions", "suggestions_by_prefix",
     "usable_text", "value_name", "walkthrough", "words_read_before",
     "BANDED_BY", "BREAKDOWNS", "MAX_POSITIONS", "band_accuracy", "memory_charts", "memory_downloads", "memory_profiles",

@@ -10,6 +10,7 @@ import streamlit as st
 
 from .. import charts
 from ..inputs import text_words
+from ..recall import earlier_readings
 from .messages import plain
 from .models import ShownModel
 
@@ -82,6 +83,15 @@ def explained_word(result, position: int, explained: str | None = None, how: str
     else:
         st.caption(plain(f"“{word}” is not in the model's vocabulary: explained instead is “{desired}”, the "
                          "model's top guess at the word's last letter, the same for every letter of the word."))
+
+
+def recall_note(result, position: int, word: str) -> None:
+    """Under a row: where the explained ``word`` was read earlier in the text, and how much of the row at
+    ``position`` is on those letters (rnnmem.recall), so a recall such as the second “grammar” is read
+    off in figures, not only by eye. Nothing when the text has not had the word before."""
+    readings = earlier_readings(result.text, position, word, result.row(position))
+    if readings is not None:
+        st.caption(plain(readings.describe()))
 
 
 def picked_position(chart_key: str) -> int | None:

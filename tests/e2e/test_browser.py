@@ -144,6 +144,9 @@ def test_clicking_a_character_moves_the_highlight(server, page):
     expect(selected).to_contain_text(f"character {grammar},")
     expect(page.get_by_text("Desired: grammar")).to_have_count(2)
     assert params(page)["pos"] == [str(grammar)]
+    recall = page.get_by_text(re.compile("“grammar”, read 130 characters back: .* of this row is on its letters"))
+    expect(recall).to_have_count(2)  # under the shipped GRU's row and the article's
+    expect(recall.nth(1)).to_contain_text("23% of this row is on its letters")  # the article's GRU, as published
 
     click_character(page, 1, column=20, line=0)  # a click in the article's row selects for every row
     expect(selected).to_contain_text("character 20,")
