@@ -117,6 +117,32 @@ def connectivity_of_id(model: AutocompleteRNN, prepared: PreparedText, position:
     return result
 
 
+def connectivity_of_ids(model: AutocompleteRNN, chars: np.ndarray, positions: np.ndarray,
+                        ys: np.ndarray) -> np.ndarray:
+    """(N, T) ``connectivity_of_id`` rows of one sequence ``chars`` (T,) at N ``positions``, row n the
+    logit of class ``ys[n]``: one batched forward and backward pass instead of N (the rows are
+    independent, so the summed logits' gradient is each row's own). Zero after each row's position, as
+    the recurrence is causal."""
+    positions, ys = np.asarray(positions, dtype=np.int64), np.asarray(ys, dtype=np.int64)
+    if not len(positions):
+        return np.zeros((0, len(chars)), dtype=np.float32)
+    weight = model.embedding.weight.detach()
+    chars_tensor = torch.from_numpy(np.asarray(chars, dtype=np.int64))[None].to(weight.device)
+    with torch.no_grad():
+        embedded = model.embedding(chars_tensor[:, :int(positions.max()) + 1])  # (1, t_max+1, E)
+    rows = torch.arange(len(positions), device=weight.device)
+    at, classes = torch.from_numpy(positions).to(weight.device), torch.from_numpy(ys).to(weight.device)
+
+    def logits(inputs: torch.Tensor) -> torch.Tensor:  # (N, t_max+1, E) -> (N,)
+        hidden = model.recurrent_from_embeddings(inputs)[rows, at]  # (N, H): each row's own position
+        return model.output(hidden)[rows, classes]
+
+    grad = input_gradient(logits, embedded.expand(len(positions), -1, -1))  # (N, t_max+1, E)
+    result = np.zeros((len(positions), len(chars)), dtype=np.float32)
+    result[:, :grad.shape[1]] = (grad @ weight.T).pow(2).sum(-1).cpu().numpy()
+    return result
+
+
 def scale_by_max(row: np.ndarray) -> np.ndarray:
     """A connectivity row divided by its maximum, as the article draws it (0 when the row is all zero)."""
     peak = float(row.max())

@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from . import cli_analysis, cli_hub
+from . import cli_analysis, cli_hub, cli_recall
 from .errors import USER_ERRORS, InputError
 from .runconfig import LR_SCHEDULES, TrainConfig
 from .train import export_checkpoint, train
@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_export(sub)
     cli_analysis.add_commands(sub)
+    cli_recall.add_commands(sub)
     cli_hub.add_commands(sub)
     return parser
 

@@ -2,19 +2,45 @@
 
 The article's second walkthrough moment is a recall: at the "g" of the second "grammar", a unit that
 remembers the first "grammar" (130 characters back) can suggest it again, and its connectivity row shows
-where that suggestion comes from. ``earlier_readings`` measures it for any row: the share of the row (its
-mass, normalised to sum 1) on the letters of the explained word's earlier occurrences in the text, beside
-the share those letters would get if the row were spread evenly over the characters read so far. Pure
-functions on text and a row; the Connectivity page states it under each row (rnnmem.app.widgets.recall_note).
+where that suggestion comes from.
+
+- ``earlier_readings`` measures it for one row: the share of the row (its mass, normalised to sum 1) on
+  the letters of the explained word's earlier occurrences in the text, beside the share those letters
+  would get if the row were spread evenly over the characters read so far. A pure function of text and a
+  row; the Connectivity page states it under each row (rnnmem.app.widgets.recall_note).
+- ``recall_profile`` measures it over a corpus, against a control. At every **recall moment** (the first
+  letter of a rarer word already read in its sequence: the second "grammar" after "g") the row's share on
+  the earlier readings' letters is compared with the share a row gives characters that far back anyway:
+  the **control profile**, the mean row share by distance back at **control moments** (the first letter
+  of a rarer word new in its sequence, drawn from the same sequences). ``expected`` is that profile summed
+  over the recalled letters' distances; **lift** = Σ share / Σ expected over the moments. Lift 1: the row
+  looks at the earlier reading no more than at any characters as far back; above 1, it seeks the word out
+  (no lift where the rows put next to nothing that far back: ``MIN_EXPECTED``). Unlike the accuracy on
+  repeated words (rnnmem.breakdowns, "repetition"), it reads the attribution itself: not whether the
+  word was suggested, which its later place in the sequence and its topic also help, but what the
+  prediction rests on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from .attribution import connectivity_of_ids
+from .breakdowns import DISTANCE_EDGES
+from .dataset import FREQUENT_WORDS, SPACE_CHAR_ID, UNKNOWN_ID, distance_read_before
+from .errors import InputError
+from .inputs import text_sequences
+from .memory import _read_text_file, cluster_band
 from .text import word_starts
+
+RECALL_MEASURES = ("share", "expected", "lift")
+# Below this mean expected share the rows put next to nothing that far back (a vanilla RNN's at 50 or more
+# characters: about 1e-7), and a lift would be a ratio of rounding noise: it is left out (NaN).
+MIN_EXPECTED = 1e-4
 
 
 @dataclass(frozen=True)
@@ -80,3 +106,149 @@ def earlier_readings(text: str, position: int, word: str, row: np.ndarray) -> Ea
     share = float(row[letters].sum()) / total if total > 0 else 0.0
     return EarlierReadings(word=word, position=position, starts=tuple(starts), distance=current_start - starts[-1],
                            share=share, letters=len(letters), chars_so_far=position + 1)
+
+
+def moments(chars: np.ndarray, targets: np.ndarray, frequent: int = FREQUENT_WORDS) -> tuple[np.ndarray, np.ndarray]:
+    """For one sequence (``chars``, ``targets``: (T,)), the positions of its recall moments (the first
+    letter of a rarer word, beyond the ``frequent`` most frequent, already read in the sequence) and of
+    its control candidates (the first letter of a rarer word new in it)."""
+    chars, targets = np.asarray(chars), np.asarray(targets)
+    starts = np.flatnonzero(chars == SPACE_CHAR_ID)
+    firsts = starts[starts + 1 < len(chars)] + 1
+    firsts = firsts[(chars[firsts] != SPACE_CHAR_ID) & (chars[firsts] > 0)]  # a letter: not a space, not padding
+    rarer = firsts[targets[firsts] > UNKNOWN_ID + frequent]
+    read = distance_read_before(chars[None], targets[None])[0][rarer] > 0
+    return rarer[read], rarer[~read]
+
+
+def earlier_letters(chars: np.ndarray, targets: np.ndarray, position: int) -> np.ndarray:
+    """The positions of the letters of every earlier occurrence (before the current word's leading space)
+    of the word being typed at ``position``, in one sequence."""
+    is_space = np.asarray(chars) == SPACE_CHAR_ID
+    start = int(np.flatnonzero(is_space[:position + 1])[-1])
+    before = np.arange(start)
+    return before[(np.asarray(targets)[:start] == targets[position]) & ~is_space[:start]]
+
+
+@dataclass
+class RecallProfile:
+    """Recall against its control, over the recall moments of a set of sequences (module docstring)."""
+
+    per_moment: dict[str, np.ndarray]  # "share", "expected", "distance", "sequence", "position": (M,) each
+    control_profile: np.ndarray  # (D,) mean row share d characters back at the control moments
+    controls: int  # control rows measured
+    means: dict[str, dict[str, float]]  # RECALL_MEASURES -> {"mean", "low", "high"} (95% bootstrap)
+    by_distance: dict[str, dict]  # band label -> {"moments": n, and RECALL_MEASURES as in ``means``}
+    sequences: int
+    seed: int
+    unit: str = ""
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def moments(self) -> int:
+        return len(self.per_moment["share"])
+
+    def summary(self) -> dict:
+        """The figures as JSON-able values (NaN: None)."""
+        def clean(value):
+            if isinstance(value, dict):
+                return {key: clean(item) for key, item in value.items()}
+            return None if isinstance(value, float) and np.isnan(value) else value
+
+        return {"unit": self.unit, "moments": self.moments, "controls": self.controls, "sequences": self.sequences,
+                "seed": self.seed, **clean(self.means), "by_distance": clean(self.by_distance)}
+
+
+Rows = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (chars, positions, ys) -> (N, T) rows
+
+
+def _as_sequences(model, sequences) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(chars, targets) sequences from text (a string or a ``pathlib.Path``) or from such pairs."""
+    if isinstance(sequences, Path):
+        sequences = _read_text_file(sequences)
+    if isinstance(sequences, str):
+        return text_sequences(model, sequences)
+    return [(np.asarray(chars), np.asarray(targets, dtype=np.int64)) for chars, targets in sequences]
+
+
+def _summaries(share: np.ndarray, expected: np.ndarray, sequence: np.ndarray, *, seed: int) -> dict:
+    """Mean share, mean expected share and lift (a ratio of sums), each with a 95% interval from a
+    bootstrap over sequences (a sequence's moments share its context)."""
+    clusters, index = np.unique(sequence, return_inverse=True)
+    per = {name: np.bincount(index, weights=values, minlength=len(clusters))
+           for name, values in (("share", share), ("expected", expected))}
+    count = np.bincount(index, minlength=len(clusters)).astype(np.float64)
+    out = {}
+    for name, (sums, counts) in {"share": (per["share"], count), "expected": (per["expected"], count),
+                                 "lift": (per["share"], per["expected"])}.items():
+        rng = np.random.default_rng(seed)  # the same resamples for every measure
+        mean, low, high = cluster_band(sums, counts, rng=rng) if len(clusters) else (np.nan,) * 3
+        out[name] = {"mean": float(mean), "low": float(low), "high": float(high)}
+    if not out["expected"]["mean"] >= MIN_EXPECTED:  # nothing that far back to compare with (or no moments)
+        out["lift"] = {"mean": np.nan, "low": np.nan, "high": np.nan}
+    return out
+
+
+def recall_profile(model, sequences, *, controls: int = 2, seed: int = 0, frequent: int = FREQUENT_WORDS,
+                   edges: tuple[int, ...] = DISTANCE_EDGES, rows: Rows | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> RecallProfile:
+    """Recall against its control (module docstring) over ``sequences``: text (a string or a
+    ``pathlib.Path``, cut into the model's training-length sequences) or (chars, targets) pairs, e.g. a
+    corpus split's. ``controls`` control moments are drawn per recall moment (seeded; fewer where the
+    sequences have fewer). ``rows(chars, positions, ys)`` gives the connectivity rows (default:
+    ``connectivity_of_ids`` on ``model``; tests pass hand-made ones). ``progress(done, total)`` after each
+    sequence. Figures by distance band as rnnmem.breakdowns' "distance" breakdown (``edges``)."""
+    if not isinstance(controls, (int, np.integer)) or isinstance(controls, bool) or controls < 1:
+        raise InputError("controls must be a whole number of at least 1")
+    pairs = _as_sequences(model, sequences)
+    found = [moments(chars, targets, frequent) for chars, targets in pairs]
+    recall_count = sum(len(recall) for recall, _ in found)
+    if not recall_count:
+        raise InputError("the text has no rarer word read twice in one sequence: nothing to recall")
+    candidates = [(s, int(p)) for s, (_, control) in enumerate(found) for p in control]
+    rng = np.random.default_rng(seed)
+    drawn = rng.choice(len(candidates), size=min(controls * recall_count, len(candidates)), replace=False)
+    chosen = [[] for _ in pairs]
+    for i in sorted(drawn.tolist()):
+        chosen[candidates[i][0]].append(candidates[i][1])
+    rows = rows or (lambda chars, positions, ys: connectivity_of_ids(model, chars, positions, ys))
+    length = max(len(chars) for chars, _ in pairs)
+    control_sum, control_rows = np.zeros(length), np.zeros(length)
+    recalled = []  # (sequence, position, letters' distances, their share)
+    for s, ((chars, targets), (recall, _)) in enumerate(zip(pairs, found)):
+        positions = np.concatenate([recall, np.asarray(chosen[s], dtype=np.int64)]).astype(np.int64)
+        if len(positions):
+            measured = np.abs(np.asarray(rows(chars, positions, targets[positions]), dtype=np.float64))
+            totals = measured.sum(1)
+            for row, position, total, is_recall in zip(measured, positions, totals, np.arange(len(positions))
+                                                       < len(recall)):
+                if not total > 0:
+                    continue  # an all-zero row says nothing
+                if is_recall:
+                    letters = earlier_letters(chars, targets, int(position))
+                    recalled.append((s, int(position), position - letters, row[letters].sum() / total))
+                else:
+                    control_sum[:position + 1] += row[position::-1] / total  # by distance back
+                    control_rows[:position + 1] += 1
+        if progress:
+            progress(s + 1, len(pairs))
+    profile = np.divide(control_sum, control_rows, out=np.zeros(length), where=control_rows > 0)
+    distances = distance_read_before(np.stack([np.pad(c, (0, length - len(c))) for c, _ in pairs]),
+                                     np.stack([np.pad(t, (0, length - len(t))) for _, t in pairs]))
+    per_moment = {"share": np.array([share for *_, share in recalled]),
+                  "expected": np.array([profile[back].sum() for _, _, back, _ in recalled]),
+                  "distance": np.array([distances[s, p] for s, p, *_ in recalled], dtype=np.int64),
+                  "sequence": np.array([s for s, *_ in recalled], dtype=np.int64),
+                  "position": np.array([p for _, p, *_ in recalled], dtype=np.int64)}
+    band = np.searchsorted(np.array(edges), per_moment["distance"], side="right")
+    bounds = [0, *edges]
+    labels = [f"{low}–{high - 1}" if low else f"under {high}" for low, high in zip(bounds, bounds[1:])]
+    by_distance = {}
+    for b, label in enumerate([*labels, f"{edges[-1]}+"]):
+        keep = band == b
+        by_distance[label] = {"moments": int(keep.sum()), **_summaries(
+            per_moment["share"][keep], per_moment["expected"][keep], per_moment["sequence"][keep], seed=seed)}
+    return RecallProfile(per_moment=per_moment, control_profile=profile, controls=int(control_rows[0]),
+                         means=_summaries(per_moment["share"], per_moment["expected"], per_moment["sequence"],
+                                          seed=seed),
+                         by_distance=by_distance, sequences=len(pairs), seed=seed, unit=getattr(model, "unit", ""))

@@ -79,3 +79,159 @@ def test_percentages_keep_small_shares_readable(share, shown):
     from rnnmem.recall import _percent
 
     assert _percent(share) == shown
+
+
+# ---- recall against its control, over sequences ---------------------------------------------------------
+
+SEQUENCE_TEXT = " the grammar of the sense and the grammar of sense"
+
+
+def sequence(text: str = SEQUENCE_TEXT) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """(chars, targets) of one sequence, word ids in order of first appearance (all beyond ``frequent=0``)."""
+    words = text.split()
+    ids = {word: index + 2 for index, word in enumerate(dict.fromkeys(words))}
+    chars = encode_chars(text).astype(np.int64)
+    targets = np.zeros(len(text), dtype=np.int64)
+    starts = [i for i, c in enumerate(text) if c == " "]
+    for start, end, word in zip(starts, [*starts[1:], len(text)], words):
+        targets[start:end] = ids[word]
+    return chars, targets, ids
+
+
+def test_moments_are_first_letters_of_words_read_before_or_new():
+    from rnnmem.recall import earlier_letters, moments
+
+    chars, targets, _ = sequence()
+    recall, control = moments(chars, targets, frequent=0)
+    t = SEQUENCE_TEXT
+    repeats = [t.index(" the", 1), t.index(" the grammar", 5), t.index(" grammar", 20), t.index(" of", 20),
+               t.rindex(" sense")]
+    assert recall.tolist() == sorted(start + 1 for start in repeats)
+    assert control.tolist() == [t.index(w) + 1 for w in (" the", " grammar", " of", " sense", " and")]
+    assert moments(chars, targets, frequent=3)[0].tolist() == [t.rindex(" sense") + 1]  # "the", "grammar", "of": frequent
+    grammar = t.index(" grammar", 20) + 1
+    assert earlier_letters(chars, targets, grammar).tolist() == list(range(t.index(" grammar") + 1, 12))
+    last = len(t) - 1  # the last letter of the second "sense"
+    assert earlier_letters(chars, targets, last).tolist() == list(range(t.index(" sense") + 1, t.index(" sense") + 6))
+
+
+def test_recall_profile_on_hand_made_rows_against_its_control():
+    """Control rows spread evenly over the characters read; recall rows put half their mass on the earlier
+    readings' letters: share .5 each, expected the control profile summed over those letters' distances."""
+    from rnnmem.recall import earlier_letters, moments, recall_profile
+
+    chars, targets, _ = sequence()
+
+    def rows(chars_, positions, ys):
+        assert (ys == targets[positions]).all()
+        out = np.zeros((len(positions), len(chars_)))
+        for row, position in zip(out, positions):
+            letters = earlier_letters(chars_, targets, position)
+            if len(letters):
+                row[letters] = 0.5 / len(letters)
+                row[position] = 0.5
+            else:
+                row[:position + 1] = 1.0 / (position + 1)
+        return out
+
+    profile = recall_profile(None, [(chars, targets)], controls=5, frequent=0, rows=rows)
+    recall, control = moments(chars, targets, frequent=0)
+    assert profile.moments == len(recall) == 5 and profile.controls == len(control) == 5  # every candidate
+    assert profile.per_moment["share"] == pytest.approx(np.full(5, 0.5))
+    reach = np.zeros(len(chars))  # the control profile by hand: mean of 1/(t+1) over controls reaching d
+    count = np.zeros(len(chars))
+    for t in control:
+        reach[:t + 1] += 1.0 / (t + 1)
+        count[:t + 1] += 1
+    expected_profile = np.divide(reach, count, out=np.zeros(len(chars)), where=count > 0)
+    assert profile.control_profile == pytest.approx(expected_profile)
+    expected = [expected_profile[t - earlier_letters(chars, targets, t)].sum() for t in recall]
+    assert profile.per_moment["expected"] == pytest.approx(expected)
+    assert profile.means["lift"]["mean"] == pytest.approx(2.5 / sum(expected))
+    assert profile.means["share"]["mean"] == pytest.approx(0.5)
+    assert profile.per_moment["distance"].tolist() == distance_read_before(chars[None], targets[None])[0][recall].tolist()
+    assert sum(band["moments"] for band in profile.by_distance.values()) == 5
+    assert list(profile.by_distance) == ["under 50", "50–99", "100+"]
+    summary = profile.summary()
+    assert summary["by_distance"]["100+"]["lift"]["mean"] is None  # nothing that far back: None, not NaN
+    assert summary["moments"] == 5 and summary["lift"]["mean"] == pytest.approx(2.5 / sum(expected))
+
+
+def test_controls_are_drawn_by_seed_and_a_text_without_recall_is_refused():
+    from rnnmem.errors import InputError
+    from rnnmem.recall import recall_profile
+
+    chars, targets, _ = sequence()
+    even = lambda chars_, positions, ys: np.tile(np.ones(len(chars_)), (len(positions), 1)) * (  # noqa: E731
+        np.arange(len(chars_))[None] <= np.asarray(positions)[:, None])
+    one = recall_profile(None, [(chars, targets)] * 3, controls=1, frequent=0, rows=even, seed=1)
+    assert one.controls == 15 and one.sequences == 3  # one per recall moment: 15 of 15 candidates
+    few = [recall_profile(None, [(chars, targets)] * 5, controls=1, frequent=3, rows=even, seed=seed)
+           for seed in (0, 0, 1)]
+    assert few[0].controls == 5  # one recall moment a sequence ("sense"): five of the ten rarer new words
+    assert few[0].control_profile.tolist() == few[1].control_profile.tolist()
+    assert few[0].control_profile.tolist() != few[2].control_profile.tolist()
+    new_words = sequence(" the grammar of sense")[:2]
+    with pytest.raises(InputError, match="nothing to recall"):
+        recall_profile(None, [new_words], frequent=0, rows=even)
+    with pytest.raises(InputError, match="controls"):
+        recall_profile(None, [(chars, targets)], controls=0, rows=even)
+
+
+def test_a_model_that_forgets_at_spaces_recalls_nothing_and_one_that_remembers_does():
+    """Hand-set vanilla RNNs (tests/test_memory.py): one that forgets everything at a space puts no mass on
+    an earlier word, one with a near-identity recurrence reaches it."""
+    from rnnmem.recall import recall_profile
+    from tests.test_memory import TEXT, _vanilla_rnn
+
+    forgets = recall_profile(_vanilla_rnn(forget_at_spaces=True), TEXT, frequent=0)
+    assert forgets.moments > 0 and forgets.means["share"]["mean"] == 0 and forgets.means["expected"]["mean"] == 0
+    assert forgets.summary()["lift"]["mean"] is None  # 0 / 0: no memory to compare
+    remembers = recall_profile(_vanilla_rnn(forget_at_spaces=False), TEXT, frequent=0)
+    assert remembers.moments == forgets.moments and remembers.means["share"]["mean"] > 0.05
+    assert remembers.means["lift"]["mean"] > 0.5
+
+
+def test_batched_rows_equal_one_row_at_a_time(tiny_models):
+    from rnnmem.attribution import connectivity_of_id, connectivity_of_ids
+    from rnnmem.inputs import prepare_text
+
+    for unit, model in tiny_models.items():
+        prepared = prepare_text(model, " the cat sat on a mat and the dog ran")
+        positions = np.array([3, 17, 9, len(prepared) - 1])
+        ys = np.array([2, 5, 3, 7])
+        batched = connectivity_of_ids(model, prepared.chars, positions, ys)
+        single = np.stack([connectivity_of_id(model, prepared, int(p), int(y)) for p, y in zip(positions, ys)])
+        np.testing.assert_allclose(batched, single, rtol=1e-4, atol=1e-9 * single.max(), err_msg=unit)
+        assert (batched[0, 4:] == 0).all()
+        assert connectivity_of_ids(model, prepared.chars, np.array([], dtype=int), np.array([])).shape == (0, len(prepared))
+
+
+def test_recall_cli_on_a_text_file(tmp_path, capsys):
+    import json
+
+    from rnnmem.cli import main as cli_main
+    from rnnmem.walkthrough import PARAGRAPH
+
+    path = tmp_path / "walkthrough.txt"
+    path.write_text(PARAGRAPH)
+    assert cli_main(["recall", "lstm", "--text-file", str(path), "--controls", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["moments"] == 1 and report["by_distance"]["100+"]["moments"] == 1  # the second "grammar"
+    assert report["unit"] == "lstm" and 0 < report["share"]["mean"] < 1
+    assert cli_main(["recall", "lstm", "--text-file", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 recall moments" in out and "read under 50 back (0): no moments" in out and "lift" in out
+    assert cli_main(["recall", "lstm"]) == 2
+    assert "exactly one of --corpus or --text-file" in capsys.readouterr().err
+
+
+def test_no_lift_where_the_rows_put_next_to_nothing_that_far_back():
+    from rnnmem.recall import MIN_EXPECTED, _summaries
+
+    sequence_of = np.array([0, 1, 1])
+    far = _summaries(np.array([1e-7, 0.0, 3e-7]), np.full(3, MIN_EXPECTED / 10), sequence_of, seed=0)
+    assert np.isnan(far["lift"]["mean"]) and np.isnan(far["lift"]["high"])
+    assert far["share"]["mean"] == pytest.approx(4e-7 / 3)  # the shares themselves still stand
+    near = _summaries(np.array([0.1, 0.0, 0.2]), np.array([0.05, 0.05, 0.05]), sequence_of, seed=0)
+    assert near["lift"]["mean"] == pytest.approx(2.0) and near["lift"]["low"] <= 2.0 <= near["lift"]["high"]
