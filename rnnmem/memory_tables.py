@@ -21,6 +21,7 @@ from .article_data import ARTICLE_UNITS
 from .breakdowns import BandAccuracy
 from .exports import export_name
 from .memory import MEASURES, MemoryProfile, profile_of_matrices, word_index
+from .recall import RECALL_MEASURES, RecallProfile, recall_profile
 from .units import UNIT_NAMES
 from .walkthrough import article_walkthrough
 
@@ -103,6 +104,61 @@ def export_frame(series: Series) -> pd.DataFrame:
     frame = pd.concat(parts, ignore_index=True)[columns]
     counts = ["distance", "rows", "positions", "sequences", "seed"]  # whole numbers, empty where they do not apply
     return frame.astype({name: "Int64" for name in counts})
+
+
+# ---- recall against its control ---------------------------------------------------------------------------
+
+RECALL_COLUMNS = ["unit", "source", "recalled", "measure", "mean", "low", "high", "moments", "controls", "sequences",
+                  "seed"]
+
+
+TEXT_CONTROLS = 10  # control moments per recall moment on a text of a few sequences (a corpus sample: 2)
+
+
+def article_recall(unit: str, model) -> RecallProfile:
+    """Recall against its control for the article's published walkthrough data of ``unit``: rows from its
+    published connectivity, the paragraph's rarer words as ranked by ``model``'s vocabulary."""
+    published = article_walkthrough(unit)
+    return recall_profile(model, published.text, controls=TEXT_CONTROLS,
+                          rows=lambda chars, positions, ys: published.connectivity[positions])
+
+
+def recall_frame(series: Iterable[tuple[str, str, RecallProfile]]) -> pd.DataFrame:
+    """One row per (unit, source, recall distance, measure): share, expected share and lift
+    (rnnmem.recall) with their 95% intervals, over all recall moments ("all") and by distance band."""
+    rows = []
+    for unit, source, profile in series:
+        for recalled, figures in [("all", {"moments": profile.moments, **profile.means}), *profile.by_distance.items()]:
+            rows += [[UNIT_NAMES.get(unit, unit), source, recalled, name, figures[name]["mean"], figures[name]["low"],
+                      figures[name]["high"], figures["moments"], profile.controls, profile.sequences, profile.seed]
+                     for name in RECALL_MEASURES]
+    return pd.DataFrame(rows, columns=RECALL_COLUMNS)
+
+
+def recall_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """``recall_frame`` as the page shows it: one row per (unit, source) with its recall moments, share
+    and expected share (percent) and lift over all moments, and the lift by recall distance; "mean
+    (low–high)", the mean alone for one sequence, "–" where there is none."""
+    def cell(row) -> str:
+        if math.isnan(row["mean"]):
+            return "–"
+        percent = row["measure"] != "lift"
+        show = (lambda v: f"{100 * v:.1f}") if percent else (lambda v: f"{v:.2f}")
+        interval = f" ({show(row['low'])}–{show(row['high'])})" if row["sequences"] > 1 else ""
+        return f"{show(row['mean'])}{'%' * percent}{interval}"
+
+    every = frame[frame["recalled"] == "all"]
+    columns = {"share": "share", "expected": "expected", "lift": "lift"}
+    by_distance = frame[(frame["recalled"] != "all") & (frame["measure"] == "lift")]
+    cells = pd.concat([every.assign(column=every["measure"].map(columns)),
+                       by_distance.assign(column="lift, read " + by_distance["recalled"] + " back")])
+    table = cells.assign(cell=cells.apply(cell, axis=1)).pivot(index=["unit", "source"], columns="column",
+                                                                 values="cell")
+    order = list(dict.fromkeys(zip(frame["unit"], frame["source"])))
+    moments = every.groupby(["unit", "source"])["moments"].first()
+    ordered = ["share", "expected", "lift", *dict.fromkeys("lift, read " + by_distance["recalled"] + " back")]
+    return (table[ordered].assign(moments=moments).loc[order].reset_index().rename_axis(columns=None)
+            [["unit", "source", "moments", *ordered]])
 
 
 # ---- accuracy breakdowns -----------------------------------------------------------------------------------

@@ -163,12 +163,29 @@ Rows = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (chars, pos
 
 
 def _as_sequences(model, sequences) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(chars, targets) sequences from text (a string or a ``pathlib.Path``) or from such pairs."""
+    """(chars, targets) sequences from text (a string, a list of them, or a ``pathlib.Path``), each cut
+    into the model's training-length sequences, or from such pairs."""
     if isinstance(sequences, Path):
         sequences = _read_text_file(sequences)
     if isinstance(sequences, str):
         return text_sequences(model, sequences)
+    sequences = list(sequences)
+    if all(isinstance(text, str) for text in sequences):
+        return [pair for text in sequences for pair in text_sequences(model, text)]
     return [(np.asarray(chars), np.asarray(targets, dtype=np.int64)) for chars, targets in sequences]
+
+
+def recall_sample(texts: list[str], max_chars: int, seed: int = 0) -> list[str]:
+    """Whole texts (a split's sequences) drawn in a seeded order until ``max_chars`` characters are
+    gathered: a recall moment needs one row, not a sequence's whole matrix, so a recall sample can hold
+    many more sequences than a memory profile's for the same cost."""
+    chosen, total = [], 0
+    for index in np.random.default_rng(seed).permutation(len(texts)).tolist():
+        if total >= max_chars:
+            break
+        chosen.append(texts[index])
+        total += len(texts[index])
+    return chosen
 
 
 def _summaries(share: np.ndarray, expected: np.ndarray, sequence: np.ndarray, *, seed: int) -> dict:
@@ -192,10 +209,10 @@ def _summaries(share: np.ndarray, expected: np.ndarray, sequence: np.ndarray, *,
 def recall_profile(model, sequences, *, controls: int = 2, seed: int = 0, frequent: int = FREQUENT_WORDS,
                    edges: tuple[int, ...] = DISTANCE_EDGES, rows: Rows | None = None,
                    progress: Callable[[int, int], None] | None = None) -> RecallProfile:
-    """Recall against its control (module docstring) over ``sequences``: text (a string or a
-    ``pathlib.Path``, cut into the model's training-length sequences) or (chars, targets) pairs, e.g. a
-    corpus split's. ``controls`` control moments are drawn per recall moment (seeded; fewer where the
-    sequences have fewer). ``rows(chars, positions, ys)`` gives the connectivity rows (default:
+    """Recall against its control (module docstring) over ``sequences``: text (a string, a list of
+    strings or a ``pathlib.Path``; cut into the model's training-length sequences) or (chars, targets)
+    pairs, e.g. a corpus split's. ``controls`` control moments are drawn per recall moment (seeded; fewer
+    where the sequences have fewer). ``rows(chars, positions, ys)`` gives the connectivity rows (default:
     ``connectivity_of_ids`` on ``model``; tests pass hand-made ones). ``progress(done, total)`` after each
     sequence. Figures by distance band as rnnmem.breakdowns' "distance" breakdown (``edges``)."""
     if not isinstance(controls, (int, np.integer)) or isinstance(controls, bool) or controls < 1:

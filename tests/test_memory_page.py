@@ -313,7 +313,7 @@ def test_memory_page_shows_the_profile_summaries_breakdowns_and_matrices(app):  
     assert any(c.startswith("Models: GRU: ") and "(local) · 2×224; LSTM: " in c for c in captions)  # which
     charts = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
     assert len(charts) == 5  # profile, breakdowns, two matrices, the difference
-    assert len(at.get("download_button")) == 22  # CSV and JSON of each and of the summaries table; PNG and SVG of each
+    assert len(at.get("download_button")) == 24  # CSV and JSON of each and of the two tables; PNG and SVG of each
     from rnnmem import load_model
     from rnnmem.walkthrough import PARAGRAPH
     ours = memory_profile(load_model("gru"), PARAGRAPH, positions=300, seed=0)
@@ -322,6 +322,69 @@ def test_memory_page_shows_the_profile_summaries_breakdowns_and_matrices(app):  
     gru = shown[shown.unit == "GRU"].reset_index(drop=True)
     assert gru.equals(summary_table(expected))  # the measure of one sequence: means, no interval
     assert list(shown.columns) == ["unit", "source", "context share", "d50", "d90", "positions"]
+
+
+def recall_table_shown(at) -> pd.DataFrame:
+    return next(table.value for table in at.get("table") if "lift" in table.value.columns)
+
+
+def test_memory_page_measures_recall_against_its_control_with_the_articles_rows(app):  # noqa: F811
+    """On the walkthrough: one recall moment (the second "grammar"), ours as rnnmem.recall measures it, the
+    article's GRU with 23% of its row on the first "grammar" as published; the caption says one moment is
+    an anecdote."""
+    from rnnmem import load_model
+    from rnnmem.recall import recall_profile
+    from rnnmem.walkthrough import PARAGRAPH
+
+    at = app("memory", units=["GRU", "NLSTM"], positions="300")
+    assert not at.exception
+    shown = recall_table_shown(at)
+    assert list(shown.columns) == ["unit", "source", "moments", "share", "expected", "lift", "lift, read under 50 back",
+                                   "lift, read 50–99 back", "lift, read 100+ back"]
+    assert shown[["unit", "source"]].values.tolist() == [
+        ["GRU", "this app's model"], ["Nested LSTM", "this app's model"], ["GRU", "article (published)"],
+        ["Nested LSTM", "article (published)"]]
+    assert shown.moments.tolist() == [1, 1, 1, 1]
+    assert shown.share.tolist()[2] == "23.0%"  # the article's GRU, from its published row
+    ours = recall_profile(load_model("gru"), PARAGRAPH, controls=10)
+    assert shown.share.tolist()[0] == f"{100 * ours.means['share']['mean']:.1f}%"
+    assert shown["lift, read 100+ back"].tolist()[0] == f"{ours.means['lift']['mean']:.2f}"
+    assert shown["lift, read under 50 back"].tolist() == ["–"] * 4
+    captions = " ".join(unescape(c.value) for c in at.caption)
+    assert "GRU (this app's model): 1 moments, " in captions and "Few moments give an anecdote" in captions
+
+
+def test_memory_page_recall_on_a_corpus_sample_and_on_a_text_with_nothing_to_recall(app, models_toml,  # noqa: F811
+                                                                                     monkeypatch, tmp_path):
+    import rnnmem.app.memory
+    from rnnmem import load_model
+    from rnnmem.recall import recall_profile, recall_sample
+    from rnnmem.settings import SETTINGS_ENV
+
+    at = app("memory", units=["LSTM"], source="Pasted", text="the grammar of a language")
+    assert not at.exception
+    assert any("No recall to measure on your text" in unescape(i.value) and "nothing to recall" in i.value
+               for i in at.info)
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("unused: the split comes from held_out_texts below")
+    settings = tmp_path / "models.toml"
+    settings.write_text(models_toml.read_text().replace('= "./', f'= "{models_toml.parent}/')
+                        + f'\n[app]\nmemory_corpus = "{corpus}"\n')
+    monkeypatch.setenv(SETTINGS_ENV, str(settings))
+    split = [f" the grammar of {word} and the {word} of grammar in schools" for word in
+             ("latin", "greek", "physics", "music", "poetry", "chess")] * 5
+    monkeypatch.setattr(rnnmem.app.memory, "held_out_texts", lambda model, path: split)
+    at = app("memory", units=["LSTM"], source="Corpus", positions="100", seed="4")
+    assert not at.exception
+    shown = recall_table_shown(at)
+    ours = recall_profile(load_model("lstm"), recall_sample(split, rnnmem.app.memory.RECALL_CHARS, 4), seed=4)
+    assert ours.moments == 60 and shown.moments.tolist() == [60]  # "grammar" and the topic word, in each
+    m = ours.means["lift"]
+    assert shown.lift.tolist() == [f"{m['mean']:.2f} ({m['low']:.2f}–{m['high']:.2f})"]
+    captions = " ".join(unescape(c.value) for c in at.caption)
+    assert "Sample: up to 60,000 characters of the test split of corpus.txt, whole sequences in the seed's order" in captions
+    assert "Few moments" not in captions
 
 
 def test_the_summary_table_has_a_row_per_unit_and_source_in_the_series_order():

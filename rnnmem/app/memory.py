@@ -1,8 +1,10 @@
-"""The Memory page's cached analyses: the texts it can sample, each unit's memory profile (with a progress
-bar while it computes), the accuracy breakdowns, and the downloads of every table it draws.
+"""The Memory page's cached analyses: the texts it can sample, each unit's memory profile and recall against
+its control (with a progress bar while they compute), the accuracy breakdowns, and the downloads of every
+table it draws.
 
-Bounded like the other caches (rnnmem.app.cache): at most ``PROFILES_KEPT`` profiles (a profile holds
-its per-position measures and sampled texts, well under a megabyte at 5,000 positions), 32 breakdowns and
+Bounded like the other caches (rnnmem.app.cache): at most ``PROFILES_KEPT`` profiles and recall profiles
+together (a profile holds its per-position measures and sampled texts, well under a megabyte at 5,000
+positions; a recall profile a few numbers per moment), 32 breakdowns and
 two prepared corpora (a visitor's model only in the shipped models' shapes: ``shipped_shapes``).
 """
 
@@ -25,6 +27,7 @@ from ..breakdowns import BandAccuracy, accuracy_by_band
 from ..errors import InputError
 from ..memory import MemoryProfile, memory_profile
 from ..memory_report import held_out_texts
+from ..recall import RecallProfile, recall_profile, recall_sample
 from ..model import CONFIG_FILE
 from ..modelref import SHIPPED_SETS
 from ..refs import shipped_dir
@@ -144,29 +147,57 @@ def memory_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | 
     if isinstance(texts, Path):
         for item in models:  # before minutes of work on the others
             check_corpus_shape(item)
-    # The bar's place is taken on every run, computed or cached (rnnmem.app.params, "Stable places").
+
+    def measure(item: ShownModel, progress: Callable[[int, int], None]) -> MemoryProfile:
+        workers = analysis_workers()
+        return memory_profile(item.model, _texts_for(item, texts), positions=positions, seed=seed, progress=progress,
+                              matrix=lambda text: workers.connectivity_matrix(item.loaded, text, k=1))
+
+    return _measure_each(models, "memory", "positions", lambda item: (item.key, text_key, positions, seed), measure)
+
+
+def _measure_each(models: Sequence[ShownModel], what: str, counted: str, key: Callable[[ShownModel], tuple],
+                  measure: Callable[[ShownModel, Callable[[int, int], None]], object]) -> list:
+    """``measure(item, progress)`` for each model, kept in the shared cache under ``key(item)`` (computed once
+    however many visitors ask for it at once), with one progress bar over all of them while any is computed.
+    The bar's place is taken on every run, computed or cached (rnnmem.app.params, "Stable places")."""
     bar = st.empty()
     results = []
     try:
         for index, item in enumerate(models):
             def progress(done: int, total: int, index=index, name=item.name) -> None:
                 bar.progress(min((index + done / max(total, 1)) / len(models), 1.0),
-                             text=f"Measuring memory: {name}, {done:,} of {total:,} positions")
-
-            def compute(item=item, progress=progress) -> MemoryProfile:
-                workers = analysis_workers()
-                return memory_profile(item.model, _texts_for(item, texts), positions=positions, seed=seed,
-                                      progress=progress,
-                                      matrix=lambda text: workers.connectivity_matrix(item.loaded, text, k=1))
+                             text=f"Measuring {what}: {name}, {done:,} of {total:,} {counted}")
 
             def waiting(name=item.name) -> AbstractContextManager:
-                return st.spinner(f"Another visitor is measuring {name}'s memory on this text; waiting for their "
+                return st.spinner(f"Another visitor is measuring {name}'s {what} on this text; waiting for their "
                                   "result…")
 
-            results.append(_profiles().get((item.key, text_key, positions, seed), compute, waiting))
+            results.append(_profiles().get(key(item), functools.partial(measure, item, progress), waiting))
     finally:  # also when a text cannot be measured: no half-filled bar above the page's message
         bar.empty()
     return results
+
+
+RECALL_CHARS = 60_000  # a corpus's recall sample: about 300 sequences and 350 recall moments
+
+
+def recall_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | Path,
+                    seed: int) -> list[RecallProfile]:
+    """Each model's recall against its control (rnnmem.recall) on ``texts``: a text as it is, or
+    ``RECALL_CHARS`` of a corpus file's test split in a seeded order; cached beside the memory profiles,
+    with a progress bar while any is computed."""
+    text_key = profile_text_key(text_key, texts)
+
+    def measure(item: ShownModel, progress: Callable[[int, int], None]) -> RecallProfile:
+        sample = _texts_for(item, texts)
+        corpus = isinstance(sample, list)
+        if corpus:
+            sample = recall_sample(sample, RECALL_CHARS, seed)
+        return recall_profile(item.model, sample, seed=seed, progress=progress,
+                              controls=2 if corpus else memory_tables.TEXT_CONTROLS)
+
+    return _measure_each(models, "recall", "sequences", lambda item: ("recall", item.key, text_key, seed), measure)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -23,7 +23,7 @@ def test_memory_page_profile_setting_in_the_link_and_a_download(server, page):
     expect(page.get_by_role("heading", name="Memory profile")).to_be_visible()
     expect(page.get_by_text(re.compile(r"seed 3: GRU: 198 positions in 1 sequence"))).to_be_visible()
     expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(3)  # profile, breakdowns, one matrix
-    table = page.locator('[data-testid="stTable"]')
+    table = page.locator('[data-testid="stTable"]').first  # the summaries; then the recall table
     expect(table).to_contain_text("d90")
 
     page.locator('[data-testid="stMain"]').get_by_text("words", exact=True).first.click()  # the profile's distance in words
@@ -47,6 +47,19 @@ def test_memory_page_profile_setting_in_the_link_and_a_download(server, page):
     assert list(rows["unit"].unique()) == ["GRU"] and len(rows) == 6  # ours and the article's, 3 measures each
     for value in rows["mean"]:
         assert f"{value:.3f}" in shown  # every number downloaded is the one on the page
+
+    recall = page.locator('[data-testid="stTable"]').nth(1)
+    expect(recall).to_contain_text("lift, read 100+ back")
+    expect(recall).to_contain_text("23.0%")  # the article's GRU on the first "grammar", from its published row
+    with page.expect_download() as info:
+        page.locator('[data-testid="stDownloadButton"]').nth(6).get_by_role("button").click()  # the recall CSV
+    assert info.value.suggested_filename.startswith("memory-recall_source-Walkthrough_units-GRU_")
+    rows = read_csv(open(info.value.path(), "rb").read())
+    shares = rows[(rows["recalled"] == "all") & (rows["measure"] == "share")]
+    assert shares["source"].tolist() == ["this app's model", "article (published)"]
+    shown = recall.inner_text()
+    for value in shares["mean"]:
+        assert f"{100 * value:.1f}%" in shown
 
     page.locator('[data-testid="stMain"]').get_by_text("repetition", exact=True).click()  # the breakdown's kind
     breakdown = page.locator('[data-testid="stVegaLiteChart"]').nth(1)
