@@ -111,24 +111,21 @@ with st.container():  # a text with nothing to recall draws a notice instead: in
         recalls = None
         st.info(app.plain(f"No recall to measure on {described}: {error}."), icon=":material/info:")
     if recalls is not None:
-        recall_series = [(item.unit, app.memory_tables.OURS, recall) for item, recall in zip(models, recalls)]
-        if source == "Walkthrough" and show_article:
-            recall_series += [(item.unit, app.memory_tables.ARTICLE_SOURCE,
-                               app.memory_tables.article_recall(item.unit, item.model))
-                              for item in models if item.unit in app.memory_tables.ARTICLE_UNITS]
+        recall_series = app.recall_series(models, recalls, with_article=source == "Walkthrough" and show_article)
         frame = app.memory_tables.recall_frame(recall_series)
         st.table(app.memory_tables.recall_table(frame), hide_index=True)
-        sampled = (f"up to {app.RECALL_CHARS:,} characters of {described}, whole sequences in the seed's order"
-                   if source == "Corpus" else described)
+        sampled = (f"{recalls[0].characters:,} characters of {described} (whole sequences in the seed's order, "
+                   f"to {app.RECALL_CHARS:,} or just past)" if source == "Corpus" else described)
         st.caption("Share: how much of a rarer word's connectivity row, at its first letter where its sequence read it "
-                   "before (the second “grammar” after “g”), is on the letters where it was read; expected: what "
-                   "characters as far back get anyway, at the first letter of a rarer new word; lift: share / "
-                   "expected, above 1 where a unit seeks the earlier reading out. Mean (95% interval).")
-        few = " Few moments give an anecdote, not a figure: the corpus sample has hundreds." \
-            if min(recall.moments for _, _, recall in recall_series) < 30 else ""
-        st.caption(app.plain(f"Sample: {sampled}; " + " · ".join(
-            f"{app.charts.UNIT_NAMES[unit]} ({source_label}): {recall.moments:,} moments, {recall.controls:,} controls"
-            for unit, source_label, recall in recall_series) + "." + few))
+                   "before (the second “grammar” after “g”), is on the letters where it was read. Expected: what the "
+                   "letters of an earlier rarer word as far back get anyway, at the first letter of a rarer new word "
+                   "(the control). Lift: share / expected, above 1 where a unit looks at the word it read more than "
+                   "at other such words as far back. Mean (95% interval); –: no moments, or no control letters that "
+                   "far back.")
+        st.caption(app.plain(f"Sample: {sampled}."))
+        if min(recall.moments for _, _, recall in recall_series) < app.recall.FEW_MOMENTS:
+            st.caption("Few recall moments make an anecdote, not a figure: a corpus sample (Text: Corpus, where this "
+                       "server has one) has hundreds.")
         app.memory_downloads(frame, "recall", {**link, "article": show_article})
 
 # ---- accuracy breakdowns -------------------------------------------------------------------------------------

@@ -88,15 +88,20 @@ def repetition_bands(frequent: int = FREQUENCY_EDGES[0]):
     return bands, [f"top {frequent:,}", "rarer, new in its sequence", "rarer, already read in its sequence"]
 
 
+def distance_spans(edges: tuple[int, ...] = DISTANCE_EDGES) -> list[str]:
+    """The recall-distance bands' spans of characters: "under 50", "50–99", "100+" for edges (50, 100)."""
+    bounds = [0, *edges]
+    return [*(f"{low}–{high - 1}" if low else f"under {high}" for low, high in zip(bounds, bounds[1:])),
+            f"{edges[-1]}+"]
+
+
 def distance_bands(frequent: int = FREQUENCY_EDGES[0], edges: tuple[int, ...] = DISTANCE_EDGES):
     """The recall-distance breakdown: a function of a batch's (chars, targets) giving every position's band
     (0: one of the ``frequent`` most frequent words; 1: a rarer word new in its sequence; 2 on: a rarer word
     read before, by how many characters back it was last read, bands starting at ``edges``), and the
     bands' labels."""
-    bounds = [0, *edges]
-    spans = [f"{low}–{high - 1}" if low else f"under {high}" for low, high in zip(bounds, bounds[1:])]
     labels = [f"top {frequent:,}", "rarer, new in its sequence",
-              *(f"rarer, read {span} characters back" for span in [*spans, f"{edges[-1]}+"])]
+              *(f"rarer, read {span} characters back" for span in distance_spans(edges))]
 
     def bands(chars: np.ndarray, targets: np.ndarray) -> np.ndarray:
         distances = distance_read_before(chars, targets)

@@ -13,7 +13,7 @@ from .errors import InputError
 from .recall import RECALL_MEASURES, recall_profile
 
 MEANING = {"share": "row share on the earlier readings' letters",
-           "expected": "the share of characters as far back at control moments",
+           "expected": "the share of an earlier rarer word's letters as far back, at control moments",
            "lift": "share / expected"}
 
 
@@ -52,8 +52,8 @@ def run_recall(args) -> int:
     if args.json:
         print(json.dumps(report, allow_nan=False))
         return 0
-    print(f"{model.unit}: {profile.moments:,} recall moments in {profile.sequences:,} sequences, "
-          f"{profile.controls:,} control moments (seed {args.seed})")
+    print(f"{model.unit}: {profile.moments:,} recall moments in {profile.sequences:,} sequences "
+          f"({profile.characters:,} characters), {profile.controls:,} control moments (seed {args.seed})")
     for label, figures in [("all", profile.means),
                            *((f"read {band} back ({v['moments']:,})", v) for band, v in profile.by_distance.items())]:
         if not figures.get("moments", 1):
@@ -63,7 +63,7 @@ def run_recall(args) -> int:
         for name in RECALL_MEASURES:
             m = figures[name]
             if m["mean"] is None or m["mean"] != m["mean"]:  # NaN: a lift with nothing that far back to compare
-                print(f"    {name:9s}       –  (the rows put next to nothing that far back)")
+                print(f"    {name:9s}       –  (no control letters that far back, or next to nothing there)")
                 continue
             print(f"    {name:9s} {m['mean']:7.4f}  (95% interval {m['low']:.4f} to {m['high']:.4f})  {MEANING[name]}")
     return 0

@@ -19,9 +19,10 @@ import pandas as pd
 
 from .article_data import ARTICLE_UNITS
 from .breakdowns import BandAccuracy
+from .dataset import align
 from .exports import export_name
 from .memory import MEASURES, MemoryProfile, profile_of_matrices, word_index
-from .recall import RECALL_MEASURES, RecallProfile, recall_profile
+from .recall import RECALL_MEASURES, TEXT_CONTROLS, RecallProfile, recall_profile
 from .units import UNIT_NAMES
 from .walkthrough import article_walkthrough
 
@@ -112,25 +113,25 @@ RECALL_COLUMNS = ["unit", "source", "recalled", "measure", "mean", "low", "high"
                   "seed"]
 
 
-TEXT_CONTROLS = 10  # control moments per recall moment on a text of a few sequences (a corpus sample: 2)
-
-
 def article_recall(unit: str, model) -> RecallProfile:
     """Recall against its control for the article's published walkthrough data of ``unit``: rows from its
-    published connectivity, the paragraph's rarer words as ranked by ``model``'s vocabulary."""
+    published connectivity (the paragraph as one sequence, as published), the paragraph's rarer words as
+    ranked by ``model``'s vocabulary."""
     published = article_walkthrough(unit)
-    return recall_profile(model, published.text, controls=TEXT_CONTROLS,
+    pair = align(published.text, model.word_ids)  # one sequence whatever the model's length: the rows index it
+    return recall_profile(model, [pair], controls=TEXT_CONTROLS,
                           rows=lambda chars, positions, ys: published.connectivity[positions])
 
 
 def recall_frame(series: Iterable[tuple[str, str, RecallProfile]]) -> pd.DataFrame:
     """One row per (unit, source, recall distance, measure): share, expected share and lift
-    (rnnmem.recall) with their 95% intervals, over all recall moments ("all") and by distance band."""
+    (rnnmem.recall) with their 95% intervals, over all recall moments ("all") and by distance band;
+    ``sequences``: how many sequences those moments come from."""
     rows = []
     for unit, source, profile in series:
         for recalled, figures in [("all", {"moments": profile.moments, **profile.means}), *profile.by_distance.items()]:
             rows += [[UNIT_NAMES.get(unit, unit), source, recalled, name, figures[name]["mean"], figures[name]["low"],
-                      figures[name]["high"], figures["moments"], profile.controls, profile.sequences, profile.seed]
+                      figures[name]["high"], figures["moments"], profile.controls, figures["sequences"], profile.seed]
                      for name in RECALL_MEASURES]
     return pd.DataFrame(rows, columns=RECALL_COLUMNS)
 
@@ -138,7 +139,8 @@ def recall_frame(series: Iterable[tuple[str, str, RecallProfile]]) -> pd.DataFra
 def recall_table(frame: pd.DataFrame) -> pd.DataFrame:
     """``recall_frame`` as the page shows it: one row per (unit, source) with its recall moments, share
     and expected share (percent) and lift over all moments, and the lift by recall distance; "mean
-    (low–high)", the mean alone for one sequence, "–" where there is none."""
+    (low–high)", the mean alone where the moments come from one sequence, "–" where there is none (no
+    moments, or no control letters that far back)."""
     def cell(row) -> str:
         if math.isnan(row["mean"]):
             return "–"

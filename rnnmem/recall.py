@@ -10,34 +10,44 @@ where that suggestion comes from.
   row; the Connectivity page states it under each row (rnnmem.app.widgets.recall_note).
 - ``recall_profile`` measures it over a corpus, against a control. At every **recall moment** (the first
   letter of a rarer word already read in its sequence: the second "grammar" after "g") the row's share on
-  the earlier readings' letters is compared with the share a row gives characters that far back anyway:
-  the **control profile**, the mean row share by distance back at **control moments** (the first letter
-  of a rarer word new in its sequence, drawn from the same sequences). ``expected`` is that profile summed
-  over the recalled letters' distances; **lift** = Σ share / Σ expected over the moments. Lift 1: the row
-  looks at the earlier reading no more than at any characters as far back; above 1, it seeks the word out
-  (no lift where the rows put next to nothing that far back: ``MIN_EXPECTED``). Unlike the accuracy on
-  repeated words (rnnmem.breakdowns, "repetition"), it reads the attribution itself: not whether the
+  the earlier readings' letters is compared with the share a row gives such letters anyway: the **control
+  profile** is the mean share of a letter of an earlier rarer word d characters back at **control
+  moments** (the first letter of a rarer word new in its sequence, drawn from the same sequences), by
+  where the output sits in its sequence (bins of ``POSITION_BIN`` characters: a later output's row spreads
+  over more characters). ``expected`` is that profile summed over the recalled letters' distances;
+  **lift** = Σ share / Σ expected over the moments. Lift 1: the row looks at the word it read no more
+  than at any other rarer word's letters as far back; above 1, it seeks that word out. The intervals
+  resample whole sequences, recall moments and control rows together. No lift where no control letter
+  lies that far back, or where the rows put next to nothing there (``MIN_EXPECTED``). Unlike the accuracy
+  on repeated words (rnnmem.breakdowns, "repetition"), it reads the attribution itself: not whether the
   word was suggested, which its later place in the sequence and its topic also help, but what the
   prediction rests on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .attribution import connectivity_of_ids
-from .breakdowns import DISTANCE_EDGES
+from .breakdowns import DISTANCE_EDGES, distance_spans
 from .dataset import FREQUENT_WORDS, SPACE_CHAR_ID, UNKNOWN_ID, distance_read_before
 from .errors import InputError
 from .inputs import text_sequences
-from .memory import _read_text_file, cluster_band
+from .memory import _read_text_file
 from .text import word_starts
 
 RECALL_MEASURES = ("share", "expected", "lift")
+# Control moments per recall moment: on a text of a few sequences as many as it has (a corpus sample: 2)
+TEXT_CONTROLS = 50
+POSITION_BIN = 50  # controls are matched on where the output sits in its sequence, in bins of this many characters
+MIN_CONTROL_LETTERS = 5  # control letters at one distance for their mean to stand (in a bin; else over all bins)
+RESAMPLES = 1000
+FEW_MOMENTS = 30  # fewer recall moments than this make an anecdote, not a figure (the pages say so)
 # Below this mean expected share the rows put next to nothing that far back (a vanilla RNN's at 50 or more
 # characters: about 1e-7), and a lift would be a ratio of rounding noise: it is left out (NaN).
 MIN_EXPECTED = 1e-4
@@ -68,11 +78,11 @@ class EarlierReadings:
 
     def describe(self) -> str:
         """One sentence for a visitor, e.g. "“grammar”, read 130 characters back: 23% of this row is on its
-        letters, 4.4% of the characters so far." """
+        letters, which are 4.4% of the characters so far." """
         times = len(self.starts)
         read = (f"read {self.distance} characters back" if times == 1
                 else f"read {times} times, last {self.distance} characters back")
-        return (f"“{self.word}”, {read}: {_percent(self.share)} of this row is on its letters, "
+        return (f"“{self.word}”, {read}: {_percent(self.share)} of this row is on its letters, which are "
                 f"{_percent(self.even_share)} of the characters so far.")
 
 
@@ -130,18 +140,30 @@ def earlier_letters(chars: np.ndarray, targets: np.ndarray, position: int) -> np
     return before[(np.asarray(targets)[:start] == targets[position]) & ~is_space[:start]]
 
 
+def rarer_letters_before(chars: np.ndarray, targets: np.ndarray, position: int, frequent: int) -> np.ndarray:
+    """The positions of the letters of every rarer word read in full before the word at ``position``:
+    where a control moment's row is measured, so that the control is a rarer word's letters as far back,
+    not spaces and frequent words."""
+    chars, targets = np.asarray(chars), np.asarray(targets)
+    start = int(np.flatnonzero(chars[:position + 1] == SPACE_CHAR_ID)[-1])
+    before = np.arange(start)
+    return before[(targets[:start] > UNKNOWN_ID + frequent) & (chars[:start] != SPACE_CHAR_ID)]
+
+
 @dataclass
 class RecallProfile:
     """Recall against its control, over the recall moments of a set of sequences (module docstring)."""
 
-    per_moment: dict[str, np.ndarray]  # "share", "expected", "distance", "sequence", "position": (M,) each
-    control_profile: np.ndarray  # (D,) mean row share d characters back at the control moments
+    per_moment: dict[str, np.ndarray]  # "share", "expected" (NaN: no control that far back), "distance",
+    #                                    "sequence", "position": (M,) each
+    control_profile: np.ndarray  # (bins, D): mean share of a rarer word's letter d back, by the output's position bin
     controls: int  # control rows measured
-    means: dict[str, dict[str, float]]  # RECALL_MEASURES -> {"mean", "low", "high"} (95% bootstrap)
-    by_distance: dict[str, dict]  # band label -> {"moments": n, and RECALL_MEASURES as in ``means``}
+    means: dict[str, dict[str, float]]  # RECALL_MEASURES -> {"mean", "low", "high"} (95% bootstrap), "sequences"
+    by_distance: dict[str, dict]  # band label -> {"moments", "sequences", and RECALL_MEASURES as in ``means``}
     sequences: int
     seed: int
     unit: str = ""
+    characters: int = 0  # the sequences' characters in all
     extras: dict = field(default_factory=dict)
 
     @property
@@ -156,7 +178,8 @@ class RecallProfile:
             return None if isinstance(value, float) and np.isnan(value) else value
 
         return {"unit": self.unit, "moments": self.moments, "controls": self.controls, "sequences": self.sequences,
-                "seed": self.seed, **clean(self.means), "by_distance": clean(self.by_distance)}
+                "characters": self.characters, "seed": self.seed, **clean(self.means),
+                "by_distance": clean(self.by_distance)}
 
 
 Rows = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (chars, positions, ys) -> (N, T) rows
@@ -176,9 +199,9 @@ def _as_sequences(model, sequences) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def recall_sample(texts: list[str], max_chars: int, seed: int = 0) -> list[str]:
-    """Whole texts (a split's sequences) drawn in a seeded order until ``max_chars`` characters are
-    gathered: a recall moment needs one row, not a sequence's whole matrix, so a recall sample can hold
-    many more sequences than a memory profile's for the same cost."""
+    """Whole texts (a split's sequences) drawn in a seeded order until at least ``max_chars`` characters
+    are gathered (the last one whole): a recall moment needs one row, not a sequence's whole matrix, so a
+    recall sample can hold many more sequences than a memory profile's for the same cost."""
     chosen, total = [], 0
     for index in np.random.default_rng(seed).permutation(len(texts)).tolist():
         if total >= max_chars:
@@ -188,22 +211,68 @@ def recall_sample(texts: list[str], max_chars: int, seed: int = 0) -> list[str]:
     return chosen
 
 
-def _summaries(share: np.ndarray, expected: np.ndarray, sequence: np.ndarray, *, seed: int) -> dict:
-    """Mean share, mean expected share and lift (a ratio of sums), each with a 95% interval from a
-    bootstrap over sequences (a sequence's moments share its context)."""
-    clusters, index = np.unique(sequence, return_inverse=True)
-    per = {name: np.bincount(index, weights=values, minlength=len(clusters))
-           for name, values in (("share", share), ("expected", expected))}
-    count = np.bincount(index, minlength=len(clusters)).astype(np.float64)
-    out = {}
-    for name, (sums, counts) in {"share": (per["share"], count), "expected": (per["expected"], count),
-                                 "lift": (per["share"], per["expected"])}.items():
-        rng = np.random.default_rng(seed)  # the same resamples for every measure
-        mean, low, high = cluster_band(sums, counts, rng=rng) if len(clusters) else (np.nan,) * 3
-        out[name] = {"mean": float(mean), "low": float(low), "high": float(high)}
+def control_profile(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Mean share of a rarer word's letter d characters back, (…, bins, D), from control ``sums`` and
+    ``counts`` of the same shape: by position bin where the bin has ``MIN_CONTROL_LETTERS`` at that
+    distance, else over all bins where they have, else NaN (nothing to compare with)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        by_bin = np.where(counts >= MIN_CONTROL_LETTERS, sums / counts, np.nan)
+        total = counts.sum(-2, keepdims=True)
+        pooled = np.where(total >= MIN_CONTROL_LETTERS, sums.sum(-2, keepdims=True) / total, np.nan)
+    return np.where(np.isnan(by_bin), pooled, by_bin)
+
+
+def _measure(pairs, found, chosen, rows: Rows, frequent: int, bins: int, length: int, progress):
+    """Every recall moment's share and the cells (position bin, distance) of its recalled letters, and the
+    control letters' shares summed per sequence and cell, with their counts."""
+    control_sums, control_counts = (np.zeros((len(pairs), bins, length)) for _ in range(2))
+    recalled, controls = [], 0  # (sequence, position, share, cells)
+    for s, ((chars, targets), (recall, _)) in enumerate(zip(pairs, found)):
+        positions = np.concatenate([recall, np.asarray(chosen[s], dtype=np.int64)]).astype(np.int64)
+        if len(positions):
+            measured = np.abs(np.asarray(rows(chars, positions, targets[positions]), dtype=np.float64))
+            for index, (row, position) in enumerate(zip(measured, positions.tolist())):
+                total = row.sum()
+                if not total > 0:
+                    continue  # an all-zero row says nothing
+                bin_ = position // POSITION_BIN
+                if index < len(recall):
+                    letters = earlier_letters(chars, targets, position)
+                    recalled.append((s, position, row[letters].sum() / total, (bin_, position - letters)))
+                else:
+                    letters = rarer_letters_before(chars, targets, position, frequent)
+                    np.add.at(control_sums[s, bin_], position - letters, row[letters] / total)
+                    np.add.at(control_counts[s, bin_], position - letters, 1)
+                    controls += 1
+        if progress:
+            progress(s + 1, len(pairs))
+    cells = np.zeros((len(recalled), bins * length))
+    for m, (_, _, _, (bin_, back)) in enumerate(recalled):
+        np.add.at(cells[m], bin_ * length + back, 1)
+    return recalled, cells, control_sums, control_counts, controls
+
+
+def _figures(share, cells, sequence, profiles, weights) -> dict:
+    """Mean share, mean expected share and lift (Σ share / Σ expected over the moments with a control at
+    all their distances) for the point estimate (``profiles[0]``, ``weights[0]``: every sequence once) and
+    each bootstrap resample of whole sequences (the control profile resampled with them); 95% intervals
+    from the resamples, where the moments come from more than one sequence."""
+    expected = np.nan_to_num(profiles) @ cells.T  # (R, M)
+    known = (np.isnan(profiles) @ cells.T) == 0
+    counted = weights[:, sequence]  # (R, M): how often each moment's sequence was drawn
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a band no resample measures: NaN, said by its mean
+        values = {"share": (counted * share).sum(1) / counted.sum(1),
+                  "expected": (counted * known * expected).sum(1) / (counted * known).sum(1),
+                  "lift": (counted * known * share).sum(1) / (counted * known * expected).sum(1)}
+        out = {}
+        for name, value in values.items():
+            spread = len(np.unique(sequence)) > 1
+            low, high = np.nanpercentile(value[1:], [2.5, 97.5]) if spread and len(value) > 1 else (value[0],) * 2
+            out[name] = {"mean": float(value[0]), "low": float(low), "high": float(high)}
     if not out["expected"]["mean"] >= MIN_EXPECTED:  # nothing that far back to compare with (or no moments)
         out["lift"] = {"mean": np.nan, "low": np.nan, "high": np.nan}
-    return out
+    return {"sequences": len(np.unique(sequence)), **out}
 
 
 def recall_profile(model, sequences, *, controls: int = 2, seed: int = 0, frequent: int = FREQUENT_WORDS,
@@ -222,50 +291,38 @@ def recall_profile(model, sequences, *, controls: int = 2, seed: int = 0, freque
     recall_count = sum(len(recall) for recall, _ in found)
     if not recall_count:
         raise InputError("the text has no rarer word read twice in one sequence: nothing to recall")
+    draw, resample = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     candidates = [(s, int(p)) for s, (_, control) in enumerate(found) for p in control]
-    rng = np.random.default_rng(seed)
-    drawn = rng.choice(len(candidates), size=min(controls * recall_count, len(candidates)), replace=False)
     chosen = [[] for _ in pairs]
-    for i in sorted(drawn.tolist()):
+    for i in sorted(draw.choice(len(candidates), size=min(controls * recall_count, len(candidates)),
+                                replace=False).tolist()):
         chosen[candidates[i][0]].append(candidates[i][1])
     rows = rows or (lambda chars, positions, ys: connectivity_of_ids(model, chars, positions, ys))
     length = max(len(chars) for chars, _ in pairs)
-    control_sum, control_rows = np.zeros(length), np.zeros(length)
-    recalled = []  # (sequence, position, letters' distances, their share)
-    for s, ((chars, targets), (recall, _)) in enumerate(zip(pairs, found)):
-        positions = np.concatenate([recall, np.asarray(chosen[s], dtype=np.int64)]).astype(np.int64)
-        if len(positions):
-            measured = np.abs(np.asarray(rows(chars, positions, targets[positions]), dtype=np.float64))
-            totals = measured.sum(1)
-            for row, position, total, is_recall in zip(measured, positions, totals, np.arange(len(positions))
-                                                       < len(recall)):
-                if not total > 0:
-                    continue  # an all-zero row says nothing
-                if is_recall:
-                    letters = earlier_letters(chars, targets, int(position))
-                    recalled.append((s, int(position), position - letters, row[letters].sum() / total))
-                else:
-                    control_sum[:position + 1] += row[position::-1] / total  # by distance back
-                    control_rows[:position + 1] += 1
-        if progress:
-            progress(s + 1, len(pairs))
-    profile = np.divide(control_sum, control_rows, out=np.zeros(length), where=control_rows > 0)
+    bins = -(-length // POSITION_BIN)
+    recalled, cells, sums, counts, measured_controls = _measure(pairs, found, chosen, rows, frequent, bins, length,
+                                                                progress)
+    # every sequence once, then RESAMPLES draws of whole sequences (recall and control together)
+    weights = np.vstack([np.ones(len(pairs)), np.stack([np.bincount(resample.integers(0, len(pairs), len(pairs)),
+                                                                    minlength=len(pairs))
+                                                        for _ in range(RESAMPLES)])])
+    profiles = control_profile((weights @ sums.reshape(len(pairs), -1)).reshape(-1, bins, length),
+                               (weights @ counts.reshape(len(pairs), -1)).reshape(-1, bins, length)).reshape(
+                                   len(weights), -1)
     distances = distance_read_before(np.stack([np.pad(c, (0, length - len(c))) for c, _ in pairs]),
                                      np.stack([np.pad(t, (0, length - len(t))) for _, t in pairs]))
-    per_moment = {"share": np.array([share for *_, share in recalled]),
-                  "expected": np.array([profile[back].sum() for _, _, back, _ in recalled]),
+    share = np.array([share for _, _, share, _ in recalled])
+    sequence = np.array([s for s, *_ in recalled], dtype=np.int64)
+    point = np.nan_to_num(profiles[0]) @ cells.T
+    per_moment = {"share": share,
+                  "expected": np.where((np.isnan(profiles[0]) @ cells.T) == 0, point, np.nan),
                   "distance": np.array([distances[s, p] for s, p, *_ in recalled], dtype=np.int64),
-                  "sequence": np.array([s for s, *_ in recalled], dtype=np.int64),
-                  "position": np.array([p for _, p, *_ in recalled], dtype=np.int64)}
+                  "sequence": sequence, "position": np.array([p for _, p, *_ in recalled], dtype=np.int64)}
     band = np.searchsorted(np.array(edges), per_moment["distance"], side="right")
-    bounds = [0, *edges]
-    labels = [f"{low}–{high - 1}" if low else f"under {high}" for low, high in zip(bounds, bounds[1:])]
-    by_distance = {}
-    for b, label in enumerate([*labels, f"{edges[-1]}+"]):
-        keep = band == b
-        by_distance[label] = {"moments": int(keep.sum()), **_summaries(
-            per_moment["share"][keep], per_moment["expected"][keep], per_moment["sequence"][keep], seed=seed)}
-    return RecallProfile(per_moment=per_moment, control_profile=profile, controls=int(control_rows[0]),
-                         means=_summaries(per_moment["share"], per_moment["expected"], per_moment["sequence"],
-                                          seed=seed),
-                         by_distance=by_distance, sequences=len(pairs), seed=seed, unit=getattr(model, "unit", ""))
+    by_distance = {label: {"moments": int((band == b).sum()),
+                           **_figures(share[band == b], cells[band == b], sequence[band == b], profiles, weights)}
+                   for b, label in enumerate(distance_spans(edges))}
+    return RecallProfile(per_moment=per_moment, control_profile=profiles[0].reshape(bins, length),
+                         controls=measured_controls, means=_figures(share, cells, sequence, profiles, weights),
+                         by_distance=by_distance, sequences=len(pairs), seed=seed, unit=getattr(model, "unit", ""),
+                         characters=sum(len(chars) for chars, _ in pairs))

@@ -340,8 +340,8 @@ def test_connectivity_says_how_much_of_each_row_rests_on_an_earlier_reading(app)
     captions = recall_captions(at)
     assert len(captions) == 5  # three units, two article rows
     assert all(c.startswith("“grammar”, read 130 characters back: ") for c in captions)
-    assert ("“grammar”, read 130 characters back: 23% of this row is on its letters, 4.4% of the characters so far."
-            in captions)  # the article's GRU
+    assert ("“grammar”, read 130 characters back: 23% of this row is on its letters, which are 4.4% of the "
+            "characters so far." in captions)  # the article's GRU
     for unit in ("rnn", "gru", "nlstm"):
         result = connectivity_matrix(load_model(unit), walkthrough)
         if result.desired[grammar] == "grammar":  # a stand-in could differ; the shipped weights have it

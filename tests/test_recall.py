@@ -27,7 +27,8 @@ def test_share_is_the_rows_mass_on_the_earlier_letters_against_an_even_row():
     assert readings.even_share == pytest.approx(14 / (position + 1))
     assert readings.distance == TEXT.index(" grammar of") - second
     assert readings.describe() == (f"“grammar”, read 2 times, last {readings.distance} characters back: 45% of this "
-                                   f"row is on its letters, {14 / (position + 1):.0%} of the characters so far.")
+                                   f"row is on its letters, which are {14 / (position + 1):.0%} of the characters "
+                                   "so far.")
 
 
 def test_the_word_being_typed_and_words_not_yet_read_do_not_count():
@@ -115,12 +116,11 @@ def test_moments_are_first_letters_of_words_read_before_or_new():
     assert earlier_letters(chars, targets, last).tolist() == list(range(t.index(" sense") + 1, t.index(" sense") + 6))
 
 
-def test_recall_profile_on_hand_made_rows_against_its_control():
-    """Control rows spread evenly over the characters read; recall rows put half their mass on the earlier
-    readings' letters: share .5 each, expected the control profile summed over those letters' distances."""
-    from rnnmem.recall import earlier_letters, moments, recall_profile
-
-    chars, targets, _ = sequence()
+def decaying_control_rows(targets: np.ndarray):
+    """Rows for hand-made profiles: at a recall moment half the mass on the earlier readings' letters and
+    half on the output's own character; elsewhere a row halving with every character back (so a control
+    profile read at the wrong distances would be another one)."""
+    from rnnmem.recall import earlier_letters
 
     def rows(chars_, positions, ys):
         assert (ys == targets[positions]).all()
@@ -131,63 +131,123 @@ def test_recall_profile_on_hand_made_rows_against_its_control():
                 row[letters] = 0.5 / len(letters)
                 row[position] = 0.5
             else:
-                row[:position + 1] = 1.0 / (position + 1)
+                row[:position + 1] = 0.5 ** (position - np.arange(position + 1))
         return out
 
-    profile = recall_profile(None, [(chars, targets)], controls=5, frequent=0, rows=rows)
-    recall, control = moments(chars, targets, frequent=0)
-    assert profile.moments == len(recall) == 5 and profile.controls == len(control) == 5  # every candidate
+    return rows
+
+
+def test_recall_profile_on_hand_made_rows_against_its_control(monkeypatch):
+    """Share .5 at every recall moment; expected: the control profile (the mean share of an earlier rarer
+    word's letter d characters back, over the control rows) summed over the recalled letters' distances,
+    unknown where no control letter lies that far back; lift over the moments whose expected is known."""
+    import rnnmem.recall as recall
+
+    monkeypatch.setattr(recall, "MIN_CONTROL_LETTERS", 1)  # a hand-sized sequence: one control letter will do
+    chars, targets, _ = sequence()
+    profile = recall.recall_profile(None, [(chars, targets)], controls=5, frequent=0,
+                                    rows=decaying_control_rows(targets))
+    moments, controls = recall.moments(chars, targets, frequent=0)
+    assert profile.moments == len(moments) == 5 and profile.controls == len(controls) == 5  # every candidate
     assert profile.per_moment["share"] == pytest.approx(np.full(5, 0.5))
-    reach = np.zeros(len(chars))  # the control profile by hand: mean of 1/(t+1) over controls reaching d
-    count = np.zeros(len(chars))
-    for t in control:
-        reach[:t + 1] += 1.0 / (t + 1)
-        count[:t + 1] += 1
-    expected_profile = np.divide(reach, count, out=np.zeros(len(chars)), where=count > 0)
-    assert profile.control_profile == pytest.approx(expected_profile)
-    expected = [expected_profile[t - earlier_letters(chars, targets, t)].sum() for t in recall]
-    assert profile.per_moment["expected"] == pytest.approx(expected)
-    assert profile.means["lift"]["mean"] == pytest.approx(2.5 / sum(expected))
-    assert profile.means["share"]["mean"] == pytest.approx(0.5)
-    assert profile.per_moment["distance"].tolist() == distance_read_before(chars[None], targets[None])[0][recall].tolist()
-    assert sum(band["moments"] for band in profile.by_distance.values()) == 5
+    t = SEQUENCE_TEXT  # the profile by hand, from the text: letters of earlier (rarer) words, d back
+    sums, counts = np.zeros(len(t)), np.zeros(len(t))
+    for control in controls:
+        row = 0.5 ** (control - np.arange(control + 1))
+        row /= row.sum()
+        start = t.rindex(" ", 0, control + 1)
+        for letter in (i for i in range(start) if t[i] != " "):
+            sums[control - letter] += row[letter]
+            counts[control - letter] += 1
+    by_hand = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    np.testing.assert_allclose(profile.control_profile[0], by_hand, equal_nan=True)  # one position bin (50)
+    expected = [by_hand[moment - recall.earlier_letters(chars, targets, moment)].sum() for moment in moments]
+    np.testing.assert_allclose(profile.per_moment["expected"], expected, equal_nan=True)
+    known = ~np.isnan(expected)
+    assert 0 < known.sum() < 5  # some recalled letters lie further back than any control letter
+    assert profile.means["lift"]["mean"] == pytest.approx(0.5 * known.sum() / np.nansum(expected))
+    assert profile.means["expected"]["mean"] == pytest.approx(np.nanmean(expected))
+    assert profile.means["share"]["mean"] == pytest.approx(0.5) and profile.means["sequences"] == 1
+    assert profile.per_moment["distance"].tolist() == distance_read_before(chars[None], targets[None])[0][moments].tolist()
+    assert [band["moments"] for band in profile.by_distance.values()] == [5, 0, 0]
     assert list(profile.by_distance) == ["under 50", "50–99", "100+"]
     summary = profile.summary()
     assert summary["by_distance"]["100+"]["lift"]["mean"] is None  # nothing that far back: None, not NaN
-    assert summary["moments"] == 5 and summary["lift"]["mean"] == pytest.approx(2.5 / sum(expected))
+    assert summary["moments"] == 5 and summary["lift"]["mean"] == pytest.approx(profile.means["lift"]["mean"])
 
 
-def test_controls_are_drawn_by_seed_and_a_text_without_recall_is_refused():
+def test_the_control_profile_is_matched_on_position_where_it_can_be():
+    from rnnmem.recall import MIN_CONTROL_LETTERS, control_profile
+
+    sums, counts = np.zeros((2, 3)), np.zeros((2, 3))
+    sums[0], counts[0] = [1.0, 2.0, 0.0], [MIN_CONTROL_LETTERS, MIN_CONTROL_LETTERS, 1]
+    sums[1], counts[1] = [4.0, 0.3, 0.5], [MIN_CONTROL_LETTERS, 1, 1]
+    profile = control_profile(sums, counts)
+    m = MIN_CONTROL_LETTERS
+    assert profile[0, :2].tolist() == pytest.approx([1 / m, 2 / m]) and profile[1, 0] == pytest.approx(4 / m)
+    assert profile[1, 1] == pytest.approx(2.3 / (m + 1))  # too few in its own bin: over all bins
+    assert np.isnan(profile[:, 2]).all()  # too few anywhere: nothing to compare with
+
+
+def test_controls_are_drawn_by_seed_and_a_text_without_recall_is_refused(monkeypatch):
+    import rnnmem.recall
     from rnnmem.errors import InputError
     from rnnmem.recall import recall_profile
 
+    monkeypatch.setattr(rnnmem.recall, "MIN_CONTROL_LETTERS", 1)
+
     chars, targets, _ = sequence()
-    even = lambda chars_, positions, ys: np.tile(np.ones(len(chars_)), (len(positions), 1)) * (  # noqa: E731
-        np.arange(len(chars_))[None] <= np.asarray(positions)[:, None])
-    one = recall_profile(None, [(chars, targets)] * 3, controls=1, frequent=0, rows=even, seed=1)
+    rows = decaying_control_rows(targets)
+    one = recall_profile(None, [(chars, targets)] * 3, controls=1, frequent=0, rows=rows, seed=1)
     assert one.controls == 15 and one.sequences == 3  # one per recall moment: 15 of 15 candidates
-    few = [recall_profile(None, [(chars, targets)] * 5, controls=1, frequent=3, rows=even, seed=seed)
-           for seed in (0, 0, 1)]
+    assert one.means["lift"]["low"] <= one.means["lift"]["mean"] <= one.means["lift"]["high"]
+    asked = {}  # seed -> the positions whose rows were asked for, sequence by sequence
+
+    def recording(seed):
+        asked[seed] = []
+        return lambda chars_, positions, ys: asked[seed].append(positions.tolist()) or rows(chars_, positions, ys)
+
+    few = {seed: recall_profile(None, [(chars, targets)] * 5, controls=1, frequent=3, rows=recording(seed), seed=seed)
+           for seed in (0, 1, 2)}
     assert few[0].controls == 5  # one recall moment a sequence ("sense"): five of the ten rarer new words
-    assert few[0].control_profile.tolist() == few[1].control_profile.tolist()
-    assert few[0].control_profile.tolist() != few[2].control_profile.tolist()
+    assert sum(len(positions) for positions in asked[0]) == 10
+    again = recall_profile(None, [(chars, targets)] * 5, controls=1, frequent=3, rows=recording("again"), seed=0)
+    assert asked["again"] == asked[0] and again.summary() == few[0].summary()  # the same seed: the same draw, figures
+    assert asked[1] != asked[0] or asked[2] != asked[0]
     new_words = sequence(" the grammar of sense")[:2]
     with pytest.raises(InputError, match="nothing to recall"):
-        recall_profile(None, [new_words], frequent=0, rows=even)
+        recall_profile(None, [new_words], frequent=0, rows=rows)
     with pytest.raises(InputError, match="controls"):
-        recall_profile(None, [(chars, targets)], controls=0, rows=even)
+        recall_profile(None, [(chars, targets)], controls=0, rows=rows)
 
 
-def test_a_model_that_forgets_at_spaces_recalls_nothing_and_one_that_remembers_does():
+def test_no_lift_where_the_rows_put_next_to_nothing_that_far_back(monkeypatch):
+    import rnnmem.recall as recall
+
+    monkeypatch.setattr(recall, "MIN_CONTROL_LETTERS", 1)
+    chars, targets, _ = sequence()
+
+    def far_rows(chars_, positions, ys):  # almost everything on the output's own character
+        out = np.full((len(positions), len(chars_)), 1e-9)
+        out[np.arange(len(positions)), positions] = 1.0
+        return out * (np.arange(len(chars_))[None] <= np.asarray(positions)[:, None])
+
+    profile = recall.recall_profile(None, [(chars, targets)], controls=5, frequent=0, rows=far_rows)
+    assert 0 < profile.means["share"]["mean"] < 1e-6 and 0 < profile.means["expected"]["mean"] < recall.MIN_EXPECTED
+    assert np.isnan(profile.means["lift"]["mean"]) and profile.summary()["lift"]["low"] is None
+
+
+def test_a_model_that_forgets_at_spaces_recalls_nothing_and_one_that_remembers_does(monkeypatch):
     """Hand-set vanilla RNNs (tests/test_memory.py): one that forgets everything at a space puts no mass on
     an earlier word, one with a near-identity recurrence reaches it."""
-    from rnnmem.recall import recall_profile
+    import rnnmem.recall as recall
     from tests.test_memory import TEXT, _vanilla_rnn
 
-    forgets = recall_profile(_vanilla_rnn(forget_at_spaces=True), TEXT, frequent=0)
+    monkeypatch.setattr(recall, "MIN_CONTROL_LETTERS", 1)
+    forgets = recall.recall_profile(_vanilla_rnn(forget_at_spaces=True), TEXT, frequent=0)
     assert forgets.moments > 0 and forgets.means["share"]["mean"] == 0 and forgets.means["expected"]["mean"] == 0
     assert forgets.summary()["lift"]["mean"] is None  # 0 / 0: no memory to compare
-    remembers = recall_profile(_vanilla_rnn(forget_at_spaces=False), TEXT, frequent=0)
+    remembers = recall.recall_profile(_vanilla_rnn(forget_at_spaces=False), TEXT, frequent=0)
     assert remembers.moments == forgets.moments and remembers.means["share"]["mean"] > 0.05
     assert remembers.means["lift"]["mean"] > 0.5
 
@@ -226,12 +286,24 @@ def test_recall_cli_on_a_text_file(tmp_path, capsys):
     assert "exactly one of --corpus or --text-file" in capsys.readouterr().err
 
 
-def test_no_lift_where_the_rows_put_next_to_nothing_that_far_back():
-    from rnnmem.recall import MIN_EXPECTED, _summaries
+def test_a_recall_sample_takes_whole_sequences_in_the_seeds_order_to_its_size():
+    from rnnmem.recall import recall_sample
 
-    sequence_of = np.array([0, 1, 1])
-    far = _summaries(np.array([1e-7, 0.0, 3e-7]), np.full(3, MIN_EXPECTED / 10), sequence_of, seed=0)
-    assert np.isnan(far["lift"]["mean"]) and np.isnan(far["lift"]["high"])
-    assert far["share"]["mean"] == pytest.approx(4e-7 / 3)  # the shares themselves still stand
-    near = _summaries(np.array([0.1, 0.0, 0.2]), np.array([0.05, 0.05, 0.05]), sequence_of, seed=0)
-    assert near["lift"]["mean"] == pytest.approx(2.0) and near["lift"]["low"] <= 2.0 <= near["lift"]["high"]
+    texts = [f" text number {i} " + "x" * i for i in range(40)]
+    sample = recall_sample(texts, 300, seed=3)
+    assert sample == recall_sample(texts, 300, seed=3) and sample != recall_sample(texts, 300, seed=4)
+    assert sum(map(len, sample[:-1])) < 300 <= sum(map(len, sample))  # stops at the first to reach the size
+    assert all(text in texts for text in sample) and len(set(sample)) == len(sample)
+    assert sorted(recall_sample(texts, 10**6)) == sorted(texts)  # a small split: all of it
+
+
+def test_recall_cli_reads_a_corpus_split(tmp_path, capsys, toy_corpus, tiny_models):
+    """The corpus path (the split as the model was trained on, the first --max-chars characters): the toy
+    corpus's thirteen words are all among the 100 most frequent, so nothing is rarer: nothing to recall."""
+    from rnnmem.cli import main as cli_main
+
+    model_dir = tmp_path / "tiny-gru"
+    tiny_models["gru"].save(model_dir)
+    assert cli_main(["recall", str(model_dir), "--corpus", str(toy_corpus), "--split", "valid",
+                     "--max-chars", "3000"]) == 2
+    assert "nothing to recall" in capsys.readouterr().err

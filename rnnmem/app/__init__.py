@@ -13,7 +13,7 @@ which never imports Streamlit. The modules here, by concern:
 - ``exports``: the download menu under a chart or table (PNG, SVG, CSV, JSON).
 """
 
-from .. import charts, memory_charts, memory_tables, walkthrough
+from .. import charts, memory_charts, memory_tables, recall, walkthrough
 from ..breakdowns import BANDED_BY, BREAKDOWNS
 from ..attribution_methods import IG_MAX_STEPS, IG_STEPS, IG_TOLERANCE, METHODS, value_name
 from ..errors import InputError, SettingsError
@@ -24,7 +24,8 @@ from ..text import normalize, words_read_before
 from .cache import (MAX_EVAL_TEXT, MAX_RAW_TEXT, MAX_SUGGESTIONS, accuracy, attribution, connectivity,
                     connectivity_view, fit_text, suggestions, suggestions_by_prefix, usable_text)
 from .exports import download_name, downloads
-from .memory import MAX_POSITIONS, RECALL_CHARS, band_accuracy, memory_profiles, recall_profiles
+from .memory import (MAX_POSITIONS, RECALL_CHARS, band_accuracy, memory_profiles, recall_profiles,
+                     recall_series)
 from .memory import downloads as memory_downloads
 from .messages import header, notify, plain, stop
 from .models import (UNIT_LABELS, ShownModel, app_settings, load_models, require_units, selected_units, shipped_set,
@@ -53,6 +54,6 @@ __all__ = [
     "suggestion_list", "suggestions", "suggestions_by_prefix",
     "usable_text", "value_name", "walkthrough", "words_read_before",
     "BANDED_BY", "BREAKDOWNS", "MAX_POSITIONS", "band_accuracy", "memory_charts", "memory_downloads", "memory_profiles",
-    "RECALL_CHARS", "recall_profiles",
+    "RECALL_CHARS", "recall", "recall_profiles", "recall_series",
     "memory_tables",
 ]

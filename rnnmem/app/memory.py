@@ -27,7 +27,7 @@ from ..breakdowns import BandAccuracy, accuracy_by_band
 from ..errors import InputError
 from ..memory import MemoryProfile, memory_profile
 from ..memory_report import held_out_texts
-from ..recall import RecallProfile, recall_profile, recall_sample
+from ..recall import TEXT_CONTROLS, RecallProfile, recall_profile, recall_sample
 from ..model import CONFIG_FILE
 from ..modelref import SHIPPED_SETS
 from ..refs import shipped_dir
@@ -195,9 +195,19 @@ def recall_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | 
         if corpus:
             sample = recall_sample(sample, RECALL_CHARS, seed)
         return recall_profile(item.model, sample, seed=seed, progress=progress,
-                              controls=2 if corpus else memory_tables.TEXT_CONTROLS)
+                              controls=2 if corpus else TEXT_CONTROLS)
 
     return _measure_each(models, "recall", "sequences", lambda item: ("recall", item.key, text_key, seed), measure)
+
+
+def recall_series(models: Sequence[ShownModel], recalls: Sequence[RecallProfile], with_article: bool) -> list:
+    """The recall table's series: each model's recall, then, ``with_article`` (the walkthrough), the article's
+    published models' for the units it published."""
+    series = [(item.unit, memory_tables.OURS, recall) for item, recall in zip(models, recalls)]
+    if with_article:
+        series += [(item.unit, memory_tables.ARTICLE_SOURCE, memory_tables.article_recall(item.unit, item.model))
+                   for item in models if item.unit in memory_tables.ARTICLE_UNITS]
+    return series
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
