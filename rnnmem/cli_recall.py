@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from .cli_analysis import _corpus_sequences, _load, _take_chars, positive_int, seed_int
+from .corpus import read_text_file
 from .errors import InputError
+from .inputs import text_sequences
 from .recall import RECALL_MEASURES, recall_profile
 
 MEANING = {"share": "row share on the earlier readings' letters",
@@ -26,7 +27,7 @@ def add_commands(sub) -> None:
     p.add_argument("--data-seed", type=seed_int, default=0, help="split seed the model was trained with")
     p.add_argument("--text-file", default=None, help="measure on this text file instead")
     p.add_argument("--max-chars", type=positive_int, default=None,
-                   help="read at most this many characters of the split (the first sequences, in order)")
+                   help="read at most this many characters (the first sequences of the split or file, in order)")
     p.add_argument("--controls", type=positive_int, default=2, help="control moments drawn per recall moment")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the controls and of the bootstrap")
     p.add_argument("--json", action="store_true")
@@ -38,10 +39,14 @@ def run_recall(args) -> int:
         raise InputError("give exactly one of --corpus or --text-file")
     model, source_ref = _load(args.model)
     if args.text_file is not None:
-        sequences, source, split = Path(args.text_file), args.text_file, "text-file"
+        # as ``evaluate`` reads it: enough for --max-chars and the sequence that crosses it, then cut
+        wanted = None if args.max_chars is None else args.max_chars + model.config.max_seq_len
+        sequences = text_sequences(model, read_text_file(args.text_file, max_chars=wanted))
+        source, split = args.text_file, "text-file"
     else:
         sequences, _, source = _corpus_sequences(model, args.corpus, args.split, args.data_seed)
-        sequences, split = list(_take_chars(sequences, args.max_chars)), args.split
+        split = args.split
+    sequences = list(_take_chars(sequences, args.max_chars))
     with tqdm(unit="seq", desc=f"recall {model.unit}", file=sys.stderr, disable=None) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total

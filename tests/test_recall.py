@@ -284,6 +284,8 @@ def test_recall_cli_on_a_text_file(tmp_path, capsys):
     assert "1 recall moments" in out and "read under 50 back (0): no moments" in out and "lift" in out
     assert cli_main(["recall", "lstm"]) == 2
     assert "exactly one of --corpus or --text-file" in capsys.readouterr().err
+    assert cli_main(["recall", "lstm", "--text-file", str(path), "--max-chars", "150"]) == 2  # before "grammar" again
+    assert "nothing to recall" in capsys.readouterr().err
 
 
 def test_a_recall_sample_takes_whole_sequences_in_the_seeds_order_to_its_size():
