@@ -109,12 +109,7 @@ def connectivity(model: AutocompleteRNN, text: str, position: int, target: str |
 
 def connectivity_of_id(model: AutocompleteRNN, prepared: PreparedText, position: int, y: int) -> np.ndarray:
     """``connectivity`` of the logit of class ``y`` (already resolved and checked) at ``position``."""
-    embedded = embedded_inputs(model, prepared, position)  # (1, t+1, E)
-    grad = input_gradient(logit_function(model, position, y), embedded)  # (1, t+1, E)
-    one_hot_grad = grad[0] @ model.embedding.weight.detach().T  # (t+1, 28): the gradient w.r.t. one-hot x
-    result = np.zeros(len(prepared), dtype=np.float32)
-    result[:position + 1] = one_hot_grad.pow(2).sum(-1).cpu().numpy()
-    return result
+    return connectivity_of_ids(model, prepared.chars, np.array([position]), np.array([y]))[0]
 
 
 def connectivity_of_ids(model: AutocompleteRNN, chars: np.ndarray, positions: np.ndarray,
@@ -139,6 +134,7 @@ def connectivity_of_ids(model: AutocompleteRNN, chars: np.ndarray, positions: np
 
     grad = input_gradient(logits, embedded.expand(len(positions), -1, -1))  # (N, t_max+1, E)
     result = np.zeros((len(positions), len(chars)), dtype=np.float32)
+    # the gradient w.r.t. the one-hot characters: (N, t_max+1, 28)
     result[:, :grad.shape[1]] = (grad @ weight.T).pow(2).sum(-1).cpu().numpy()
     return result
 

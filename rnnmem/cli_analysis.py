@@ -211,6 +211,13 @@ def _corpus_sequences(model, corpus: str, split: str, data_seed: int):
     return sequences(), int(lengths.sum()), dataset.description or corpus
 
 
+def _text_file_sequences(model, path: str, max_chars: int | None) -> list:
+    """A text file's (chars, targets) sequences, cut as the model's training data was. Enough text is read
+    for ``max_chars`` plus the sequence that crosses it: the same sequences as the whole file's."""
+    wanted = None if max_chars is None else max_chars + model.config.max_seq_len
+    return text_sequences(model, read_text_file(path, max_chars=wanted))
+
+
 def _take_chars(sequences, max_chars: int | None):
     """The (chars, targets) sequences up to ``max_chars`` characters in all, the last one cut to fit (a
     prediction depends only on the characters before it, so a cut sequence scores as it would whole)."""
@@ -229,9 +236,7 @@ def run_evaluate(args) -> int:
     if (args.corpus is None) == (args.text_file is None):
         raise InputError("give exactly one of --corpus or --text-file")
     if args.text_file is not None:
-        # Enough text for --max-chars plus the sequence that crosses it: the same sequences as the whole file.
-        wanted = None if args.max_chars is None else args.max_chars + model.config.max_seq_len
-        sequences = text_sequences(model, read_text_file(args.text_file, max_chars=wanted))
+        sequences = _text_file_sequences(model, args.text_file, args.max_chars)
         total = sum(len(c) for c, _ in sequences)
         source, split = args.text_file, "text-file"
     else:

@@ -7,10 +7,8 @@ import sys
 
 from tqdm.auto import tqdm
 
-from .cli_analysis import _corpus_sequences, _load, _take_chars, positive_int, seed_int
-from .corpus import read_text_file
+from .cli_analysis import _corpus_sequences, _load, _take_chars, _text_file_sequences, positive_int, seed_int
 from .errors import InputError
-from .inputs import text_sequences
 from .recall import RECALL_MEASURES, recall_profile
 
 MEANING = {"share": "row share on the earlier readings' letters",
@@ -39,9 +37,7 @@ def run_recall(args) -> int:
         raise InputError("give exactly one of --corpus or --text-file")
     model, source_ref = _load(args.model)
     if args.text_file is not None:
-        # as ``evaluate`` reads it: enough for --max-chars and the sequence that crosses it, then cut
-        wanted = None if args.max_chars is None else args.max_chars + model.config.max_seq_len
-        sequences = text_sequences(model, read_text_file(args.text_file, max_chars=wanted))
+        sequences = _text_file_sequences(model, args.text_file, args.max_chars)  # as ``evaluate`` reads it
         source, split = args.text_file, "text-file"
     else:
         sequences, _, source = _corpus_sequences(model, args.corpus, args.split, args.data_seed)

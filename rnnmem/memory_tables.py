@@ -75,18 +75,21 @@ def summary_frame(series: Series) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
+def _interval_cell(row, show, unit: str = "") -> str:
+    """A table cell "mean (low–high)" of a row with ``mean``, ``low``, ``high`` and ``sequences``: the mean
+    alone where one sequence gives no interval, "–" where nothing was measured."""
+    if math.isnan(row["mean"]):
+        return "–"
+    interval = f" ({show(row['low'])}–{show(row['high'])})" if row["sequences"] > 1 else ""
+    return f"{show(row['mean'])}{unit}{interval}"
+
+
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     """``summary_frame``'s rows as the page shows them: one row per (unit, source), a column per measure
     holding "mean (low–high)" (the mean alone where a single sequence gives no interval; "–" where
     nothing was measured), and the positions: narrow enough to sit beside the profile without cutting
     its last column off."""
-    def cell(row) -> str:
-        if math.isnan(row["mean"]):
-            return "–"
-        interval = f" ({row['low']:.3f}–{row['high']:.3f})" if row["sequences"] > 1 else ""
-        return f"{row['mean']:.3f}{interval}"
-
-    cells = summary.assign(cell=summary.apply(cell, axis=1))
+    cells = summary.assign(cell=summary.apply(_interval_cell, axis=1, show=lambda v: f"{v:.3f}"))
     table = cells.pivot(index=["unit", "source"], columns="measure", values="cell")
     positions = summary.groupby(["unit", "source"])["positions"].first()
     order = list(dict.fromkeys(zip(summary["unit"], summary["source"])))  # the series' order, not alphabetical
@@ -116,11 +119,20 @@ RECALL_COLUMNS = ["unit", "source", "recalled", "measure", "mean", "low", "high"
 def article_recall(unit: str, model) -> RecallProfile:
     """Recall against its control for the article's published walkthrough data of ``unit``: rows from its
     published connectivity (the paragraph as one sequence, as published), the paragraph's rarer words as
-    ranked by ``model``'s vocabulary."""
+    ranked by ``model``'s vocabulary. Computed once per unit and vocabulary (the Memory page asks on every
+    rerun)."""
+    return _article_recall(unit, tuple(model.words))
+
+
+@functools.lru_cache(maxsize=16)
+def _article_recall(unit: str, words: tuple[str, ...]) -> RecallProfile:
     published = article_walkthrough(unit)
-    pair = align(published.text, model.word_ids)  # one sequence whatever the model's length: the rows index it
-    return recall_profile(model, [pair], controls=TEXT_CONTROLS,
-                          rows=lambda chars, positions, ys: published.connectivity[positions])
+    # one sequence whatever the model's length: the published rows index it
+    pair = align(published.text, {word: index for index, word in enumerate(words)})
+    profile = recall_profile(None, [pair], controls=TEXT_CONTROLS,
+                             rows=lambda chars, positions, ys: published.connectivity[positions])
+    profile.unit = unit
+    return profile
 
 
 def recall_frame(series: Iterable[tuple[str, str, RecallProfile]]) -> pd.DataFrame:
@@ -142,12 +154,9 @@ def recall_table(frame: pd.DataFrame) -> pd.DataFrame:
     (low–high)", the mean alone where the moments come from one sequence, "–" where there is none (no
     moments, or no control letters that far back)."""
     def cell(row) -> str:
-        if math.isnan(row["mean"]):
-            return "–"
         percent = row["measure"] != "lift"
-        show = (lambda v: f"{100 * v:.1f}") if percent else (lambda v: f"{v:.2f}")
-        interval = f" ({show(row['low'])}–{show(row['high'])})" if row["sequences"] > 1 else ""
-        return f"{show(row['mean'])}{'%' * percent}{interval}"
+        return _interval_cell(row, (lambda v: f"{100 * v:.1f}") if percent else (lambda v: f"{v:.2f}"),
+                              unit="%" * percent)
 
     every = frame[frame["recalled"] == "all"]
     columns = {"share": "share", "expected": "expected", "lift": "lift"}
