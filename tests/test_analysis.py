@@ -152,9 +152,15 @@ def test_attribution_is_thread_safe_and_leaves_the_model_untouched(tiny_models):
     texts = [TEXT, "the dog ran", "big red house on a mat", "a cat"]
     serial = {t: (connectivity_matrix(model, t).connectivity, connectivity(model, t, 3)) for t in texts}
     results, errors = [], []
+    # OpenMP keeps its thread count per thread and a fresh thread starts at one per core, whatever an earlier
+    # test set here (the app's configure_runtime sets one): its first matrix products would add up in
+    # another order, a difference in the 7th digit. The matrices are compared bit for bit, so each thread
+    # runs with this thread's count, as every script run of the app does with its own.
+    main_threads = torch.get_num_threads()
 
     def work(text):
         try:
+            torch.set_num_threads(main_threads)
             for _ in range(3):
                 results.append((text, connectivity_matrix(model, text).connectivity, connectivity(model, text, 3)))
         except Exception as error:  # noqa: BLE001 - surfaced below

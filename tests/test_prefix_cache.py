@@ -117,7 +117,7 @@ def test_the_app_moves_the_imported_modules_out_of_the_collectors_sight(monkeypa
     CPU than the Autocomplete page's own work per keystroke. configure_runtime freezes them, once."""
     from rnnmem.app import runtime
 
-    monkeypatch.setattr(runtime, "_threads_set", False)  # as in a fresh process
+    monkeypatch.setattr(runtime, "_frozen", False)  # as in a fresh process
     gc.unfreeze()
     try:
         runtime.configure_runtime()
@@ -127,6 +127,39 @@ def test_the_app_moves_the_imported_modules_out_of_the_collectors_sight(monkeypa
         assert len(gc.get_objects()) < frozen / 10  # what a collection still walks
     finally:
         gc.unfreeze()
+
+
+def test_every_script_run_gets_the_configured_torch_threads_in_its_own_thread(monkeypatch):
+    """Streamlit runs each script run in a fresh thread, and OpenMP keeps its thread count per thread: a
+    fresh thread starts at one per core whatever the process set before. configure_runtime sets the
+    count in the run's own thread (read here from the OpenMP library torch loaded)."""
+    import ctypes
+    import os
+    import threading
+
+    from rnnmem.app import runtime
+
+    torch.ones(2).sum()  # torch and its OpenMP library loaded
+    with open(f"/proc/{os.getpid()}/maps") as maps:
+        library = next(word for word in maps.read().split() if "libgomp" in word or "libiomp" in word)
+    openmp = ctypes.CDLL(library)  # the library already loaded: the same per-thread settings
+    monkeypatch.setattr(runtime, "_frozen", True)  # no gc.freeze in the test process
+    monkeypatch.setenv("RNNMEM_TORCH_THREADS", "1")
+    seen = []
+
+    def script_run() -> None:
+        runtime.configure_runtime()
+        seen.append(openmp.omp_get_max_threads())
+
+    previous = torch.get_num_threads()
+    try:
+        for _ in range(2):  # the first run set it in its thread; the second's fresh thread needs it again
+            run = threading.Thread(target=script_run)
+            run.start()
+            run.join()
+    finally:
+        torch.set_num_threads(previous)
+    assert seen == [1, 1]
 
 
 def test_a_shared_answer_cannot_be_changed_in_place(tiny_models):

@@ -11,31 +11,39 @@ import torch
 
 from ..workers import TORCH_THREADS_ENV
 
-_threads_lock = threading.Lock()
-_threads_set = False
+_freeze_lock = threading.Lock()
+_frozen = False
+
+
+def torch_threads() -> int:
+    """The torch threads a request uses: ``RNNMEM_TORCH_THREADS``, one by default."""
+    try:
+        return max(1, int(os.environ.get(TORCH_THREADS_ENV, "1")))
+    except ValueError:
+        return 1
 
 
 def configure_runtime() -> None:
-    """Once per process: one torch thread per request by default (``RNNMEM_TORCH_THREADS``). Small
+    """Every script run: one torch thread per request by default (``RNNMEM_TORCH_THREADS``). Small
     recurrent steps gain little from intra-op threads, and on a shared or busy CPU several threads per
     request make every visitor slower (measured: 10x slower connectivity with 2 threads on 2 busy cores).
+    Set in every run, not once: OpenMP keeps its thread count per thread, and Streamlit runs each script
+    run in a fresh thread, which starts at one thread per core until torch's first parallel loop there
+    catches up (its first matrix products ran on every core, and gave other float sums than a run's later
+    ones).
 
-    And the objects alive now (the imported modules: Streamlit, torch, pandas, Altair) are moved out of
-    the garbage collector's sight (``gc.freeze``). Streamlit runs a full collection after every script
-    run (``runner.postScriptGC``) to keep memory flat; over all of them it cost ~190 ms of CPU per
-    keystroke, four times the page's own work. What later runs leave behind is still collected."""
-    global _threads_set
-    with _threads_lock:
-        if _threads_set:
+    Once per process, the objects alive now (the imported modules: Streamlit, torch, pandas, Altair) are
+    moved out of the garbage collector's sight (``gc.freeze``). Streamlit runs a full collection after
+    every script run (``runner.postScriptGC``) to keep memory flat; over all of them it cost ~190 ms of CPU
+    per keystroke, four times the page's own work. What later runs leave behind is still collected."""
+    global _frozen
+    torch.set_num_threads(torch_threads())
+    with _freeze_lock:
+        if _frozen:
             return
-        try:
-            threads = max(1, int(os.environ.get(TORCH_THREADS_ENV, "1")))
-        except ValueError:
-            threads = 1
-        torch.set_num_threads(threads)
         gc.collect()  # garbage of the imports first: what freeze() keeps is never collected
         gc.freeze()  # modules live as long as the process
-        _threads_set = True
+        _frozen = True
 
 
 def ensure_entrypoint() -> None:
