@@ -13,7 +13,7 @@ settings = app.app_settings()
 SOURCES = ["Walkthrough", "Pasted", "Corpus"]
 SCALES = {"characters": "chars", "words": "words"}
 TOPK = ["top-1", "top-2", "top-3"]
-PARAMS = ["source", "text", "positions", "seed", "scale", "maxdist", "logy", "article", "by", "topk", "seq",
+PARAMS = ["source", "text", "positions", "seed", "scale", "maxdist", "logy", "article", "stored", "by", "topk", "seq",
           "diff_a", "diff_b"]
 app.check_link(PARAMS)
 app.check_choice("source", SOURCES, "text")
@@ -24,6 +24,7 @@ app.check_choice("scale", list(SCALES), "distance scale")
 app.check_int("maxdist", 2, 199, "distance range", "showing up to 40")
 app.check_bool("logy", "log scale")
 app.check_bool("article", "article's curves")
+app.check_bool("stored", "stored figures")
 app.check_choice("by", app.BREAKDOWNS, "breakdown")
 app.check_choice("topk", TOPK, "top-k")
 
@@ -76,14 +77,21 @@ link = {"source": source, "units": [app.UNIT_LABELS[u] for u in units], "positio
 
 # ---- memory profile ---------------------------------------------------------------------------------------
 st.subheader("Memory profile", divider="gray")
-row = st.columns([1.2, 1.6, 1.2, 1.4], vertical_alignment="bottom")
+row = st.columns([1.2, 1.4, 1.0, 1.5, 1.4], vertical_alignment="bottom")
 scale = SCALES[row[0].segmented_control("Distance in", list(SCALES), default="characters", key="scale",
                                         bind="query-params", required=True) or "characters"]
 max_distance = row[1].slider("Distance shown up to", 2, 199, value=40, key="maxdist", bind="query-params")
 log_y = row[2].toggle("Log scale", value=True, key="logy", bind="query-params")
-show_article = row[3].toggle("Article's curves (published)", value=True, key="article", bind="query-params",
+show_article = row[3].toggle("Article's curves", value=True, key="article", bind="query-params",
                              help="The article's 2×600 GRU, LSTM and Nested LSTM, from the connectivity its authors "
                                   "published for the walkthrough paragraph (one sequence: no band).")
+show_stored = row[4].toggle("Stored figures", value=True, key="stored", bind="query-params",
+                            help="Each model's figures as measured when it was shipped, on a larger sample of its "
+                                 "training corpus's test split (text it never learnt), stored beside its weights "
+                                 "(memory.json): the tables' rows marked “stored”. Models without the file have none.")
+stored, unusable = app.stored_memory(models) if show_stored else ([], [])
+for problem in unusable:
+    st.warning(app.plain(f"Stored figures not shown: {problem}"), icon=":material/warning:")
 series = ours + (app.memory_tables.article_series(units) if show_article else [])
 chart_column, table_column = st.columns([5, 4])
 with chart_column:
@@ -96,11 +104,13 @@ with chart_column:
     app.memory_downloads(frame, f"profile-{scale}", {**link, "maxdist": int(max_distance), "article": show_article},
                          chart)
 with table_column:
-    summary = app.memory_tables.summary_frame(series)
+    summary = app.memory_tables.summary_frame(series, [(unit, report["held_out"]) for unit, report in stored])
     st.table(app.memory_tables.summary_table(summary).style.format({"positions": "{:,}"}), hide_index=True)
     st.caption("Context share: the share of connectivity before the current word; d50 / d90: characters back "
-               "holding 50% / 90% of it; mean (95% interval).")
-    app.memory_downloads(summary, "summaries", {**link, "article": show_article})
+               "holding 50% / 90% of it; mean (95% interval)." + (
+                   " Stored: measured when the model was shipped, on whole sequences of its corpus's test split "
+                   "(no curve is stored)." if stored else ""))
+    app.memory_downloads(summary, "summaries", {**link, "article": show_article, "stored": show_stored})
 
 # ---- recall -----------------------------------------------------------------------------------------------------
 st.subheader("Recall of words read before", divider="gray")
@@ -110,23 +120,32 @@ with st.container():  # a text with nothing to recall draws a notice instead: in
     except app.InputError as error:  # no rarer word read twice in one sequence
         recalls = None
         st.info(app.plain(f"No recall to measure on {described}: {error}."), icon=":material/info:")
-    if recalls is not None:
-        recall_series = app.recall_series(models, recalls, with_article=source == "Walkthrough" and show_article)
-        frame = app.memory_tables.recall_frame(recall_series)
-        st.table(app.memory_tables.recall_table(frame), hide_index=True)
-        sampled = (f"{recalls[0].characters:,} characters of {described} (whole sequences in the seed's order, "
-                   f"to {app.RECALL_CHARS:,} or just past)" if source == "Corpus" else described)
+    recall_series = [] if recalls is None else \
+        app.recall_series(models, recalls, with_article=source == "Walkthrough" and show_article)
+    stored_recall = [(unit, report["recall"]) for unit, report in stored if (report.get("recall") or {}).get("moments")]
+    frame = app.memory_tables.recall_frame(recall_series, stored_recall)
+    if len(frame):
+        st.table(app.memory_tables.recall_table(frame).style.format({"moments": "{:,}"}), hide_index=True)
         st.caption("Share: how much of a rarer word's connectivity row, at its first letter where its sequence read it "
                    "before (the second “grammar” after “g”), is on the letters where it was read. Expected: what the "
                    "letters of an earlier rarer word as far back get anyway, at the first letter of a rarer new word "
                    "(the control). Lift: share / expected, above 1 where a unit looks at the word it read more than "
                    "at other such words as far back. Mean (95% interval); –: no moments, or no control letters that "
                    "far back.")
-        st.caption(app.plain(f"Sample: {sampled}."))
-        if min(recall.moments for _, _, recall in recall_series) < app.recall.FEW_MOMENTS:
+        samples = []
+        if recalls is not None:
+            samples.append(f"{recalls[0].characters:,} characters of {described} (whole sequences in the seed's order, "
+                           f"to {app.RECALL_CHARS:,} or just past)" if source == "Corpus" else described)
+        alike = {}  # one phrase for the stored samples of the same size (the shipped models': all of them)
+        for unit, recall in stored_recall:
+            alike.setdefault((recall["max_chars"], recall["split"]), []).append(app.charts.UNIT_NAMES[unit])
+        samples += [f"stored ({', '.join(names)}): the first {chars:,} characters of the {split} split of the "
+                    f"model's training corpus, measured when it was shipped" for (chars, split), names in alike.items()]
+        st.caption(app.plain("Sample: " + "; ".join(samples) + "."))
+        if recall_series and min(recall.moments for _, _, recall in recall_series) < app.recall.FEW_MOMENTS:
             st.caption("Few recall moments make an anecdote, not a figure: a corpus sample (Text: Corpus, where this "
-                       "server has one) has hundreds.")
-        app.memory_downloads(frame, "recall", {**link, "article": show_article})
+                       "server has one) has hundreds" + (", as the stored rows do." if stored_recall else "."))
+        app.memory_downloads(frame, "recall", {**link, "article": show_article, "stored": show_stored})
 
 # ---- accuracy breakdowns -------------------------------------------------------------------------------------
 st.subheader("Accuracy by kind of word", divider="gray")

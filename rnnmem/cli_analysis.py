@@ -15,9 +15,10 @@ from .attribution import TARGET_HELP, connectivity_matrix
 from .attribution_methods import METHODS, attribution, value_name
 from .breakdowns import BREAKDOWNS, accuracy_with_bands
 from .corpus import read_text_file
-from .dataset import UNKNOWN_ID, DatasetConfig, prepare_dataset, sequence_texts
+from .dataset import sequence_texts
 from .errors import InputError, quoted
 from .exports import chart_png, chart_svg, frame_csv, matrix_frame
+from .held_out import dataset_like, split_sequences, take_chars
 from .inputs import text_sequences
 from .memory import MEASURES, memory_profile
 from .memory_tables import csv_bytes, export_frame
@@ -110,10 +111,9 @@ def _load(ref: str) -> tuple[AutocompleteRNN, str]:
     return loaded.model, str(loaded.ref)
 
 
-def _dataset_like(model: AutocompleteRNN, corpus: str, data_seed: int):
-    """The corpus prepared as the model's training data was (its vocabulary size and sequence length)."""
-    return prepare_dataset(corpus, DatasetConfig(vocab_words=len(model.words) - 2, max_seq_len=model.config.max_seq_len,
-                                                 seed=data_seed), log=lambda m: print(m, file=sys.stderr))
+def _stderr(message: str) -> None:
+    """Progress messages (the corpus being prepared) go to stderr, out of the way of --json output."""
+    print(message, file=sys.stderr)
 
 
 def run_suggest(args) -> int:
@@ -191,44 +191,11 @@ def run_connectivity(args) -> int:
     return 0
 
 
-def _corpus_sequences(model, corpus: str, split: str, data_seed: int):
-    """The corpus split's sequences, with targets re-indexed into the model's vocabulary (a model
-    trained on another corpus has other word ids)."""
-
-    dataset = _dataset_like(model, corpus, data_seed)
-    if list(dataset.words) == list(model.words):
-        remap = None
-    else:
-        index = model.word_ids
-        remap = np.array([index.get(w, UNKNOWN_ID) for w in dataset.words], dtype=np.int64)
-    starts, lengths = dataset.sequences(split)
-
-    def sequences():
-        for s, n in zip(starts.tolist(), lengths.tolist()):
-            targets = np.asarray(dataset.targets[s:s + n], dtype=np.int64)
-            yield np.asarray(dataset.chars[s:s + n]), (remap[targets] if remap is not None else targets)
-
-    return sequences(), int(lengths.sum()), dataset.description or corpus
-
-
 def _text_file_sequences(model, path: str, max_chars: int | None) -> list:
     """A text file's (chars, targets) sequences, cut as the model's training data was. Enough text is read
     for ``max_chars`` plus the sequence that crosses it: the same sequences as the whole file's."""
     wanted = None if max_chars is None else max_chars + model.config.max_seq_len
     return text_sequences(model, read_text_file(path, max_chars=wanted))
-
-
-def _take_chars(sequences, max_chars: int | None):
-    """The (chars, targets) sequences up to ``max_chars`` characters in all, the last one cut to fit (a
-    prediction depends only on the characters before it, so a cut sequence scores as it would whole)."""
-    seen = 0
-    for chars, targets in sequences:
-        if max_chars is not None:
-            if seen >= max_chars:
-                return
-            chars, targets = chars[:max_chars - seen], targets[:max_chars - seen]
-        seen += len(chars)
-        yield chars, targets
 
 
 def run_evaluate(args) -> int:
@@ -240,14 +207,14 @@ def run_evaluate(args) -> int:
         total = sum(len(c) for c, _ in sequences)
         source, split = args.text_file, "text-file"
     else:
-        sequences, total, source = _corpus_sequences(model, args.corpus, args.split, args.data_seed)
+        sequences, total, source = split_sequences(model, args.corpus, args.split, args.data_seed, log=_stderr)
         split = args.split
     if args.max_chars is not None:
         total = min(total, args.max_chars)
     with tqdm(total=total, unit="char", unit_scale=True, desc=f"evaluate {model.unit}", file=sys.stderr,
               disable=None) as bar:
         scored = dict(batch_size=args.batch_size, progress=bar.update)
-        taken = _take_chars(sequences, args.max_chars)
+        taken = take_chars(sequences, args.max_chars)
         result, bands = (accuracy_with_bands(model, taken, args.by, **scored) if args.by else
                          (accuracy_by_chars_seen(model, taken, **scored), None))
     report = {"model": source_ref, "unit": model.unit, "corpus": source, "split": split,
@@ -280,7 +247,7 @@ def run_memory(args) -> int:
     if args.text_file is not None:
         texts, source, split = Path(args.text_file), args.text_file, "text-file"
     else:
-        dataset = _dataset_like(model, args.corpus, args.data_seed)
+        dataset = dataset_like(model, args.corpus, args.data_seed, log=_stderr)
         texts, source, split = sequence_texts(dataset, args.split), dataset.description or args.corpus, args.split
     with tqdm(total=args.positions, unit="pos", desc=f"memory {model.unit}", file=sys.stderr, disable=None) as bar:
         profile = memory_profile(model, texts, positions=args.positions, seed=args.seed,

@@ -7,8 +7,9 @@ import sys
 
 from tqdm.auto import tqdm
 
-from .cli_analysis import _corpus_sequences, _load, _take_chars, _text_file_sequences, positive_int, seed_int
+from .cli_analysis import _load, _stderr, _text_file_sequences, positive_int, seed_int
 from .errors import InputError
+from .held_out import split_sequences, take_chars
 from .recall import RECALL_MEASURES, recall_profile
 
 MEANING = {"share": "row share on the earlier readings' letters",
@@ -40,9 +41,9 @@ def run_recall(args) -> int:
         sequences = _text_file_sequences(model, args.text_file, args.max_chars)  # as ``evaluate`` reads it
         source, split = args.text_file, "text-file"
     else:
-        sequences, _, source = _corpus_sequences(model, args.corpus, args.split, args.data_seed)
+        sequences, _, source = split_sequences(model, args.corpus, args.split, args.data_seed, log=_stderr)
         split = args.split
-    sequences = list(_take_chars(sequences, args.max_chars))
+    sequences = list(take_chars(sequences, args.max_chars))
     with tqdm(unit="seq", desc=f"recall {model.unit}", file=sys.stderr, disable=None) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total

@@ -36,7 +36,8 @@ logger = logging.getLogger(__name__)
 
 LIBRARY_NAME = "rnnmem"
 # Files beside the weights that the app shows when they exist (downloaded after the model, best effort).
-SIDE_FILES = ("training_log.csv", "training_summary.json", "evaluation_test.json", "evaluation_valid.json")
+SIDE_FILES = ("training_log.csv", "training_summary.json", "evaluation_test.json", "evaluation_valid.json",
+              "memory.json")
 # Weight formats that are pickles (loading them runs arbitrary code). Never downloaded.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 

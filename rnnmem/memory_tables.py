@@ -65,14 +65,24 @@ def profile_frame(series: Series, scale: str = "chars", max_distance: int | None
     return pd.DataFrame(rows, columns=PROFILE_COLUMNS)
 
 
-def summary_frame(series: Series) -> pd.DataFrame:
+def summary_frame(series: Series, stored: Iterable[tuple[str, dict]] = ()) -> pd.DataFrame:
     """One row per (unit, source, measure): context share, d50 and d90 with their 95% intervals, and the
-    sample they come from."""
+    sample they come from; then the same for ``stored`` figures, (unit, memory.json's ``held_out``) pairs."""
     rows = [[UNIT_NAMES.get(unit, unit), source, MEASURE_LABELS[name], profile.means[name]["mean"],
              profile.means[name]["low"], profile.means[name]["high"], profile.positions, profile.sequences,
              profile.seed]
             for unit, source, profile in series for name in MEASURES]
+    rows += [[UNIT_NAMES.get(unit, unit), stored_source(held_out), MEASURE_LABELS[name], held_out[name]["mean"],
+              held_out[name]["low"], held_out[name]["high"], held_out["positions"], held_out["sequences"],
+              held_out["seed"]]
+             for unit, held_out in stored for name in MEASURES]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def stored_source(report: dict) -> str:
+    """The source label of a model's stored figures (memory.json): measured when it was shipped, on its
+    training corpus's held-out split."""
+    return f"stored: {report.get('split', 'test')} split"
 
 
 def _interval_cell(row, show, unit: str = "") -> str:
@@ -135,15 +145,27 @@ def _article_recall(unit: str, words: tuple[str, ...]) -> RecallProfile:
     return profile
 
 
-def recall_frame(series: Iterable[tuple[str, str, RecallProfile]]) -> pd.DataFrame:
+def recall_frame(series: Iterable[tuple[str, str, RecallProfile]],
+                 stored: Iterable[tuple[str, dict]] = ()) -> pd.DataFrame:
     """One row per (unit, source, recall distance, measure): share, expected share and lift
     (rnnmem.recall) with their 95% intervals, over all recall moments ("all") and by distance band;
-    ``sequences``: how many sequences those moments come from."""
+    ``sequences``: how many sequences those moments come from. Then the same for ``stored`` figures,
+    (unit, memory.json's ``recall``) pairs: a figure that could not be given (None) is NaN, and a sample
+    with no recall moment gives no rows."""
     rows = []
     for unit, source, profile in series:
         for recalled, figures in [("all", {"moments": profile.moments, **profile.means}), *profile.by_distance.items()]:
             rows += [[UNIT_NAMES.get(unit, unit), source, recalled, name, figures[name]["mean"], figures[name]["low"],
                       figures[name]["high"], figures["moments"], profile.controls, figures["sequences"], profile.seed]
+                     for name in RECALL_MEASURES]
+    for unit, recall in stored:
+        if not recall["moments"]:
+            continue
+        for recalled, figures in [("all", recall), *recall["by_distance"].items()]:
+            rows += [[UNIT_NAMES.get(unit, unit), stored_source(recall), recalled, name,
+                      *(math.nan if figures[name][end] is None else float(figures[name][end])
+                        for end in ("mean", "low", "high")),
+                      figures["moments"], recall["controls"], figures["sequences"], recall["seed"]]
                      for name in RECALL_MEASURES]
     return pd.DataFrame(rows, columns=RECALL_COLUMNS)
 

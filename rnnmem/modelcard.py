@@ -80,9 +80,43 @@ def repetition_section(breakdown: dict, columns: int = 5) -> list[str]:
     return lines
 
 
+def _interval(figure: dict, show, unit: str = "") -> str:
+    """"mean (low–high)" of a recall figure (rnnmem.recall's summary), as the Memory page's recall table
+    shows it; "–" where it is None: no lift where no control letters, or next to nothing, sat that far back."""
+    if figure["mean"] is None:
+        return "–"
+    interval = f" ({show(figure['low'])}–{show(figure['high'])})" if figure["low"] is not None else ""
+    return show(figure["mean"]) + unit + interval
+
+
+def recall_section(recall: dict) -> list[str]:
+    """Markdown lines for recall against its control (rnnmem.recall) on the test split's first characters:
+    share, expected share and lift over all recall moments and by how far back the word was read."""
+    lines = ["### Recall of words read before", "",
+             "At each recall moment (the first letter of a rarer word its sequence already read), the connectivity "
+             "row's share on the earlier readings' letters (share), against the share an earlier rarer word's "
+             "letters as far back get at control moments, the first letter of a rarer new word at the same place "
+             "in its sequence (expected); lift = share / expected (`python -m rnnmem recall`). A lift above 1: the "
+             "model looks back at the word it read more than at another rarer word as far back."]
+    if not recall.get("moments"):
+        return lines + ["", f"The first {recall['max_chars']:,} characters of the {recall['split']} split hold no "
+                            "rarer word read twice in one sequence: nothing to measure."]
+    percent, ratio = (lambda v: f"{100 * v:.1f}"), (lambda v: f"{v:.2f}")
+    lines += ["", f"On the first {recall['max_chars']:,} characters of the {recall['split']} split: "
+                  f"{recall['moments']:,} recall moments in {recall['sequences']:,} sequences, "
+                  f"{recall['controls']:,} control moments (seed {recall['seed']}); mean and 95% interval "
+                  "(bootstrap over sequences):", "",
+              "| read back | moments | share | expected | lift |", "|---|---|---|---|---|"]
+    for label, figures in [("all", recall), *recall["by_distance"].items()]:
+        lines.append(f"| {label} | {figures['moments']:,} | {_interval(figures['share'], percent, '%')} | "
+                     f"{_interval(figures['expected'], percent, '%')} | {_interval(figures['lift'], ratio)} |")
+    return lines
+
+
 def memory_section(memory: dict) -> list[str]:
     """Markdown lines for the memory measure (rnnmem.memory): on held-out text with 95% intervals, on the
-    article's walkthrough paragraph beside the article's own models, and its three walkthrough moments."""
+    article's walkthrough paragraph beside the article's own models, its three walkthrough moments, and
+    recall against its control where measured."""
     lines = ["## Memory", "",
              "How far back the model looks (`python -m rnnmem memory`): for each output position, the distance "
              "back holding 50% / 90% of its connectivity (d50, d90), and the connectivity's share on "
@@ -113,6 +147,8 @@ def memory_section(memory: dict) -> list[str]:
             top = ", ".join(moment["top3"])
             probability = "not in vocabulary" if moment["probability"] is None else f"{moment['probability']:.3f}"
             lines.append(f"| {moment['label']} | {rank} | {probability} | {top} |")
+    if memory.get("recall"):
+        lines += ["", *recall_section(memory["recall"])]
     return lines
 
 

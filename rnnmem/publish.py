@@ -23,7 +23,7 @@ from .units import UNIT_NAMES
 # Files ``publish`` uploads (exact names, then glob patterns); everything else in a model directory
 # (checkpoints, scratch files) stays local.
 PUBLISHED_FILES = (CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, "README.md", "training_log.csv",
-                   "training_config.json", "training_summary.json")
+                   "training_config.json", "training_summary.json", "memory.json")
 PUBLISHED_PATTERNS = ("evaluation*.json", SHARD_PATTERN)
 
 

@@ -216,6 +216,80 @@ def check_evaluation(data, name: str = "evaluation") -> dict:
     return data
 
 
+MEMORY_FILE = "memory.json"  # the memory figures stored beside a shipped model (rnnmem.memory_report)
+
+
+def read_memory_report(directory: Path | None) -> dict | None:
+    """A model's stored memory figures (``memory.json``, as ``scripts.ship_weights`` writes it): its
+    ``held_out`` measure and, where measured, its ``recall``, checked as far as the Memory page reads them;
+    None when there is none. Raises SettingsError when the file is unusable (a Hub model's files are
+    anybody's)."""
+    path = None if directory is None else Path(directory) / MEMORY_FILE
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SettingsError(f"{MEMORY_FILE} cannot be read: {error}") from None
+    return check_memory_report(data)
+
+
+def check_memory_report(data, name: str = MEMORY_FILE) -> dict:
+    """Validate what the Memory page reads of a memory report: ``held_out`` (split, positions, sequences,
+    seed, context_share / d50 / d90 as mean, low, high) and optionally ``recall`` (split, max_chars,
+    moments; with moments: controls, sequences, seed, share / expected / lift and the same by distance, a
+    figure None where it could not be given)."""
+    if not isinstance(data, dict) or not isinstance(data.get("held_out"), dict):
+        raise SettingsError(f"{name}: no held_out figures")
+    held_out = data["held_out"]
+    _check_counts(held_out, ("positions", "sequences", "seed"), f"{name}: held_out")
+    _check_split(held_out, f"{name}: held_out")
+    for measure in ("context_share", "d50", "d90"):
+        _check_figure(held_out.get(measure), f"{name}: held_out {measure}", optional=False)
+    recall = data.get("recall")
+    if recall is not None:
+        where = f"{name}: recall"
+        if not isinstance(recall, dict):
+            raise SettingsError(f"{where} must be an object")
+        _check_counts(recall, ("max_chars", "moments"), where)
+        _check_split(recall, where)
+        if recall["moments"]:
+            _check_counts(recall, ("controls", "sequences", "seed"), where)
+            bands = recall.get("by_distance")
+            if not isinstance(bands, dict) or not all(isinstance(label, str) and len(label) <= 20 for label in bands):
+                raise SettingsError(f"{where}: by_distance must map short band labels to figures")
+            for label, figures in [("all", recall), *bands.items()]:
+                if not isinstance(figures, dict):
+                    raise SettingsError(f"{where} {label} must be an object")
+                _check_counts(figures, ("moments", "sequences"), f"{where} {label}")
+                for measure in ("share", "expected", "lift"):
+                    _check_figure(figures.get(measure), f"{where} {label} {measure}", optional=True)
+    return data
+
+
+def _check_counts(data: dict, keys: tuple[str, ...], where: str) -> None:
+    for key in keys:
+        value = data.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SettingsError(f"{where}: {key} must be a non-negative integer")
+
+
+def _check_split(data: dict, where: str) -> None:
+    if data.get("split", "test") not in EVALUATION_SPLITS:
+        raise SettingsError(f"{where}: split must be one of {', '.join(EVALUATION_SPLITS)}")
+
+
+def _check_figure(figure, where: str, *, optional: bool) -> None:
+    """{"mean", "low", "high"}: finite numbers (or, ``optional``, all None: not measurable there)."""
+    if not isinstance(figure, dict):
+        raise SettingsError(f"{where} must be an object with mean, low and high")
+    values = [figure.get(key) for key in ("mean", "low", "high")]
+    if optional and all(value is None for value in values):
+        return
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        raise SettingsError(f"{where}: mean, low and high must be finite numbers")
+
+
 def _is_rate(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
         and 0.0 <= value <= 1.0
@@ -245,4 +319,5 @@ def read_training(directory: Path | None) -> tuple[list[dict], dict | None]:
 
 
 __all__ = ["AppSettings", "SettingsError", "SETTINGS_ENV", "DEFAULT_SETTINGS_FILE", "default_settings",
-           "settings_path", "load_settings", "parse_settings", "check_override", "evaluation_file", "read_evaluation", "check_evaluation", "read_training", "EVALUATION_SPLITS"]
+           "settings_path", "load_settings", "parse_settings", "check_override", "evaluation_file", "read_evaluation", "check_evaluation", "read_training", "EVALUATION_SPLITS",
+           "MEMORY_FILE", "read_memory_report", "check_memory_report"]

@@ -655,8 +655,8 @@ LINK_PARAMS = {
     "training": {"x": "choice", "logy": "flag"},
     # the pasted text kept short: a profile of a long pasted text takes minutes on a busy machine
     "memory": {"source": "choice", "text": "short text", "positions": "number", "seed": "number", "scale": "choice",
-               "maxdist": "number", "logy": "flag", "article": "flag", "by": "choice", "topk": "choice",
-               "seq": "number", "diff_a": "choice", "diff_b": "choice"},
+               "maxdist": "number", "logy": "flag", "article": "flag", "stored": "flag", "by": "choice",
+               "topk": "choice", "seq": "number", "diff_a": "choice", "diff_b": "choice"},
 }
 
 

@@ -186,10 +186,10 @@ def test_evaluate_max_chars_scores_the_start_of_a_long_file(trained_model_dir, t
 def test_max_chars_takes_exactly_that_many_characters_cutting_the_last_sequence():
     import numpy as np
 
-    from rnnmem.cli_analysis import _take_chars
+    from rnnmem.held_out import take_chars
 
     sequences = [(np.arange(n), np.arange(n) + 100) for n in (5, 7, 6)]
-    taken = list(_take_chars(iter(sequences), 9))
+    taken = list(take_chars(iter(sequences), 9))
     assert [len(c) for c, _ in taken] == [5, 4]  # the second cut to fit, the third not started
     assert taken[1][1].tolist() == [100, 101, 102, 103]  # its targets cut with it
-    assert sum(len(c) for c, _ in _take_chars(iter(sequences), None)) == 18
+    assert sum(len(c) for c, _ in take_chars(iter(sequences), None)) == 18

@@ -408,6 +408,7 @@ def test_publish_cli_then_load_back(hub, tmp_path):
     (directory / "training_log.csv").write_text("chars,train_loss\n1000,3.2\n")
     (directory / "training_summary.json").write_text(json.dumps({"steps": 10}))
     (directory / "training_config.json").write_text(json.dumps({"unit": "gru"}))
+    (directory / "memory.json").write_text(json.dumps({"held_out": {}}))  # the Memory page's stored figures
     (directory / "checkpoint.ckpt").write_bytes(b"not for the Hub")
     env = hub_env(hub, tmp_path, HF_TOKEN=hub.token)
 
@@ -418,7 +419,7 @@ def test_publish_cli_then_load_back(hub, tmp_path):
     assert not hub.repos["bob/tiny"].private
     uploaded = hub.files("bob/tiny", sha)
     assert set(uploaded) == {".gitattributes", "config.json", "model.safetensors", "README.md", "evaluation.json",
-                             "training_log.csv", "training_summary.json", "training_config.json"}
+                             "training_log.csv", "training_summary.json", "training_config.json", "memory.json"}
     assert uploaded["model.safetensors"] == (directory / "model.safetensors").read_bytes()
     meta = _front_matter(uploaded["README.md"].decode())
     for line in ("library_name: rnnmem", "license: cc-by-sa-3.0", "datasets:", "- text8", "model-index:",
@@ -449,6 +450,9 @@ def test_publish_cli_then_load_back(hub, tmp_path):
     results, _ = run_driver(env, [load(f"hf://bob/tiny@{sha}"), load("hf://bob/priv@exp/dev")])
     assert_loaded(results[0], model, sha)
     assert_loaded(results[1], other, sha2)
+    # the files the app shows beside a Hub model came down with it, memory.json among them
+    assert (Path(results[0]["files_dir"]) / "memory.json").read_text() == json.dumps({"held_out": {}})
+    assert (Path(results[0]["files_dir"]) / "training_log.csv").is_file()
 
 
 def test_publish_cli_failures_exit_2_with_one_line(hub, tmp_path):

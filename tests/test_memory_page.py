@@ -655,3 +655,49 @@ def test_a_corpus_file_edited_in_place_is_measured_again(tmp_path):
     os.utime(corpus, (1, 1))
     assert profile_text_key(("corpus", str(corpus)), corpus) != before
     assert profile_text_key(("pasted", "a text"), "a text") == ("pasted", "a text")
+
+
+def test_memory_page_shows_the_models_stored_held_out_figures(app, models_toml, monkeypatch, tmp_path):  # noqa: F811
+    """A model with a memory.json beside its weights (the shipped LSTM's) gets "stored" rows in the summaries
+    and the recall table, its figures as stored; an unusable file is named in a warning, not shown; the
+    toggle (in the link) leaves them out."""
+    from rnnmem.refs import shipped_dir
+    from rnnmem.settings import SETTINGS_ENV
+
+    stored = json.loads((shipped_dir("lstm") / "memory.json").read_text())
+    lines = models_toml.read_text().replace('= "./', f'= "{models_toml.parent}/')
+    for unit, memory in (("lstm", json.dumps(stored)), ("gru", '{"held_out": {"positions": "many"}}')):
+        directory = tmp_path / unit
+        directory.mkdir()
+        for name in ("config.json", "model.safetensors", "README.md"):
+            (directory / name).symlink_to(shipped_dir(unit) / name)
+        (directory / "memory.json").write_text(memory)
+        lines = lines.replace(f'{unit} = "{models_toml.parent}/{unit}"', f'{unit} = "{directory}"')
+    settings = tmp_path / "models.toml"
+    settings.write_text(lines)
+    monkeypatch.setenv(SETTINGS_ENV, str(settings))
+
+    at = app("memory", units=["GRU", "LSTM"], positions="300")
+    assert not at.exception
+    assert [unescape(w.value) for w in at.warning] == [
+        "Stored figures not shown: GRU: memory.json: held_out: positions must be a non-negative integer"]
+    summary = at.get("table")[0].value
+    row = summary[summary.source == "stored: test split"]
+    assert row.unit.tolist() == ["LSTM"] and row.positions.tolist() == [stored["held_out"]["positions"]]
+    d90 = stored["held_out"]["d90"]
+    assert row.d90.tolist() == [f"{d90['mean']:.3f} ({d90['low']:.3f}–{d90['high']:.3f})"]
+    recall = recall_table_shown(at)
+    row = recall[recall.source == "stored: test split"]
+    lift, far = stored["recall"]["lift"], stored["recall"]["by_distance"]["100+"]["lift"]
+    assert row.unit.tolist() == ["LSTM"] and row.moments.tolist() == [stored["recall"]["moments"]]
+    assert row.lift.tolist() == [f"{lift['mean']:.2f} ({lift['low']:.2f}–{lift['high']:.2f})"]
+    assert row["lift, read 100+ back"].tolist() == [f"{far['mean']:.2f} ({far['low']:.2f}–{far['high']:.2f})"]
+    captions = " ".join(unescape(c.value) for c in at.caption)
+    assert ("stored (LSTM): the first 300,000 characters of the test split of the model's training corpus, measured "
+            "when it was shipped" in captions)
+    assert "has hundreds, as the stored rows do." in captions  # beside the walkthrough's single moment
+
+    at = app("memory", units=["GRU", "LSTM"], positions="300", stored="false")
+    assert not at.exception and not at.warning
+    assert "stored: test split" not in at.get("table")[0].value.source.tolist()
+    assert "stored: test split" not in recall_table_shown(at).source.tolist()

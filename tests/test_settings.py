@@ -14,10 +14,12 @@ from rnnmem.settings import (
     SETTINGS_ENV,
     SettingsError,
     check_evaluation,
+    check_memory_report,
     check_override,
     default_settings,
     load_settings,
     read_evaluation,
+    read_memory_report,
     read_training,
     settings_path,
 )
@@ -167,3 +169,55 @@ def test_a_shipped_set_serves_only_the_units_left_on_their_shipped_default(tmp_p
         "article/rnn", "hf://someone/rnnmem-gru@v1", "article/lstm", "article/nlstm"]
     assert [settings.reference(unit) for unit in UNITS] == ["rnn", "hf://someone/rnnmem-gru@v1", "lstm",
                                                             "article/nlstm"]
+
+
+def _memory_report() -> dict:
+    figure = {"mean": 0.4, "low": 0.3, "high": 0.5}
+    no_lift = {"mean": None, "low": None, "high": None}
+    band = {"moments": 2, "sequences": 2, "share": figure, "expected": figure, "lift": no_lift}
+    return {"held_out": {"split": "test", "positions": 1999, "sequences": 11, "seed": 0, "context_share": figure,
+                         "d50": figure, "d90": figure},
+            "recall": {"split": "test", "max_chars": 300000, "moments": 5, "controls": 10, "sequences": 4, "seed": 0,
+                       "share": figure, "expected": figure, "lift": figure, "by_distance": {"under 50": band}}}
+
+
+def _broken(change) -> dict:
+    report = _memory_report()
+    change(report)
+    return report
+
+
+@pytest.mark.parametrize("broken, message", [
+    (_memory_report(), None),
+    (_broken(lambda r: r.pop("recall")), None),  # measured before recall was: the page shows what there is
+    (_broken(lambda r: r.update(recall={"split": "test", "max_chars": 9, "moments": 0})), None),  # nothing to recall
+    ([], "no held_out figures"),
+    (_broken(lambda r: r["held_out"].update(positions="many")), "held_out: positions must be"),
+    (_broken(lambda r: r["held_out"].update(split="train")), "split must be one of"),
+    (_broken(lambda r: r["held_out"].update(d90={"mean": 1.0})), "held_out d90: mean, low and high"),
+    (_broken(lambda r: r["held_out"].update(d50={"mean": None, "low": None, "high": None})), "held_out d50"),
+    (_broken(lambda r: r["held_out"].update(context_share={"mean": float("inf"), "low": 0, "high": 1})),
+     "context_share"),
+    (_broken(lambda r: r.update(recall=[1])), "recall must be an object"),
+    (_broken(lambda r: r["recall"].pop("controls")), "recall: controls must be"),
+    (_broken(lambda r: r["recall"].update(by_distance=None)), "by_distance must map"),
+    (_broken(lambda r: r["recall"]["by_distance"].update({"x" * 40: {}})), "by_distance must map"),
+    (_broken(lambda r: r["recall"]["by_distance"]["under 50"].update(moments=True)), "under 50: moments must be"),
+    (_broken(lambda r: r["recall"].update(lift="1.1")), "recall all lift must be an object"),
+    (_broken(lambda r: r["recall"].update(share={"mean": "1", "low": 0, "high": 1})), "recall all share: mean"),
+])
+def test_broken_memory_reports_are_rejected(broken, message):
+    if message is None:
+        assert check_memory_report(broken) is broken
+        return
+    with pytest.raises(SettingsError, match=message):
+        check_memory_report(broken)
+
+
+def test_read_memory_report_round_trip_absence_and_unreadable(tmp_path):
+    assert read_memory_report(None) is None and read_memory_report(tmp_path) is None
+    (tmp_path / "memory.json").write_text(json.dumps(_memory_report()))
+    assert read_memory_report(tmp_path) == _memory_report()
+    (tmp_path / "memory.json").write_text("{not json")
+    with pytest.raises(SettingsError, match="memory.json cannot be read"):
+        read_memory_report(tmp_path)

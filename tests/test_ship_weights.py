@@ -30,13 +30,13 @@ def finished_run(tmp_path_factory, toy_corpus):
 
 def test_ships_a_run_measured_on_its_own_split(tmp_path, monkeypatch, finished_run, toy_corpus):
     seeds = []
-    measured = ship_weights._corpus_sequences
+    measured = ship_weights.split_sequences
 
     def recording(model, corpus, split, data_seed):
         seeds.append(data_seed)
         return measured(model, corpus, split, data_seed)
 
-    monkeypatch.setattr(ship_weights, "_corpus_sequences", recording)
+    monkeypatch.setattr(ship_weights, "split_sequences", recording)
     reported = ship_weights.memory_report
 
     def recording_memory(*args, data_seed, **kwargs):
@@ -68,3 +68,76 @@ def test_a_failed_float16_check_leaves_the_shipped_model_alone(tmp_path, monkeyp
         _ship(monkeypatch, finished_run, toy_corpus, tmp_path / "weights")
     assert (shipped / "model.safetensors").read_bytes() == b"the shipped weights"
     assert sorted(p.name for p in (tmp_path / "weights").iterdir()) == ["gru"]
+
+
+def test_remeasure_rewrites_memory_and_card_and_leaves_weights_evaluations_and_notes(tmp_path, monkeypatch,
+                                                                                     finished_run, toy_corpus):
+    weights = tmp_path / "weights"
+    _ship(monkeypatch, finished_run, toy_corpus, weights)
+    shipped = weights / "gru"
+    kept = {name: (shipped / name).read_bytes() for name in ("model.safetensors", "evaluation_test.json",
+                                                              "evaluation_valid.json", "training_log.csv")}
+    memory = json.loads((shipped / "memory.json").read_text())
+    # the toy corpus's words are all among the 100 most frequent: nothing rarer to recall, and the card says so
+    assert memory["recall"] == {"split": "test", "max_chars": 3000, "moments": 0}
+    card = (shipped / "README.md").read_text()
+    assert "hold no rarer word read twice in one sequence" in card
+    notes = card.split("\n## Notes\n\n", 1)[1]
+    assert notes.startswith("Weights stored in float16")
+    (shipped / "memory.json").unlink()
+    (shipped / "README.md").write_text(card.replace("## Memory", "## Memory (an older card)"))
+    monkeypatch.setattr(sys, "argv", ["ship_weights", "--remeasure", "--corpus", str(toy_corpus), "--units", "gru",
+                                      "--eval-chars", "3000", "--memory-positions", "60", "--dest", str(weights)])
+    ship_weights.main()
+    assert json.loads((shipped / "memory.json").read_text()) == memory  # measured the same way: the same figures
+    assert (shipped / "README.md").read_text() == card  # written anew, the notes kept
+    assert {name: (shipped / name).read_bytes() for name in kept} == kept
+    (shipped / "README.md").write_text(card.split("\n## Notes\n\n", 1)[0])
+    with pytest.raises(SystemExit, match="no notes section to keep"):
+        ship_weights.main()
+    monkeypatch.setattr(sys, "argv", ["ship_weights", "--corpus", str(toy_corpus)])
+    with pytest.raises(SystemExit):  # neither --runs nor --remeasure
+        ship_weights.main()
+
+
+def test_recall_report_is_the_recall_commands_figures_and_the_card_shows_them(tmp_path, capsys):
+    """On a corpus whose rarer words (beyond the model's 100 most frequent) recur within sequences: the
+    figures memory.json carries are those ``python -m rnnmem recall --split test --max-chars N --json``
+    prints, and the model card's recall table shows them, a "–" where no lift can be given."""
+    import random
+
+    import torch
+
+    from rnnmem.cli import main as cli_main
+    from rnnmem.memory_report import recall_report
+    from rnnmem.model import ModelConfig
+    from rnnmem.modelcard import model_card_text
+
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = [a + b + c for a in letters[:6] for b in letters[:5] for c in letters[:5]][:130]
+    rng = random.Random(5)
+    rarer = words[110:116]  # model ids 112-117: rarer than the 100 most frequent
+    corpus = tmp_path / "repeats.txt"
+    corpus.write_text(" " + " ".join(rng.choice(rarer) if rng.random() < 0.4 else rng.choice(words[:100])
+                                     for _ in range(8000)))
+    torch.manual_seed(0)
+    model = AutocompleteRNN(ModelConfig(unit="gru", hidden_size=12, num_layers=1, embedding_size=8,
+                                        words=["<eos>", "<unknown>", *words], max_seq_len=60)).eval()
+    model.save(tmp_path / "model")
+    report = recall_report(model, str(corpus), 4000)
+    assert report["moments"] > 30 and report["controls"] > 0 and report["max_chars"] == 4000
+    assert cli_main(["recall", str(tmp_path / "model"), "--corpus", str(corpus), "--split", "test",
+                     "--max-chars", "4000", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {key: printed[key] for key in report if key in printed} == {key: report[key] for key in printed
+                                                                       if key in report}
+    assert set(printed) - set(report) == {"model", "corpus"}
+    card = model_card_text(model, memory={"recall": report})
+    assert "### Recall of words read before" in card
+    row = next(line for line in card.splitlines() if line.startswith("| all |"))
+    assert row.startswith(f"| all | {report['moments']:,} | {100 * report['share']['mean']:.1f}% (")
+    assert row.endswith(f" | {report['lift']['mean']:.2f} ({report['lift']['low']:.2f}–{report['lift']['high']:.2f}) |")
+    no_lift = {**report, "by_distance": {**report["by_distance"], "100+": {
+        "moments": 3, "sequences": 2, "share": {"mean": 0.0, "low": 0.0, "high": 0.0},
+        "expected": {"mean": 0.0, "low": 0.0, "high": 0.0}, "lift": {"mean": None, "low": None, "high": None}}}}
+    assert "| 100+ | 3 | 0.0% (0.0–0.0) | 0.0% (0.0–0.0) | – |" in model_card_text(model, memory={"recall": no_lift})

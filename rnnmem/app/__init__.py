@@ -25,7 +25,7 @@ from .cache import (MAX_EVAL_TEXT, MAX_RAW_TEXT, MAX_SUGGESTIONS, accuracy, attr
                     connectivity_view, fit_text, suggestions, suggestions_by_prefix, usable_text)
 from .exports import download_name, downloads
 from .memory import (MAX_POSITIONS, RECALL_CHARS, band_accuracy, memory_profiles, recall_profiles,
-                     recall_series)
+                     recall_series, stored_memory)
 from .memory import downloads as memory_downloads
 from .messages import header, notify, plain, stop
 from .models import (UNIT_LABELS, ShownModel, app_settings, load_models, require_units, selected_units, shipped_set,
@@ -54,6 +54,6 @@ __all__ = [
     "stop", "suggestion_list", "suggestions", "suggestions_by_prefix",
     "usable_text", "value_name", "walkthrough", "words_read_before",
     "BANDED_BY", "BREAKDOWNS", "MAX_POSITIONS", "band_accuracy", "memory_charts", "memory_downloads", "memory_profiles",
-    "RECALL_CHARS", "recall", "recall_profiles", "recall_series",
+    "RECALL_CHARS", "recall", "recall_profiles", "recall_series", "stored_memory",
     "memory_tables",
 ]

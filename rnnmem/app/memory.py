@@ -24,13 +24,14 @@ import streamlit as st
 
 from .. import exports, memory_tables
 from ..breakdowns import BandAccuracy, accuracy_by_band
-from ..errors import InputError
+from ..errors import InputError, SettingsError
 from ..memory import MemoryProfile, memory_profile
-from ..memory_report import held_out_texts
+from ..held_out import held_out_texts
 from ..recall import TEXT_CONTROLS, RecallProfile, recall_profile, recall_sample
 from ..model import CONFIG_FILE
 from ..modelref import SHIPPED_SETS
 from ..refs import shipped_dir
+from ..settings import read_memory_report
 from ..units import UNITS
 from .cache import analysis_workers
 from .models import ShownModel
@@ -208,6 +209,22 @@ def recall_series(models: Sequence[ShownModel], recalls: Sequence[RecallProfile]
         series += [(item.unit, memory_tables.ARTICLE_SOURCE, memory_tables.article_recall(item.unit, item.model))
                    for item in models if item.unit in memory_tables.ARTICLE_UNITS]
     return series
+
+
+def stored_memory(models: Sequence[ShownModel]) -> tuple[list[tuple[str, dict]], list[str]]:
+    """Each model's stored memory figures (``memory.json`` beside its weights: measured when it was shipped,
+    on its training corpus's test split) as (unit, report) pairs, and a one-line problem for each file that
+    cannot be used. Models without the file (a run of one's own, most Hub models) have none."""
+    stored, problems = [], []
+    for item in models:
+        try:
+            report = read_memory_report(item.loaded.files_dir)
+        except SettingsError as error:
+            problems.append(f"{item.name}: {error}")
+            continue
+        if report is not None:
+            stored.append((item.unit, report))
+    return stored, problems
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

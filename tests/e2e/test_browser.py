@@ -314,8 +314,8 @@ PAGES = {
     "connectivity": ["text", "pos", "hover", "colours", "article", "method", "target", "word"],
     "accuracy": ["split", "topk", "article", "maxseen", "eval"],
     "training": ["x", "logy"],
-    "memory": ["source", "text", "positions", "seed", "scale", "maxdist", "logy", "article", "by", "topk", "seq",
-               "diff_a", "diff_b"],
+    "memory": ["source", "text", "positions", "seed", "scale", "maxdist", "logy", "article", "stored", "by", "topk",
+               "seq", "diff_a", "diff_b"],
     "": [],
 }
 

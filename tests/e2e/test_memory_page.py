@@ -41,10 +41,13 @@ def test_memory_page_profile_setting_in_the_link_and_a_download(server, page):
         page.locator('[data-testid="stDownloadButton"]').nth(4).get_by_role("button").click()  # the summaries' CSV
         # (0–3: the profile's CSV, JSON, PNG and SVG)
     download = info.value
-    assert download.suggested_filename == "memory-summaries_source-Walkthrough_units-GRU_positions-200_seed-3_article-True.csv"
+    assert download.suggested_filename == ("memory-summaries_source-Walkthrough_units-GRU_positions-200_seed-3_"
+                                           "article-True_stored-True.csv")
     rows = read_csv(open(download.path(), "rb").read())
     shown = table.inner_text()
-    assert list(rows["unit"].unique()) == ["GRU"] and len(rows) == 6  # ours and the article's, 3 measures each
+    # ours, the article's and the shipped model's stored held-out figures (memory.json), 3 measures each
+    assert list(rows["unit"].unique()) == ["GRU"] and len(rows) == 9
+    assert rows["source"].unique().tolist() == ["this app's model", "article (published)", "stored: test split"]
     for value in rows["mean"]:
         assert f"{value:.3f}" in shown  # every number downloaded is the one on the page
 
@@ -56,7 +59,8 @@ def test_memory_page_profile_setting_in_the_link_and_a_download(server, page):
     assert info.value.suggested_filename.startswith("memory-recall_source-Walkthrough_units-GRU_")
     rows = read_csv(open(info.value.path(), "rb").read())
     shares = rows[(rows["recalled"] == "all") & (rows["measure"] == "share")]
-    assert shares["source"].tolist() == ["this app's model", "article (published)"]
+    assert shares["source"].tolist() == ["this app's model", "article (published)", "stored: test split"]
+    expect(recall).to_contain_text("1,642")  # the stored figures' recall moments, 300,000 test characters
     shown = recall.inner_text()
     for value in shares["mean"]:
         assert f"{100 * value:.1f}%" in shown
