@@ -7,7 +7,8 @@ visitors on 2 cores, throughput flat). The connectivity matrix is most of a new 
 (T(T+1)/2 small vector-Jacobian steps, each a Python call), so it runs in a pool of worker processes while
 the server process keeps answering keystrokes and clicks. So does a row by integrated gradients
 (rnnmem.attribution_methods): 64 to 512 forward and backward passes, seconds on a long text, which in the
-server process would slow every other visitor's page meanwhile.
+server process would slow every other visitor's page meanwhile; and the batched rows that recall against its
+control reads (rnnmem.recall), a sequence at a time.
 
 A worker loads a model from a reference that names exactly the weights the server uses: a shipped name, a
 model directory, or a Hub commit (``hf://OWNER/NAME@COMMIT``, already in the local Hugging Face cache, so no
@@ -35,7 +36,9 @@ from pathlib import Path
 
 import torch
 
-from .attribution import ConnectivityResult, connectivity_matrix
+import numpy as np
+
+from .attribution import ConnectivityResult, connectivity_matrix, connectivity_of_ids
 from .attribution_methods import Attribution, attribution
 from .errors import InputError
 from .model import AutocompleteRNN
@@ -106,7 +109,7 @@ def _matrix(model: AutocompleteRNN, text: str, k: int) -> ConnectivityResult:
 
 # What a worker computes, by name: each takes the model, then the request's arguments. Results are the same
 # objects the server process computes (pickled back).
-TASKS = {"matrix": _matrix, "attribution": attribution}
+TASKS = {"matrix": _matrix, "attribution": attribution, "rows": connectivity_of_ids}
 # Attribution methods worth a worker: integrated gradients is 64 to 512 forward and backward passes (seconds
 # on a long text); the others are one backward pass, cheaper here than the pickling and the wait.
 WORKER_METHODS = frozenset({"integrated_gradients"})
@@ -326,6 +329,15 @@ class AnalysisWorkers:
         args = (text, position, method, target)
         future = self._submit("attribution", item, args, waited=True) if method in WORKER_METHODS else None
         return self._collect(future, "attribution", item, args)
+
+    def connectivity_rows(self, item: ModelLike, chars: np.ndarray, positions: np.ndarray,
+                          ys: np.ndarray) -> np.ndarray:
+        """Connectivity rows of one sequence at ``positions`` for the word ids ``ys``
+        (rnnmem.attribution.connectivity_of_ids), in a worker when one can compute them: what recall
+        against its control reads, a sequence at a time (a corpus sample is hundreds of sequences, a
+        minute or more of gradients that would otherwise slow every other visitor's page)."""
+        args = (chars, positions, ys)
+        return self._collect(self._submit("rows", item, args, waited=True), "rows", item, args)
 
     def shutdown(self) -> None:
         pools, self._pool, self._waited_pool = (self._pool, self._waited_pool), None, None

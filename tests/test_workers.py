@@ -39,6 +39,23 @@ def test_a_worker_computes_the_same_matrix_as_the_server_process(workers, traine
         workers.connectivity_matrix(loaded, "?!")
 
 
+def test_recall_reads_its_rows_from_a_worker_with_the_server_process_figures(workers, trained_model_dir):
+    """Recall against its control with the rows' gradients in a worker (the Memory page's way): the rows
+    the server process computes (to float rounding: the worker runs one torch thread), so the same figures."""
+    from rnnmem.recall import recall_profile
+
+    loaded = load(str(trained_model_dir))
+    text = " the cat sat on the mat and the big red house and the dog ran to the cat on a mat"
+    here = recall_profile(loaded.model, text, frequent=4, controls=3, seed=2)  # toy words past the 4th: rarer
+    before = workers.computed_in_workers
+    there = recall_profile(loaded.model, text, frequent=4, controls=3, seed=2,
+                           rows=lambda chars, positions, ys: workers.connectivity_rows(loaded, chars, positions, ys))
+    assert here.moments > 0 and workers.computed_in_workers > before
+    for name, values in here.per_moment.items():
+        np.testing.assert_allclose(there.per_moment[name], values, rtol=1e-5, atol=1e-9, err_msg=name)
+    assert there.means["share"]["mean"] == pytest.approx(here.means["share"]["mean"], rel=1e-5)
+
+
 def test_integrated_gradients_go_to_a_worker_and_the_cheap_methods_stay_here(workers, trained_model_dir,
                                                                             tiny_models):
     """Integrated gradients (seconds on a long text) is computed in a worker, with the same result as here;

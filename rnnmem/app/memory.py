@@ -195,8 +195,11 @@ def recall_profiles(models: Sequence[ShownModel], text_key: tuple, texts: str | 
         corpus = isinstance(sample, list)
         if corpus:
             sample = recall_sample(sample, RECALL_CHARS, seed)
+        workers = analysis_workers()  # the rows' gradients in a worker process, the bookkeeping here
         return recall_profile(item.model, sample, seed=seed, progress=progress,
-                              controls=2 if corpus else TEXT_CONTROLS)
+                              controls=2 if corpus else TEXT_CONTROLS,
+                              rows=lambda chars, positions, ys: workers.connectivity_rows(item.loaded, chars,
+                                                                                          positions, ys))
 
     return _measure_each(models, "recall", "sequences", lambda item: ("recall", item.key, text_key, seed), measure)
 
