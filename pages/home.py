@@ -25,7 +25,8 @@ pages = [
      "against the article's published curves; or score your own text."),
     ("pages/memory.py", "Memory", ":material/history:",
      "How far back each unit looks, in characters and in words, averaged over a sample of a text with "
-     "confidence bands; which words its accuracy rests on; and a text's whole connectivity matrix."),
+     "confidence bands; whether it looks back at a word it read when that word comes again (recall, against "
+     "a control); which words its accuracy rests on; and a text's whole connectivity matrix."),
     ("pages/training.py", "Training", ":material/trending_down:",
      "Each model's training and validation loss as it learned, and how far back it looked as it trained."),
 ]
