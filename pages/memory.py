@@ -88,7 +88,8 @@ show_article = row[3].toggle("Article's curves", value=True, key="article", bind
 show_stored = row[4].toggle("Stored figures", value=True, key="stored", bind="query-params",
                             help="Each model's figures as measured when it was shipped, on a larger sample of its "
                                  "training corpus's test split (text it never learnt), stored beside its weights "
-                                 "(memory.json): the tables' rows marked “stored”. Models without the file have none.")
+                                 "(memory.json): the tables' rows marked “stored”. Models without the file have "
+                                 "none.")
 stored, unusable = app.stored_memory(models) if show_stored else ([], [])
 for problem in unusable:
     st.warning(app.plain(f"Stored figures not shown: {problem}"), icon=":material/warning:")
@@ -138,7 +139,7 @@ with st.container():  # a text with nothing to recall draws a notice instead: in
                            f"to {app.RECALL_CHARS:,} or just past)" if source == "Corpus" else described)
         alike = {}  # one phrase for the stored samples of the same size (the shipped models': all of them)
         for unit, recall in stored_recall:
-            alike.setdefault((recall["max_chars"], recall["split"]), []).append(app.charts.UNIT_NAMES[unit])
+            alike.setdefault((recall["characters"], recall["split"]), []).append(app.charts.UNIT_NAMES[unit])
         samples += [f"stored ({', '.join(names)}): the first {chars:,} characters of the {split} split of the "
                     f"model's training corpus, measured when it was shipped" for (chars, split), names in alike.items()]
         st.caption(app.plain("Sample: " + "; ".join(samples) + "."))

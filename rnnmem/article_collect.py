@@ -36,11 +36,13 @@ MAX_TOTAL_BYTES = 120_000_000  # the whole article set's weights
 
 def collect(folders: list[Path], dest: Path, *, max_shard_size: int = MAX_SHARD_SIZE,
             max_total_bytes: int = MAX_TOTAL_BYTES, corpus: str | None = None, memory_positions: int = 2000,
-            log=print) -> dict[str, Path]:
+            recall_chars: int | None = None, log=print) -> dict[str, Path]:
     """Turn the parts in ``folders`` into model directories ``dest/<unit>/``. Returns {unit: directory}.
     With ``corpus`` (the one the run trained on), each model's memory is measured on its test split and on
     the walkthrough paragraph (rnnmem.memory_report: memory.json and the card's memory section), as for
-    the default models. Raises ValueError when nothing complete came back or the set's weights are over
+    the default models; recall against its control too with ``recall_chars`` (the test split's first
+    characters: 300,000 as the defaults' is a long CPU run for 2×600 models, so only when asked). Raises
+    ValueError when nothing complete came back or the set's weights are over
     ``max_total_bytes``."""
     dest = Path(dest)
     collected = {}
@@ -52,7 +54,7 @@ def collect(folders: list[Path], dest: Path, *, max_shard_size: int = MAX_SHARD_
         if not unpacked:
             raise PackError(f"no complete model pack in {', '.join(map(str, folders))}")
         for unit, directory in sorted(unpacked.items()):
-            collected[unit] = _ship(directory, dest / unit, max_shard_size, corpus, memory_positions)
+            collected[unit] = _ship(directory, dest / unit, max_shard_size, corpus, memory_positions, recall_chars)
             log(f"{unit}: {_weights_bytes(collected[unit]) / 1e6:.1f} MB in {collected[unit]}")
     total = sum(_weights_bytes(directory) for directory in dest.iterdir() if directory.is_dir())
     if total > max_total_bytes:
@@ -61,7 +63,7 @@ def collect(folders: list[Path], dest: Path, *, max_shard_size: int = MAX_SHARD_
 
 
 def _ship(source: Path, target: Path, max_shard_size: int, corpus: str | None = None,
-          memory_positions: int = 2000) -> Path:
+          memory_positions: int = 2000, recall_chars: int | None = None) -> Path:
     model = AutocompleteRNN.from_directory(source)  # strict: a pack that does not load stops here
     if target.exists():
         shutil.rmtree(target)
@@ -82,7 +84,7 @@ def _ship(source: Path, target: Path, max_shard_size: int, corpus: str | None = 
     memory = None
     if corpus is not None:
         model16 = AutocompleteRNN.from_directory(target)  # measured as shipped: float16 weights
-        memory = memory_report(model16, corpus, memory_positions)
+        memory = memory_report(model16, corpus, memory_positions, recall_chars=recall_chars)
         (target / "memory.json").write_text(json.dumps(memory, indent=1))
     write_model_card(target, model, training=summary, evaluation=evaluation, memory=memory,
                      extra_sections="## Notes\n\n" + card_notes(model.unit, summary))

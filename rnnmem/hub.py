@@ -31,13 +31,13 @@ from .model import (CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, AutocompleteR
                     read_config_json, read_shard_index)
 from .hubcache import cached_commit, keep_if_intact, purge, remember_ref, snapshot_dir
 from .modelref import COMMIT, LoadedModel, ModelRef
+from .runfiles import LOG_FILE, MEMORY_FILE, SUMMARY_FILE
 
 logger = logging.getLogger(__name__)
 
 LIBRARY_NAME = "rnnmem"
 # Files beside the weights that the app shows when they exist (downloaded after the model, best effort).
-SIDE_FILES = ("training_log.csv", "training_summary.json", "evaluation_test.json", "evaluation_valid.json",
-              "memory.json")
+SIDE_FILES = (LOG_FILE, SUMMARY_FILE, "evaluation_test.json", "evaluation_valid.json", MEMORY_FILE)
 # Weight formats that are pickles (loading them runs arbitrary code). Never downloaded.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 

@@ -190,7 +190,8 @@ def recall_table(frame: pd.DataFrame) -> pd.DataFrame:
     order = list(dict.fromkeys(zip(frame["unit"], frame["source"])))
     moments = every.groupby(["unit", "source"])["moments"].first()
     ordered = ["share", "expected", "lift", *dict.fromkeys("lift, read " + by_distance["recalled"] + " back")]
-    return (table[ordered].assign(moments=moments).loc[order].reset_index().rename_axis(columns=None)
+    # "–" also where a row has no such band at all (a stored file measured with other bands)
+    return (table[ordered].fillna("–").assign(moments=moments).loc[order].reset_index().rename_axis(columns=None)
             [["unit", "source", "moments", *ordered]])
 
 

@@ -102,7 +102,7 @@ def recall_section(recall: dict) -> list[str]:
         return lines + ["", f"The first {recall['max_chars']:,} characters of the {recall['split']} split hold no "
                             "rarer word read twice in one sequence: nothing to measure."]
     percent, ratio = (lambda v: f"{100 * v:.1f}"), (lambda v: f"{v:.2f}")
-    lines += ["", f"On the first {recall['max_chars']:,} characters of the {recall['split']} split: "
+    lines += ["", f"On the first {recall['characters']:,} characters of the {recall['split']} split: "
                   f"{recall['moments']:,} recall moments in {recall['sequences']:,} sequences, "
                   f"{recall['controls']:,} control moments (seed {recall['seed']}); mean and 95% interval "
                   "(bootstrap over sequences):", "",

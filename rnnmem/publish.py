@@ -18,12 +18,13 @@ from .hub import LIBRARY_NAME, _describe, scrub, token_from_environment
 from .model import CONFIG_FILE, SHARD_PATTERN, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, AutocompleteRNN
 from .modelcard import model_card_text
 from .modelref import ModelRef
+from .runfiles import LOG_FILE, MEMORY_FILE, SUMMARY_FILE, TRAIN_CONFIG_FILE
 from .units import UNIT_NAMES
 
 # Files ``publish`` uploads (exact names, then glob patterns); everything else in a model directory
 # (checkpoints, scratch files) stays local.
-PUBLISHED_FILES = (CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, "README.md", "training_log.csv",
-                   "training_config.json", "training_summary.json", "memory.json")
+PUBLISHED_FILES = (CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, "README.md", LOG_FILE, TRAIN_CONFIG_FILE,
+                   SUMMARY_FILE, MEMORY_FILE)
 PUBLISHED_PATTERNS = ("evaluation*.json", SHARD_PATTERN)
 
 

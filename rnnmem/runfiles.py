@@ -19,6 +19,7 @@ from .runconfig import TrainConfig
 LOG_FILE = "training_log.csv"
 TRAIN_CONFIG_FILE = "training_config.json"
 SUMMARY_FILE = "training_summary.json"
+MEMORY_FILE = "memory.json"  # the memory figures a shipped model carries (rnnmem.memory_report), not a run's
 LOG_FIELDS = ("step", "chars_seen", "seconds", "train_loss", "valid_loss",
               "context_share", "d50", "d90")  # the memory measure (rnnmem.memory) on a fixed validation sample
 

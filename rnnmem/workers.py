@@ -34,9 +34,8 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import torch
-
 import numpy as np
+import torch
 
 from .attribution import ConnectivityResult, connectivity_matrix, connectivity_of_ids
 from .attribution_methods import Attribution, attribution
@@ -44,11 +43,11 @@ from .errors import InputError
 from .model import AutocompleteRNN
 from .modelref import LoadedModel
 from .refs import load_model
+from .settings import torch_threads
 
 logger = logging.getLogger(__name__)
 
 WORKERS_ENV = "RNNMEM_WORKERS"
-TORCH_THREADS_ENV = "RNNMEM_TORCH_THREADS"
 MODELS_PER_WORKER = 8  # models a worker keeps loaded (least recently used dropped)
 
 
@@ -148,10 +147,7 @@ def serve() -> None:
     """A worker: ``python -m rnnmem.workers``. Reads (task, reference, fingerprint, args) requests on stdin and
     answers ("ok", result) or ("error", exception) on the original stdout; anything a library prints goes
     to stderr instead, so it cannot corrupt the answers. Ends when the server closes the pipe."""
-    try:
-        torch.set_num_threads(max(1, int(os.environ.get(TORCH_THREADS_ENV, "1"))))
-    except ValueError:
-        torch.set_num_threads(1)
+    torch.set_num_threads(torch_threads())
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     requests = sys.stdin.buffer
@@ -332,10 +328,8 @@ class AnalysisWorkers:
 
     def connectivity_rows(self, item: ModelLike, chars: np.ndarray, positions: np.ndarray,
                           ys: np.ndarray) -> np.ndarray:
-        """Connectivity rows of one sequence at ``positions`` for the word ids ``ys``
-        (rnnmem.attribution.connectivity_of_ids), in a worker when one can compute them: what recall
-        against its control reads, a sequence at a time (a corpus sample is hundreds of sequences, a
-        minute or more of gradients that would otherwise slow every other visitor's page)."""
+        """Rows of one sequence (rnnmem.attribution.connectivity_of_ids), in a worker when one can compute
+        them: what recall reads, a minute of gradients for a corpus sample, off the server process."""
         args = (chars, positions, ys)
         return self._collect(self._submit("rows", item, args, waited=True), "rows", item, args)
 

@@ -25,12 +25,16 @@ def main() -> int:
     p.add_argument("--corpus", default=None,
                    help="the corpus the run trained on: measure each model's memory on its test split")
     p.add_argument("--memory-positions", type=int, default=2000, help="positions for the memory measure")
+    p.add_argument("--recall-chars", type=int, default=None,
+                   help="also measure recall against its control on the test split's first N characters "
+                        "(300,000 for the default models' figures; a long CPU run for 2x600 models)")
     p.add_argument("--max-total-bytes", type=int, default=MAX_TOTAL_BYTES, help="limit on the set's weights")
     args = p.parse_args()
     try:
         collected = collect(args.folders, args.dest, max_shard_size=args.max_shard_bytes,
                             max_total_bytes=args.max_total_bytes, corpus=args.corpus,
-                            memory_positions=args.memory_positions, log=lambda m: print(m, file=sys.stderr))
+                            memory_positions=args.memory_positions, recall_chars=args.recall_chars,
+                            log=lambda m: print(m, file=sys.stderr))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

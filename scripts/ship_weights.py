@@ -32,6 +32,7 @@ from rnnmem.held_out import split_sequences, take_chars
 from rnnmem.memory_report import memory_report
 from rnnmem.model import AutocompleteRNN
 from rnnmem.modelcard import write_model_card
+from rnnmem.runfiles import MEMORY_FILE
 from rnnmem.units import UNIT_NAMES
 
 COPIED = ("training_log.csv", "training_config.json", "training_summary.json")
@@ -81,9 +82,10 @@ def remeasure(dest: Path, corpus: str, memory_positions: int, recall_chars: int)
     if NOTES not in card:
         raise SystemExit(f"{dest}: its model card has no notes section to keep; ship it from its run instead")
     memory = memory_report(model, corpus, memory_positions, data_seed=data_seed, recall_chars=recall_chars)
-    (dest / "memory.json").write_text(json.dumps(memory, indent=1))
+    # the card first: a card that cannot be written leaves both files as they were
     write_card(dest, model, json.loads((dest / "evaluation_test.json").read_text()), memory,
                card.split(NOTES, 1)[1].rstrip("\n"))
+    (dest / MEMORY_FILE).write_text(json.dumps(memory, indent=1))
     return memory
 
 
@@ -137,7 +139,7 @@ def main() -> None:
         # recall on the accuracy's sample: the test split's first --eval-chars characters
         memory = memory_report(fp16, args.corpus, args.memory_positions, data_seed=data_seed,
                                recall_chars=args.eval_chars)
-        (dest / "memory.json").write_text(json.dumps(memory, indent=1))
+        (dest / MEMORY_FILE).write_text(json.dumps(memory, indent=1))
         drift_note = (f"Weights stored in float16 (loading gives float32); the largest change in test accuracy "
                       f"against float32, over characters-seen bins of at least {DRIFT_MIN_COUNT:,} characters, "
                       f"is {drift:.4f}.")

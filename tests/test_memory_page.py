@@ -467,6 +467,28 @@ def test_memory_page_matrices_go_to_the_workers_as_loaded_models(app, monkeypatc
     assert len(asked) == 2 and all(isinstance(item, LoadedModel) for item in asked)
 
 
+def test_memory_page_recall_reads_its_rows_from_the_workers_as_loaded_models(app, monkeypatch):  # noqa: F811
+    """Recall's rows go to the worker pool with the LoadedModel (a worker loads a model by its reference)."""
+    import rnnmem.app.memory as memory_page
+    from rnnmem.modelref import LoadedModel
+
+    asked = []
+    real = memory_page.analysis_workers()
+
+    class Recording:
+        def connectivity_rows(self, item, chars, positions, ys):
+            asked.append(item)
+            return real.connectivity_rows(item, chars, positions, ys)
+
+        def __getattr__(self, name):  # the rest as the real pool
+            return getattr(real, name)
+
+    monkeypatch.setattr(memory_page, "analysis_workers", Recording)
+    at = app("memory", units=["GRU"], positions="300", seed="77")  # a seed no other test measures: computed here
+    assert not at.exception
+    assert asked and all(isinstance(item, LoadedModel) for item in asked)
+
+
 def test_memory_page_says_which_link_values_it_ignored(app):  # noqa: F811
     at = app("memory", units=["GRU", "LSTM"], positions="200", seq="abc", diff_a="XYZ", diff_b="RNN")
     assert not at.exception
@@ -666,7 +688,8 @@ def test_memory_page_shows_the_models_stored_held_out_figures(app, models_toml, 
 
     stored = json.loads((shipped_dir("lstm") / "memory.json").read_text())
     lines = models_toml.read_text().replace('= "./', f'= "{models_toml.parent}/')
-    for unit, memory in (("lstm", json.dumps(stored)), ("gru", '{"held_out": {"positions": "many"}}')):
+    rnn = (shipped_dir("rnn") / "memory.json").read_text()  # no lift 50 or more back: next to nothing there
+    for unit, memory in (("lstm", json.dumps(stored)), ("gru", '{"held_out": {"positions": "many"}}'), ("rnn", rnn)):
         directory = tmp_path / unit
         directory.mkdir()
         for name in ("config.json", "model.safetensors", "README.md"):
@@ -677,27 +700,49 @@ def test_memory_page_shows_the_models_stored_held_out_figures(app, models_toml, 
     settings.write_text(lines)
     monkeypatch.setenv(SETTINGS_ENV, str(settings))
 
-    at = app("memory", units=["GRU", "LSTM"], positions="300")
+    at = app("memory", units=["RNN", "GRU", "LSTM"], positions="300")
     assert not at.exception
     assert [unescape(w.value) for w in at.warning] == [
         "Stored figures not shown: GRU: memory.json: held_out: positions must be a non-negative integer"]
     summary = at.get("table")[0].value
-    row = summary[summary.source == "stored: test split"]
-    assert row.unit.tolist() == ["LSTM"] and row.positions.tolist() == [stored["held_out"]["positions"]]
+    row = summary[(summary.source == "stored: test split") & (summary.unit == "LSTM")]
+    assert row.positions.tolist() == [stored["held_out"]["positions"]]
     d90 = stored["held_out"]["d90"]
     assert row.d90.tolist() == [f"{d90['mean']:.3f} ({d90['low']:.3f}–{d90['high']:.3f})"]
     recall = recall_table_shown(at)
-    row = recall[recall.source == "stored: test split"]
+    assert recall[recall.source == "stored: test split"].unit.tolist() == ["Vanilla RNN", "LSTM"]
+    assert recall[recall.unit == "Vanilla RNN"]["lift, read 50–99 back"].tolist()[-1] == "–"  # stored None
+    row = recall[(recall.source == "stored: test split") & (recall.unit == "LSTM")]
     lift, far = stored["recall"]["lift"], stored["recall"]["by_distance"]["100+"]["lift"]
-    assert row.unit.tolist() == ["LSTM"] and row.moments.tolist() == [stored["recall"]["moments"]]
+    assert row.moments.tolist() == [stored["recall"]["moments"]]
     assert row.lift.tolist() == [f"{lift['mean']:.2f} ({lift['low']:.2f}–{lift['high']:.2f})"]
     assert row["lift, read 100+ back"].tolist() == [f"{far['mean']:.2f} ({far['low']:.2f}–{far['high']:.2f})"]
     captions = " ".join(unescape(c.value) for c in at.caption)
-    assert ("stored (LSTM): the first 300,000 characters of the test split of the model's training corpus, measured "
-            "when it was shipped" in captions)
+    assert ("stored (Vanilla RNN, LSTM): the first 300,000 characters of the test split of the model's training "
+            "corpus, measured when it was shipped" in captions)
     assert "has hundreds, as the stored rows do." in captions  # beside the walkthrough's single moment
 
-    at = app("memory", units=["GRU", "LSTM"], positions="300", stored="false")
+    at = app("memory", units=["RNN", "GRU", "LSTM"], positions="300", stored="false")
     assert not at.exception and not at.warning
     assert "stored: test split" not in at.get("table")[0].value.source.tolist()
     assert "stored: test split" not in recall_table_shown(at).source.tolist()
+
+
+def test_stored_recall_rows_without_moments_or_with_other_bands():
+    """A stored sample with no recall moment gives no row; a band with no moments and a band the file does
+    not have are "–" beside rows that have them."""
+    from rnnmem.memory_tables import recall_frame, recall_table
+
+    figure = {"mean": 0.5, "low": 0.4, "high": 0.6}
+    none = {"mean": None, "low": None, "high": None}
+    measured = {"split": "test", "max_chars": 1000, "moments": 4, "characters": 1000, "controls": 8, "sequences": 3,
+                "seed": 0, "share": figure, "expected": figure, "lift": figure,
+                "by_distance": {"under 50": {"moments": 4, "sequences": 3, "share": figure, "expected": figure,
+                                             "lift": figure},
+                                "50–99": {"moments": 0, "sequences": 0, "share": none, "expected": none, "lift": none}}}
+    older = {**measured, "by_distance": {"under 50": measured["by_distance"]["under 50"]}}
+    nothing = {"split": "test", "max_chars": 1000, "moments": 0}
+    table = recall_table(recall_frame([], [("gru", measured), ("lstm", older), ("rnn", nothing)]))
+    assert table.unit.tolist() == ["GRU", "LSTM"] and table.moments.tolist() == [4, 4]
+    assert table["lift, read 50–99 back"].tolist() == ["–", "–"]
+    assert table["lift, read under 50 back"].tolist() == ["0.50 (0.40–0.60)"] * 2

@@ -177,7 +177,8 @@ def _memory_report() -> dict:
     band = {"moments": 2, "sequences": 2, "share": figure, "expected": figure, "lift": no_lift}
     return {"held_out": {"split": "test", "positions": 1999, "sequences": 11, "seed": 0, "context_share": figure,
                          "d50": figure, "d90": figure},
-            "recall": {"split": "test", "max_chars": 300000, "moments": 5, "controls": 10, "sequences": 4, "seed": 0,
+            "recall": {"split": "test", "max_chars": 300000, "moments": 5, "characters": 300000, "controls": 10,
+                       "sequences": 4, "seed": 0,
                        "share": figure, "expected": figure, "lift": figure, "by_distance": {"under 50": band}}}
 
 
@@ -205,6 +206,12 @@ def _broken(change) -> dict:
     (_broken(lambda r: r["recall"]["by_distance"]["under 50"].update(moments=True)), "under 50: moments must be"),
     (_broken(lambda r: r["recall"].update(lift="1.1")), "recall all lift must be an object"),
     (_broken(lambda r: r["recall"].update(share={"mean": "1", "low": 0, "high": 1})), "recall all share: mean"),
+    (_broken(lambda r: r["recall"].pop("split")), "recall: split must be"),  # the page names the split
+    (_broken(lambda r: r["recall"]["by_distance"].update({"all": r["recall"]["by_distance"]["under 50"]})),
+     "by_distance must map bands among under 50, 50–99, 100\\+"),  # one row per band: "all" is the whole
+    (_broken(lambda r: r["recall"].update(share={"mean": 1.5, "low": 0, "high": 1})), "numbers from 0 to 1"),
+    (_broken(lambda r: r["recall"].update(lift={"mean": -1.0, "low": 0, "high": 1})), "lift: mean, low and high"),
+    (_broken(lambda r: r["held_out"].update(d90={"mean": 1e308, "low": 0, "high": 1e308})), "numbers from 0 to 1"),
 ])
 def test_broken_memory_reports_are_rejected(broken, message):
     if message is None:

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import gc
-import os
 import threading
 
 import streamlit as st
 import torch
 
-from ..workers import TORCH_THREADS_ENV
+from ..settings import torch_threads
 
 _freeze_lock = threading.Lock()
 _frozen = False
-
-
-def torch_threads() -> int:
-    """The torch threads a request uses: ``RNNMEM_TORCH_THREADS``, one by default."""
-    try:
-        return max(1, int(os.environ.get(TORCH_THREADS_ENV, "1")))
-    except ValueError:
-        return 1
 
 
 def configure_runtime() -> None:
