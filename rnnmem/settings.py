@@ -28,9 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .breakdowns import distance_spans
 from .errors import ModelRefError, SettingsError
 from .modelref import ModelRef, parse_model_ref
-from .breakdowns import distance_spans
 from .runfiles import LOG_FILE, MEMORY_FILE, SUMMARY_FILE, read_log
 from .units import UNITS
 

@@ -10,7 +10,7 @@ reproduce), measures its memory (rnnmem.memory) on the test split and on the art
 paragraph, and recall against its control (rnnmem.recall) on the test split, and writes evaluation_*.json,
 memory.json and a model card with the article's figures beside its own.
 
-    python -m scripts.ship_weights --remeasure --corpus CORPUS [--units ...] [--memory-positions 2000]
+    python -m scripts.ship_weights --remeasure --corpus CORPUS --eval-chars 300000 [--units ...]
 
 measures the shipped models in --dest again (memory.json, and the model card written anew from the
 directory's own evaluation and training files, its notes kept), leaving the weights and evaluations as
