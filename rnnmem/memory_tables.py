@@ -82,7 +82,7 @@ def summary_frame(series: Series, stored: Iterable[tuple[str, dict]] = ()) -> pd
 def stored_source(report: dict) -> str:
     """The source label of a model's stored figures (memory.json): measured when it was shipped, on its
     training corpus's held-out split."""
-    return f"stored: {report.get('split', 'test')} split"
+    return f"stored: {report['split']} split"
 
 
 def _interval_cell(row, show, unit: str = "") -> str:

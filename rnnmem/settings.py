@@ -28,10 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .breakdowns import distance_spans
 from .errors import ModelRefError, SettingsError
 from .modelref import ModelRef, parse_model_ref
-from .runfiles import LOG_FILE, MEMORY_FILE, SUMMARY_FILE, read_log
+from .runfiles import LOG_FILE, SUMMARY_FILE, read_log
 from .units import UNITS
 
 if sys.version_info >= (3, 11):
@@ -229,86 +228,6 @@ def check_evaluation(data, name: str = "evaluation") -> dict:
     return data
 
 
-def read_memory_report(directory: Path | None) -> dict | None:
-    """A model's stored memory figures (``memory.json``, as ``scripts.ship_weights`` writes it): its
-    ``held_out`` measure and, where measured, its ``recall``, checked as far as the Memory page reads them;
-    None when there is none. Raises SettingsError when the file is unusable (a Hub model's files are
-    anybody's)."""
-    path = None if directory is None else Path(directory) / MEMORY_FILE
-    if path is None or not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise SettingsError(f"{MEMORY_FILE} cannot be read: {error}") from None
-    return check_memory_report(data)
-
-
-# What each stored figure may be: the page prints them as percentages, ratios or characters, so a figure
-# out of its range is a broken file, not a finding (and a 300-digit cell would break the table).
-SHARE, RATIO, CHARACTERS = (0.0, 1.0), (0.0, 1e6), (0.0, 1e5)
-HELD_OUT_RANGES = {"context_share": SHARE, "d50": CHARACTERS, "d90": CHARACTERS}
-RECALL_RANGES = {"share": SHARE, "expected": SHARE, "lift": RATIO}
-
-
-def check_memory_report(data, name: str = MEMORY_FILE) -> dict:
-    """Validate what the Memory page reads of a memory report: ``held_out`` (split, positions, sequences,
-    seed, context_share / d50 / d90 as mean, low, high) and optionally ``recall`` (split, max_chars,
-    moments; with moments: characters, controls, sequences, seed, share / expected / lift, and the same by
-    distance in rnnmem.breakdowns' bands; a figure None where it could not be given)."""
-    if not isinstance(data, dict) or not isinstance(data.get("held_out"), dict):
-        raise SettingsError(f"{name}: no held_out figures")
-    held_out = data["held_out"]
-    _check_counts(held_out, ("positions", "sequences", "seed"), f"{name}: held_out")
-    _check_split(held_out, f"{name}: held_out")
-    for measure, bounds in HELD_OUT_RANGES.items():
-        _check_figure(held_out.get(measure), bounds, f"{name}: held_out {measure}", optional=False)
-    recall = data.get("recall")
-    if recall is not None:
-        where = f"{name}: recall"
-        if not isinstance(recall, dict):
-            raise SettingsError(f"{where} must be an object")
-        _check_counts(recall, ("max_chars", "moments"), where)
-        _check_split(recall, where)
-        if recall["moments"]:
-            _check_counts(recall, ("characters", "controls", "sequences", "seed"), where)
-            bands, known = recall.get("by_distance"), distance_spans()
-            if not isinstance(bands, dict) or not set(bands) <= set(known):
-                raise SettingsError(f"{where}: by_distance must map bands among {', '.join(known)} to figures")
-            for label, figures in [("all", recall), *bands.items()]:
-                if not isinstance(figures, dict):
-                    raise SettingsError(f"{where} {label} must be an object")
-                _check_counts(figures, ("moments", "sequences"), f"{where} {label}")
-                for measure, bounds in RECALL_RANGES.items():
-                    _check_figure(figures.get(measure), bounds, f"{where} {label} {measure}", optional=True)
-    return data
-
-
-def _check_counts(data: dict, keys: tuple[str, ...], where: str) -> None:
-    for key in keys:
-        value = data.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SettingsError(f"{where}: {key} must be a non-negative integer")
-
-
-def _check_split(data: dict, where: str) -> None:
-    if data.get("split") not in EVALUATION_SPLITS:
-        raise SettingsError(f"{where}: split must be one of {', '.join(EVALUATION_SPLITS)}")
-
-
-def _check_figure(figure, bounds: tuple[float, float], where: str, *, optional: bool) -> None:
-    """{"mean", "low", "high"}: numbers within ``bounds`` (or, ``optional``, all None: not measurable
-    there)."""
-    if not isinstance(figure, dict):
-        raise SettingsError(f"{where} must be an object with mean, low and high")
-    values = [figure.get(key) for key in ("mean", "low", "high")]
-    if optional and all(value is None for value in values):
-        return
-    low, high = bounds
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high for v in values):
-        raise SettingsError(f"{where}: mean, low and high must be numbers from {low:g} to {high:g}")
-
-
 def _is_rate(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
         and 0.0 <= value <= 1.0
@@ -339,5 +258,4 @@ def read_training(directory: Path | None) -> tuple[list[dict], dict | None]:
 
 __all__ = ["AppSettings", "SettingsError", "SETTINGS_ENV", "DEFAULT_SETTINGS_FILE", "default_settings",
            "settings_path", "load_settings", "parse_settings", "check_override", "evaluation_file", "read_evaluation",
-           "check_evaluation", "read_training", "EVALUATION_SPLITS", "MEMORY_FILE", "read_memory_report",
-           "check_memory_report", "TORCH_THREADS_ENV", "torch_threads"]
+           "check_evaluation", "read_training", "EVALUATION_SPLITS", "TORCH_THREADS_ENV", "torch_threads"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rnnmem.memory_report import check_memory_report, read_memory_report
 from rnnmem.model import UNITS
 from rnnmem.refs import ModelRefError
 from rnnmem.settings import (
@@ -14,12 +15,10 @@ from rnnmem.settings import (
     SETTINGS_ENV,
     SettingsError,
     check_evaluation,
-    check_memory_report,
     check_override,
     default_settings,
     load_settings,
     read_evaluation,
-    read_memory_report,
     read_training,
     settings_path,
 )

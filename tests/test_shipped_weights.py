@@ -163,7 +163,7 @@ def test_reproduces_its_stored_walkthrough_memory(name):
 def test_stored_memory_figures_are_what_the_memory_page_reads(name):
     """Every memory.json passes the Memory page's check; the CPU-trained defaults carry recall against its
     control on the test split (the article-size set was measured before recall existed)."""
-    from rnnmem.settings import read_memory_report
+    from rnnmem.memory_report import read_memory_report
 
     stored = read_memory_report(WEIGHTS_ROOT / name)
     if "/" not in name:

@@ -25,14 +25,13 @@ import streamlit as st
 from .. import exports, memory_tables
 from ..breakdowns import BandAccuracy, accuracy_by_band
 from ..errors import InputError, SettingsError
-from ..memory import MemoryProfile, memory_profile
 from ..held_out import held_out_texts
-from ..recall import TEXT_CONTROLS, RecallProfile, recall_profile, recall_sample
+from ..memory import MemoryProfile, memory_profile
+from ..memory_report import read_memory_report
 from ..model import CONFIG_FILE
 from ..modelref import SHIPPED_SETS
+from ..recall import TEXT_CONTROLS, RecallProfile, recall_profile, recall_sample
 from ..refs import shipped_dir
-from ..runfiles import MEMORY_FILE
-from ..settings import read_memory_report
 from ..units import UNITS
 from .cache import analysis_workers
 from .models import ShownModel
@@ -222,28 +221,13 @@ def stored_memory(models: Sequence[ShownModel]) -> tuple[list[tuple[str, dict]],
     stored, problems = [], []
     for item in models:
         try:
-            report = _memory_report_of(item.loaded.files_dir)
+            report = read_memory_report(item.loaded.files_dir)
         except SettingsError as error:
             problems.append(f"{item.name}: {error}")
             continue
         if report is not None:
             stored.append((item.unit, report))
     return stored, problems
-
-
-def _memory_report_of(directory: Path | None) -> dict | None:
-    """read_memory_report, read and checked once per version of the file, not on every rerun (a Hub model's
-    file may be megabytes)."""
-    path = None if directory is None else Path(directory) / MEMORY_FILE
-    if path is None or not path.is_file():
-        return None
-    found = path.stat()
-    return _checked_memory_report(str(directory), found.st_mtime_ns, found.st_size)
-
-
-@functools.lru_cache(maxsize=32)
-def _checked_memory_report(directory: str, mtime_ns: int, size: int) -> dict | None:
-    return read_memory_report(Path(directory))  # a broken file raises: not kept, its warning shown each time
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
